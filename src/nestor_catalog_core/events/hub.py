@@ -1,0 +1,137 @@
+"""In-process fan-out of the event log to subscribers.
+
+The ``Catalog`` appends every event it applies, in sequence order, to an ``EventHub``; a
+bounded ring keeps the most recent ones so a thousand live subscribers wake up and read
+from memory instead of storage. A subscriber further behind than the ring reads the
+durable log from the store; one further behind than the store's retention gets a
+``StreamReset`` and must re-list (the SSE ``event: reset``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from itertools import islice
+
+from nestor_catalog_core.events.filters import EventFilter
+from nestor_catalog_core.models.records import Event
+
+__all__ = ["EventHub", "StreamReset"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamReset:
+    """The requested position is older than the retained log: re-list, then continue from
+    ``sequence`` (the newest sequence at the time of the reset)."""
+
+    sequence: int
+    requested: int
+    first_available: int
+
+
+#: Reads ``(after, limit) -> events`` from durable storage.
+ReadEvents = Callable[[int, int], Awaitable[list[Event]]]
+#: The oldest retained sequence in durable storage.
+FirstSequence = Callable[[], Awaitable[int]]
+
+
+class EventHub:
+    """Ring buffer of recent events plus a wake-up signal for waiting subscribers."""
+
+    def __init__(self, *, capacity: int = 10_000, head: int = 0) -> None:
+        self._ring: deque[Event] = deque(maxlen=capacity)
+        self._head = head  # newest sequence seen
+        self._changed = asyncio.Event()
+        self._closed = False
+
+    @property
+    def head(self) -> int:
+        return self._head
+
+    def reset_head(self, head: int) -> None:
+        """Start over at ``head`` (after a rebuild); older ring entries are dropped."""
+        self._ring.clear()
+        self._head = head
+        self._notify()
+
+    def append(self, event: Event) -> None:
+        """Add the next event; sequences must arrive in order (the Catalog guarantees it)."""
+        if event.sequence <= self._head:
+            return
+        if self._ring and event.sequence != self._ring[-1].sequence + 1:
+            self._ring.clear()  # a jump: older ring entries are no longer contiguous
+        self._ring.append(event)
+        self._head = event.sequence
+        self._notify()
+
+    def close(self) -> None:
+        """Wake every subscriber and end their iterators (server shutdown)."""
+        self._closed = True
+        self._notify()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def recent_after(self, after: int, limit: int) -> list[Event] | None:
+        """Events with ``sequence > after`` from the ring, or None when the ring does not
+        reach back that far."""
+        if after >= self._head:
+            return []
+        if not self._ring or self._ring[0].sequence > after + 1:
+            return None
+        start = after + 1 - self._ring[0].sequence
+        return list(islice(self._ring, start, start + limit))
+
+    async def wait_beyond(self, sequence: int, timeout: float | None = None) -> bool:
+        """Wait until an event newer than ``sequence`` exists (True) or timeout/close (False)."""
+        while self._head <= sequence and not self._closed:
+            changed = self._changed
+            try:
+                await asyncio.wait_for(changed.wait(), timeout)
+            except TimeoutError:
+                return False
+        return self._head > sequence
+
+    async def stream(
+        self,
+        *,
+        since: int | None,
+        event_filter: EventFilter,
+        read_events: ReadEvents,
+        first_sequence: FirstSequence,
+        batch: int = 500,
+    ) -> AsyncIterator[Event | StreamReset]:
+        """Every event after ``since`` (or from now when None), then live ones, filtered.
+
+        Yields a ``StreamReset`` first when ``since`` is older than retention; iteration ends
+        when the hub is closed.
+        """
+        last = self._head if since is None else since
+        if since is not None and since < self._head:
+            first = await first_sequence()
+            if since + 1 < first:
+                yield StreamReset(sequence=self._head, requested=since, first_available=first)
+                last = self._head
+        while not self._closed:
+            events = self.recent_after(last, batch)
+            if events is None:
+                events = await read_events(last, batch)
+                if events and events[0].sequence != last + 1:
+                    first = events[0].sequence
+                    yield StreamReset(sequence=self._head, requested=last, first_available=first)
+                    last = self._head
+                    continue
+            if not events:
+                await self.wait_beyond(last)
+                continue
+            for event in events:
+                last = event.sequence
+                if event_filter.matches(event):
+                    yield event

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from nestor_catalog_core.events import EventFilter, EventHub, StreamReset
+from nestor_catalog_core.models import Event, EventType
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _event(seq: int, provider: str = "aws") -> Event:
+    return Event(type=EventType.RESOURCE_CREATED, time=NOW, sequence=seq, provider=provider, name=f"n{seq}")
+
+
+class FakeLog:
+    """The durable log side of a stream: a plain list standing in for storage reads."""
+
+    def __init__(self, events: list[Event], first: int = 1) -> None:
+        self.events = events
+        self.first = first
+        self.reads = 0
+
+    async def read(self, after: int, limit: int) -> list[Event]:
+        self.reads += 1
+        return [e for e in self.events if e.sequence > after][:limit]
+
+    async def first_sequence(self) -> int:
+        return self.first
+
+
+async def _collect(stream: object, count: int) -> list[Event | StreamReset]:
+    out: list[Event | StreamReset] = []
+    async for item in stream:  # type: ignore[attr-defined]
+        out.append(item)
+        if len(out) == count:
+            break
+    return out
+
+
+async def test_replay_from_ring_then_live() -> None:
+    hub = EventHub(capacity=100)
+    log = FakeLog([_event(i) for i in range(1, 6)])
+    for e in log.events:
+        hub.append(e)
+    stream = hub.stream(since=2, event_filter=EventFilter(), read_events=log.read, first_sequence=log.first_sequence)
+    task = asyncio.create_task(_collect(stream, 5))
+    await asyncio.sleep(0.01)
+    hub.append(_event(6))
+    hub.append(_event(7))
+    got = await asyncio.wait_for(task, 2)
+    assert [e.sequence for e in got if isinstance(e, Event)] == [3, 4, 5, 6, 7]
+    assert log.reads == 0  # served from memory
+
+
+async def test_reads_storage_when_ring_does_not_reach_back() -> None:
+    hub = EventHub(capacity=3)
+    log = FakeLog([_event(i) for i in range(1, 11)])
+    for e in log.events:
+        hub.append(e)
+    stream = hub.stream(since=0, event_filter=EventFilter(), read_events=log.read, first_sequence=log.first_sequence)
+    got = await asyncio.wait_for(_collect(stream, 10), 2)
+    assert [e.sequence for e in got if isinstance(e, Event)] == list(range(1, 11))
+    assert log.reads >= 1
+
+
+async def test_reset_when_older_than_retention() -> None:
+    hub = EventHub(capacity=3)
+    log = FakeLog([_event(i) for i in range(6, 11)], first=6)
+    for e in log.events:
+        hub.append(e)
+    stream = hub.stream(since=2, event_filter=EventFilter(), read_events=log.read, first_sequence=log.first_sequence)
+    task = asyncio.create_task(_collect(stream, 2))
+    await asyncio.sleep(0.01)
+    hub.append(_event(11))
+    got = await asyncio.wait_for(task, 2)
+    assert got[0] == StreamReset(sequence=10, requested=2, first_available=6)
+    assert isinstance(got[1], Event) and got[1].sequence == 11
+
+
+async def test_filter_and_close_ends_stream() -> None:
+    hub = EventHub()
+    log = FakeLog([])
+    stream = hub.stream(
+        since=None, event_filter=EventFilter(provider="gcp"), read_events=log.read, first_sequence=log.first_sequence
+    )
+
+    async def consume() -> list[int]:
+        return [e.sequence async for e in stream if isinstance(e, Event)]
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.01)
+    hub.append(_event(1, "aws"))
+    hub.append(_event(2, "gcp"))
+    await asyncio.sleep(0.01)
+    hub.close()
+    assert await asyncio.wait_for(task, 2) == [2]
+
+
+async def test_duplicates_are_ignored_and_jumps_clear_ring() -> None:
+    hub = EventHub(capacity=10)
+    hub.append(_event(1))
+    hub.append(_event(1))
+    assert hub.head == 1
+    hub.append(_event(5))
+    assert hub.recent_after(0, 10) is None
+    assert [e.sequence for e in hub.recent_after(4, 10) or []] == [5]

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any
+
+from nestor_catalog_core.search import SearchDocument, SearchIndex, tokenize
+
+
+def _doc(name: str, description: str = "", provider: str = "aws", inputs: tuple[str, ...] = ()) -> SearchDocument:
+    data: dict[str, Any] = {
+        "metadata": {
+            "name": name,
+            "provider": provider,
+            "category": "database",
+            "resource_type": "x",
+            "description": description,
+            "maintainers": ["team@example.com"],
+        },
+        "spec": {"required_inputs": [{"name": i} for i in inputs]},
+    }
+    return SearchDocument.from_definition_dict(data)
+
+
+def _index(*docs: SearchDocument) -> SearchIndex:
+    index = SearchIndex()
+    for doc in docs:
+        index.put(doc)
+    return index
+
+
+def test_tokenize() -> None:
+    assert tokenize("AWS RDS-MySQL_8.0") == ["aws", "rds", "mysql", "8", "0"]
+
+
+def test_ranking_exact_then_prefix_then_token_then_fields() -> None:
+    index = _index(
+        _doc("mysql"),
+        _doc("mysql-ha"),
+        _doc("aws-rds-mysql"),
+        _doc("postgres", description="migrate from mysql"),
+        _doc("redis"),
+    )
+    names = [h.name for h in index.search("mysql")]
+    assert names == ["mysql", "mysql-ha", "aws-rds-mysql", "postgres"]
+
+
+def test_all_terms_must_match_and_prefixes_count() -> None:
+    index = _index(_doc("aws-rds-mysql", inputs=("instance_class",)), _doc("gcp-cloudsql-mysql", provider="gcp"))
+    assert [h.name for h in index.search("mysql aws")] == ["aws-rds-mysql"]
+    assert [h.name for h in index.search("instance")] == ["aws-rds-mysql"]
+    assert [h.name for h in index.search("cloudsq")] == ["gcp-cloudsql-mysql"]
+    assert index.search("mysql nothing") == []
+    assert index.search("  ") == []
+
+
+def test_replace_and_remove_update_postings() -> None:
+    index = _index(_doc("a", description="kafka"))
+    assert [h.name for h in index.search("kafka")] == ["a"]
+    index.put(_doc("a", description="rabbitmq"))
+    assert index.search("kafka") == []
+    index.remove("a")
+    assert index.search("rabbitmq") == []
+    assert len(index) == 0
+
+
+def test_within_restricts_candidates() -> None:
+    index = _index(_doc("aws-mysql"), _doc("gcp-mysql", provider="gcp"))
+    assert [h.name for h in index.search("mysql", within={"gcp-mysql"})] == ["gcp-mysql"]
