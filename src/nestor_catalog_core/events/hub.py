@@ -89,14 +89,11 @@ class EventHub:
         start = after + 1 - self._ring[0].sequence
         return list(islice(self._ring, start, start + limit))
 
-    async def wait_beyond(self, sequence: int, timeout: float | None = None) -> bool:
-        """Wait until an event newer than ``sequence`` exists (True) or timeout/close (False)."""
+    async def wait_beyond(self, sequence: int) -> bool:
+        """Wait until an event newer than ``sequence`` exists (True) or the hub closes
+        (False). Wrap in ``asyncio.timeout`` to bound the wait."""
         while self._head <= sequence and not self._closed:
-            changed = self._changed
-            try:
-                await asyncio.wait_for(changed.wait(), timeout)
-            except TimeoutError:
-                return False
+            await self._changed.wait()
         return self._head > sequence
 
     async def stream(

@@ -75,7 +75,8 @@ async def test_reset_when_older_than_retention() -> None:
     hub.append(_event(11))
     got = await asyncio.wait_for(task, 2)
     assert got[0] == StreamReset(sequence=10, requested=2, first_available=6)
-    assert isinstance(got[1], Event) and got[1].sequence == 11
+    assert isinstance(got[1], Event)
+    assert got[1].sequence == 11
 
 
 async def test_filter_and_close_ends_stream() -> None:
