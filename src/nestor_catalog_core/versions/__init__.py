@@ -1,0 +1,58 @@
+"""Versions, constraints and compatibility: SemVer 2.0.0 parsing and ordering, the
+constraint grammar (npm ranges plus ``~>``), and the checker that enforces semantic
+versioning between two versions of a definition."""
+
+from nestor_catalog_core.versions.compat import (
+    BUMP_TOO_SMALL,
+    RULES,
+    VERSION_NOT_INCREASED,
+    Bump,
+    Change,
+    CompatReport,
+    Locator,
+    changed_fields,
+    compare,
+    declared_bump,
+    next_version,
+)
+from nestor_catalog_core.versions.constraint import MAX_CONSTRAINT_LENGTH, Constraint
+from nestor_catalog_core.versions.version import (
+    VersionKey,
+    is_prerelease,
+    is_version,
+    latest,
+    parse_version,
+    predecessor,
+    release_tuple,
+    sort_versions,
+    version_key,
+)
+
+#: The name ``nestor_catalog_core`` exports ``compare`` under.
+compare_definitions = compare
+
+__all__ = [
+    "BUMP_TOO_SMALL",
+    "MAX_CONSTRAINT_LENGTH",
+    "RULES",
+    "VERSION_NOT_INCREASED",
+    "Bump",
+    "Change",
+    "CompatReport",
+    "Constraint",
+    "Locator",
+    "VersionKey",
+    "changed_fields",
+    "compare",
+    "compare_definitions",
+    "declared_bump",
+    "is_prerelease",
+    "is_version",
+    "latest",
+    "next_version",
+    "parse_version",
+    "predecessor",
+    "release_tuple",
+    "sort_versions",
+    "version_key",
+]
