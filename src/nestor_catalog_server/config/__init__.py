@@ -1,0 +1,65 @@
+"""Server settings: pydantic models per section and the loader (YAML, ``${VAR}``, environment).
+
+``load_settings(path)`` is the one way in; ``ENV_OVERRIDES`` is the table of named environment
+variables it honours (the README prints it).
+"""
+
+from nestor_catalog_server.config._units import format_duration, parse_duration, parse_size
+from nestor_catalog_server.config.loader import (
+    ENV_OVERRIDES,
+    GENERIC_ENV_PREFIX,
+    EnvOverride,
+    load_settings,
+    settings_from_mapping,
+)
+from nestor_catalog_server.config.models import (
+    AuthConfig,
+    BackoffConfig,
+    CacheConfig,
+    DirectoryConfig,
+    DynamoDBConfig,
+    EventLogConfig,
+    GitAuthConfig,
+    GitConfig,
+    LeadershipConfig,
+    LoggingConfig,
+    RedisConfig,
+    RepositoryConfig,
+    ServiceConfig,
+    Settings,
+    SQLiteConfig,
+    SSEConfig,
+    StorageConfig,
+    TLSConfig,
+    ValidationConfig,
+)
+
+__all__ = [
+    "ENV_OVERRIDES",
+    "GENERIC_ENV_PREFIX",
+    "AuthConfig",
+    "BackoffConfig",
+    "CacheConfig",
+    "DirectoryConfig",
+    "DynamoDBConfig",
+    "EnvOverride",
+    "EventLogConfig",
+    "GitAuthConfig",
+    "GitConfig",
+    "LeadershipConfig",
+    "LoggingConfig",
+    "RedisConfig",
+    "RepositoryConfig",
+    "SQLiteConfig",
+    "SSEConfig",
+    "ServiceConfig",
+    "Settings",
+    "StorageConfig",
+    "TLSConfig",
+    "ValidationConfig",
+    "format_duration",
+    "load_settings",
+    "parse_duration",
+    "parse_size",
+    "settings_from_mapping",
+]

@@ -1,0 +1,611 @@
+"""The server's settings: one frozen pydantic model per section of ``configs/*.yaml``.
+
+Every section forbids unknown keys, so a typo fails at start with its key path instead of being
+ignored. Defaults make an empty file a working development setup (SQLite under ``./data``, no
+cache, no auth, no git sources). Durations are ``timedelta`` and sizes ``int`` bytes everywhere.
+Secrets are ``SecretStr`` so they never show up in a ``repr``, a log line or a config dump;
+read them with ``.get_secret_value()``.
+
+Section models are named ``*Config`` (the root is ``Settings``) so they never clash with
+``nestor_catalog_core.validation.ValidationSettings``, whose fields ``ValidationConfig`` mirrors.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, Final, Literal
+from urllib.parse import quote, urlencode, urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from nestor_catalog_core.models import NAME_PATTERN
+from nestor_catalog_server.config._paths import ConfigPath, ExistingDirectory, ReadableFile
+from nestor_catalog_server.config._units import Duration, PositiveByteSize, PositiveDuration
+
+__all__ = [
+    "DEFAULT_INCLUDE",
+    "JWT_ALGORITHMS",
+    "AuthConfig",
+    "BackoffConfig",
+    "CacheConfig",
+    "DirectoryConfig",
+    "DynamoDBConfig",
+    "EventLogConfig",
+    "GitAuthConfig",
+    "GitConfig",
+    "LeadershipConfig",
+    "LoggingConfig",
+    "RedisConfig",
+    "RepositoryConfig",
+    "SQLiteConfig",
+    "SSEConfig",
+    "ServiceConfig",
+    "Settings",
+    "StorageConfig",
+    "TLSConfig",
+    "ValidationConfig",
+]
+
+#: Globs (relative to a source's ``path``) a source reads when it names none.
+DEFAULT_INCLUDE: Final = ("**/*.yaml", "**/*.yml", "**/*.json")
+
+#: JWS algorithms ``auth.algorithms`` may list. ``none`` is deliberately absent.
+JWT_ALGORITHMS: Final = (
+    "HS256",
+    "HS384",
+    "HS512",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+JwtAlgorithm = Literal[
+    "HS256",
+    "HS384",
+    "HS512",
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+]
+_HMAC_ALGORITHMS: Final = frozenset({"HS256", "HS384", "HS512"})
+_MIN_HMAC_SECRET_BYTES: Final = 32
+
+_SOURCE_NAME = re.compile(NAME_PATTERN)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_BAD_BRANCH = re.compile(r"^[-/.]|\.\.|[\x00-\x20~^:?*\[\\\x7f]|@\{|//|/$|\.lock$|\.$|/\.")
+_SCP_LIKE_URL = re.compile(r"^(?:[\w.+-]+@)?[\w.-]+:(?!//)")
+_DYNAMODB_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
+_GIT_URL_SCHEMES: Final = frozenset({"http", "https", "ssh", "git", "file"})
+
+
+def key_error(key: str, reason: str) -> PydanticCustomError:
+    """A validation error about ``key`` (relative to the model raising it).
+
+    The loader appends ``key`` to the error's location, so the message it prints names the exact
+    key (``git.repositories[1].name``) and its line in the file, not just the enclosing section.
+    """
+    return PydanticCustomError("config_key", "{key}: {reason}", {"key": key, "reason": reason})
+
+
+def _lower(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _lower_or_none(value: Any) -> Any:
+    return _lower(_empty_to_none(value))
+
+
+def _optional_list(value: Any) -> Any:
+    """``None``, ``""`` -> no values; a single string -> one value."""
+    value = _empty_to_none(value)
+    return () if value is None else _as_tuple(value)
+
+
+def _empty_to_none(value: Any) -> Any:
+    """``${VAR:-}`` expands to ``""``: treat an empty optional value as not configured."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _as_tuple(value: Any) -> Any:
+    """A single string where a list is expected (``audience: my-api``) is a one-element list."""
+    return (value,) if isinstance(value, str) else value
+
+
+def _source_name(value: str) -> str:
+    if len(value) > 63 or not _SOURCE_NAME.fullmatch(value):
+        raise ValueError(
+            f"invalid name {value!r}: use a lowercase DNS label (a-z, 0-9 and '-', at most 63 characters, "
+            "starting and ending with a letter or digit)"
+        )
+    return value
+
+
+def _non_empty(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _redis_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("expected a redis://, rediss:// or unix:// URL")
+    return value
+
+
+def _globs(values: tuple[str, ...]) -> tuple[str, ...]:
+    for pattern in values:
+        if not pattern.strip():
+            raise ValueError("glob patterns must not be empty")
+    return values
+
+
+SourceName = Annotated[str, AfterValidator(_source_name)]
+NonEmptyStr = Annotated[str, AfterValidator(_non_empty)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_empty_to_none)]
+Globs = Annotated[tuple[str, ...], BeforeValidator(_as_tuple), AfterValidator(_globs)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+
+# --------------------------------------------------------------------------------------------- service
+
+
+class TLSConfig(_Section):
+    """HTTPS for the ASGI server; ``ca_certs`` turns on client certificates (mTLS).
+
+    The files are checked by loading them into an ``ssl.SSLContext`` at start, so a certificate
+    that does not match its key or a wrong key password fails the configuration, not the first
+    handshake.
+    """
+
+    certfile: ReadableFile | None = None
+    keyfile: ReadableFile | None = None
+    keyfile_password: OptionalSecret = None
+    ca_certs: ReadableFile | None = None
+    client_cert_required: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return self.certfile is not None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TLSConfig:
+        if self.certfile is None:
+            for key in ("keyfile", "keyfile_password", "ca_certs"):
+                if getattr(self, key) is not None:
+                    raise key_error(key, "requires certfile (TLS is enabled by certfile)")
+            if self.client_cert_required:
+                raise key_error("client_cert_required", "requires certfile and ca_certs")
+            return self
+        if self.client_cert_required and self.ca_certs is None:
+            raise key_error("client_cert_required", "requires ca_certs (the CA bundle that signs client certificates)")
+        self._load()
+        return self
+
+    def _load(self) -> None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        password = self.keyfile_password.get_secret_value() if self.keyfile_password else None
+        try:
+            context.load_cert_chain(str(self.certfile), str(self.keyfile) if self.keyfile else None, password)
+        except (ssl.SSLError, OSError) as exc:
+            raise key_error("certfile", f"cannot load the certificate and key: {exc}") from None
+        if self.ca_certs is not None:
+            try:
+                context.load_verify_locations(cafile=str(self.ca_certs))
+            except (ssl.SSLError, OSError) as exc:
+                raise key_error("ca_certs", f"cannot load the CA bundle: {exc}") from None
+
+
+class ServiceConfig(_Section):
+    """The process: where it listens, where it keeps its data, how much it accepts."""
+
+    name: NonEmptyStr = "catalog"
+    host: NonEmptyStr = "0.0.0.0"  # noqa: S104 - a server in a container listens on every interface
+    port: int = Field(default=8080, ge=0, le=65535)
+    environment: NonEmptyStr = "development"
+    data_dir: ConfigPath = Path("./data")
+    max_body_size: PositiveByteSize = 1024 * 1024
+    request_timeout: PositiveDuration = timedelta(seconds=30)
+    tls: TLSConfig = TLSConfig()
+    read_only: bool = False
+    upstream: Annotated[HttpUrl | None, BeforeValidator(_empty_to_none)] = None
+
+
+class LoggingConfig(_Section):
+    level: Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(_lower)] = "info"
+    format: Annotated[Literal["json", "text"], BeforeValidator(_lower)] = "json"
+
+
+# --------------------------------------------------------------------------------------------- storage
+
+
+class SQLiteConfig(_Section):
+    path: Annotated[ConfigPath | None, BeforeValidator(_empty_to_none)] = Field(
+        default=None, description="The database file; default <service.data_dir>/catalog.db."
+    )
+    synchronous: Annotated[Literal["off", "normal", "full", "extra"], BeforeValidator(_lower)] = Field(
+        default="full",
+        description="SQLite's synchronous pragma. 'full' survives power loss; 'normal' (WAL) only process crashes.",
+    )
+
+    def database_path(self, data_dir: Path) -> Path:
+        return (self.path or data_dir / "catalog.db").absolute()
+
+
+class DynamoDBConfig(_Section):
+    table_name: str = "nestor-catalog"
+    region: Annotated[str | None, BeforeValidator(_empty_to_none)] = None
+    endpoint: Annotated[HttpUrl | None, BeforeValidator(_empty_to_none)] = None
+    read_capacity: int | None = Field(default=None, ge=1)
+    write_capacity: int | None = Field(default=None, ge=1)
+    enable_point_in_time_recovery: bool = False
+    billing_mode: Annotated[Literal["PAY_PER_REQUEST", "PROVISIONED"] | None, BeforeValidator(_empty_to_none)] = None
+
+    @field_validator("table_name")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        if not _DYNAMODB_TABLE.fullmatch(value):
+            raise ValueError("a DynamoDB table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'")
+        return value
+
+    @property
+    def effective_billing_mode(self) -> Literal["PAY_PER_REQUEST", "PROVISIONED"]:
+        """``billing_mode`` if set, else provisioned when capacities are given, else on demand."""
+        if self.billing_mode is not None:
+            return self.billing_mode
+        provisioned = self.read_capacity is not None or self.write_capacity is not None
+        return "PROVISIONED" if provisioned else "PAY_PER_REQUEST"
+
+    @model_validator(mode="after")
+    def _capacities(self) -> DynamoDBConfig:
+        has_capacity = self.read_capacity is not None or self.write_capacity is not None
+        if self.billing_mode == "PAY_PER_REQUEST" and has_capacity:
+            raise key_error("billing_mode", "PAY_PER_REQUEST takes no read_capacity/write_capacity")
+        if self.effective_billing_mode == "PROVISIONED" and (self.read_capacity is None or self.write_capacity is None):
+            raise key_error("billing_mode", "PROVISIONED needs both read_capacity and write_capacity")
+        return self
+
+
+class EventLogConfig(_Section):
+    """Retention of the durable event log (the SSE ``id`` space); older ids get ``event: reset``."""
+
+    retention: PositiveDuration = timedelta(days=7)
+    max_events: int = Field(default=100_000, ge=1)
+
+
+class StorageConfig(_Section):
+    type: Annotated[Literal["memory", "sqlite", "dynamodb"], BeforeValidator(_lower)] = "sqlite"
+    sqlite: SQLiteConfig = SQLiteConfig()
+    dynamodb: DynamoDBConfig = DynamoDBConfig()
+    events: EventLogConfig = EventLogConfig()
+
+    def uri(self, data_dir: Path) -> str:
+        """The URI ``open_store`` takes: ``memory://``, ``sqlite:////abs/catalog.db?synchronous=full``,
+        ``dynamodb://table?region=..&endpoint=..``.
+
+        Path and query parts are percent-encoded; the SQLite path is always absolute (four
+        slashes), so the URI means the same file whatever the working directory later is.
+        """
+        if self.type == "memory":
+            return "memory://"
+        if self.type == "sqlite":
+            path = quote(self.sqlite.database_path(data_dir).as_posix(), safe="/")
+            return f"sqlite:///{path}?{urlencode({'synchronous': self.sqlite.synchronous})}"
+        query = {
+            key: value
+            for key, value in (("region", self.dynamodb.region), ("endpoint", self.dynamodb.endpoint))
+            if value is not None
+        }
+        table = quote(self.dynamodb.table_name, safe="")
+        return f"dynamodb://{table}?{urlencode(query)}" if query else f"dynamodb://{table}"
+
+
+# --------------------------------------------------------------------------------------------- cache
+
+
+class RedisConfig(_Section):
+    url: Annotated[str, AfterValidator(_redis_url)] = "redis://127.0.0.1:6379/0"
+    pool_size: int = Field(default=10, ge=1)
+    ttl: PositiveDuration = timedelta(minutes=5)
+    stream: NonEmptyStr = Field(default="nestor-catalog:events", description="The Redis stream events fan out on.")
+
+
+class CacheConfig(_Section):
+    type: Annotated[Literal["none", "redis"], BeforeValidator(_lower)] = "none"
+    redis: RedisConfig = RedisConfig()
+
+
+# --------------------------------------------------------------------------------------------- git
+
+
+class GitAuthConfig(_Section):
+    """Credentials for one repository.
+
+    ``token_env`` names an environment variable holding an https token; ``load_settings`` reads it
+    into ``token`` at start (an unset variable is a configuration error), so nothing reads the
+    environment later. ``token: ${GH_TOKEN}`` works too. ``username`` goes with the token in HTTP
+    basic auth: GitHub, GitLab and Gitea accept any non-empty name with a personal access token,
+    and GitHub App tokens need ``x-access-token`` (Bitbucket wants ``x-token-auth``).
+    """
+
+    token_env: str | None = None
+    token: OptionalSecret = None
+    username: NonEmptyStr = "x-access-token"
+    ssh_key_path: ReadableFile | None = None
+    known_hosts_path: ReadableFile | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_token_env(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, Mapping) or data.get("token_env") in (None, ""):
+            return data
+        name = data["token_env"]
+        if not isinstance(name, str) or not _ENV_NAME.fullmatch(name):
+            raise key_error("token_env", f"{name!r} is not an environment variable name")
+        if data.get("token") not in (None, ""):
+            raise key_error("token_env", "set either token or token_env, not both")
+        environ = info.context.get("environ") if isinstance(info.context, dict) else None
+        if not isinstance(environ, Mapping):
+            return data
+        value = environ.get(name)
+        if not value:
+            raise key_error("token_env", f"environment variable {name} is not set (it should hold the access token)")
+        return {**data, "token": value}
+
+    @model_validator(mode="after")
+    def _known_hosts_needs_key(self) -> GitAuthConfig:
+        if self.known_hosts_path is not None and self.ssh_key_path is None:
+            raise key_error("known_hosts_path", "requires ssh_key_path")
+        return self
+
+
+class RepositoryConfig(_Section):
+    """A git repository the catalog syncs.
+
+    ``poll_interval: 0`` turns polling off (webhooks only). ``webhook_provider`` pins the provider
+    a webhook must come from; ``None`` accepts any supported one. A repository without a
+    ``webhook_secret`` refuses webhooks. ``path`` is normalized to a POSIX folder without leading
+    or trailing slashes (``""`` is the whole repository).
+    """
+
+    name: SourceName
+    url: NonEmptyStr
+    path: str = ""
+    branch: NonEmptyStr = "main"
+    poll_interval: Duration = timedelta(seconds=60)
+    webhook_secret: OptionalSecret = None
+    webhook_provider: Annotated[
+        Literal["github", "gitea", "gitlab", "bitbucket", "generic"] | None, BeforeValidator(_lower_or_none)
+    ] = None
+    timeout: PositiveDuration = timedelta(seconds=120)
+    auth: GitAuthConfig = GitAuthConfig()
+    include: Globs = DEFAULT_INCLUDE
+    exclude: Globs = ()
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if "://" in value:
+            parts = urlsplit(value)
+            if parts.scheme not in _GIT_URL_SCHEMES:
+                raise ValueError(f"unsupported URL scheme {parts.scheme!r}: use https, http, ssh, git, file or a path")
+            if parts.password is not None or (parts.username and parts.scheme in {"http", "https"}):
+                raise ValueError("credentials do not belong in the URL (they would end up in logs); use auth.token_env")
+            if parts.scheme != "file" and not parts.hostname:
+                raise ValueError(f"missing host in {value!r}")
+            return value
+        if _SCP_LIKE_URL.match(value):
+            return value
+        base_dir = info.context.get("base_dir") if isinstance(info.context, dict) else None
+        path = Path(value).expanduser()
+        if not path.is_absolute() and isinstance(base_dir, Path):
+            path = base_dir / path
+        return os.path.normpath(path)
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        parts = [part for part in PurePosixPath(value.strip().replace("\\", "/")).parts if part not in {"/", "."}]
+        if ".." in parts:
+            raise ValueError("must stay inside the repository (no '..')")
+        return "/".join(parts)
+
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        value = value.strip().removeprefix("refs/heads/")
+        if _BAD_BRANCH.search(value):
+            raise ValueError(f"{value!r} is not a valid git branch name")
+        return value
+
+    @model_validator(mode="after")
+    def _auth_matches_url(self) -> RepositoryConfig:
+        scheme = urlsplit(self.url).scheme if "://" in self.url else ("ssh" if _SCP_LIKE_URL.match(self.url) else "")
+        if self.auth.token is not None and scheme not in {"http", "https"}:
+            raise key_error("auth.token", "a token authenticates http(s) URLs only; this URL is not http(s)")
+        if self.auth.ssh_key_path is not None and scheme != "ssh":
+            raise key_error("auth.ssh_key_path", "an SSH key authenticates ssh:// or user@host:path URLs only")
+        return self
+
+
+class DirectoryConfig(_Section):
+    """A local directory watched for changes (development): edits publish as you save."""
+
+    name: SourceName
+    path: ExistingDirectory
+    debounce: Duration = timedelta(milliseconds=200)
+    include: Globs = DEFAULT_INCLUDE
+    exclude: Globs = ()
+
+
+class BackoffConfig(_Section):
+    """Retry delays after a failed sync: doubling from ``initial`` up to ``max``."""
+
+    initial: PositiveDuration = timedelta(seconds=5)
+    max: PositiveDuration = timedelta(minutes=5)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BackoffConfig:
+        if self.initial > self.max:
+            raise key_error("initial", "must not be greater than max")
+        return self
+
+
+class GitConfig(_Section):
+    repositories: tuple[RepositoryConfig, ...] = ()
+    directories: tuple[DirectoryConfig, ...] = ()
+    backoff: BackoffConfig = BackoffConfig()
+    jitter: float = Field(default=0.1, ge=0.0, lt=1.0, description="Random spread of poll intervals, as a fraction.")
+
+    @model_validator(mode="after")
+    def _unique_source_names(self) -> GitConfig:
+        seen: dict[str, str] = {}
+        entries = [("repositories", i, r.name) for i, r in enumerate(self.repositories)]
+        entries += [("directories", i, d.name) for i, d in enumerate(self.directories)]
+        for section, index, name in entries:
+            key = f"{section}[{index}].name"
+            if name in seen:
+                raise key_error(key, f"duplicate source name {name!r} (already used by git.{seen[name]})")
+            seen[name] = key
+        return self
+
+    def repository(self, name: str) -> RepositoryConfig | None:
+        return next((repo for repo in self.repositories if repo.name == name), None)
+
+
+# --------------------------------------------------------------------------------------------- api
+
+
+class SSEConfig(_Section):
+    enabled: bool = True
+    max_connections: int = Field(default=1000, ge=1)
+    heartbeat_interval: PositiveDuration = timedelta(seconds=30)
+    buffer_size: int = Field(default=100, ge=1, description="Events queued per client before it is disconnected.")
+    retry: Duration = Field(default=timedelta(seconds=3), description="The SSE retry: field sent to clients.")
+
+
+class ValidationConfig(_Section):
+    strict_mode: bool = True
+    policy_enforcement: bool = True
+    schema_validation: bool = True
+    compatibility: Annotated[Literal["strict", "warn", "off"], BeforeValidator(_lower)] = "strict"
+    max_file_size: PositiveByteSize = 1024 * 1024
+
+
+class AuthConfig(_Section):
+    """JWT bearer authentication.
+
+    The algorithms a token may use are fixed here, never taken from the token: HMAC ones only
+    with ``hs256_secret`` (at least 32 bytes), asymmetric ones only with ``public_keys`` (PEM
+    public keys or certificates) or a ``jwks_file``. Every authenticated caller reads; a caller
+    whose ``write_claim`` holds one of ``write_values`` also writes. ``write_claim`` may be a
+    dotted path into nested claims (``realm_access.roles``).
+    """
+
+    enabled: bool = False
+    algorithms: Annotated[tuple[JwtAlgorithm, ...], BeforeValidator(_as_tuple)] = ("RS256", "ES256", "HS256")
+    hs256_secret: OptionalSecret = None
+    public_keys: Annotated[tuple[ReadableFile, ...], BeforeValidator(_as_tuple)] = ()
+    jwks_file: ReadableFile | None = None
+    audience: Annotated[tuple[NonEmptyStr, ...], BeforeValidator(_optional_list)] = ()
+    issuer: Annotated[str | None, BeforeValidator(_empty_to_none)] = None
+    leeway: Duration = timedelta(seconds=30)
+    write_claim: NonEmptyStr = "groups"
+    write_values: Annotated[tuple[NonEmptyStr, ...], BeforeValidator(_as_tuple)] = ("platform-team",)
+    subject_claim: NonEmptyStr = "sub"
+
+    @field_validator("hs256_secret")
+    @classmethod
+    def _secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < _MIN_HMAC_SECRET_BYTES:
+            raise ValueError(f"must be at least {_MIN_HMAC_SECRET_BYTES} bytes (RFC 7518 asks for 256 bits)")
+        return value
+
+    @property
+    def has_asymmetric_keys(self) -> bool:
+        return bool(self.public_keys) or self.jwks_file is not None
+
+    @property
+    def effective_algorithms(self) -> tuple[str, ...]:
+        """``algorithms`` without those no configured key can verify."""
+        return tuple(
+            alg
+            for alg in self.algorithms
+            if (self.hs256_secret is not None if alg in _HMAC_ALGORITHMS else self.has_asymmetric_keys)
+        )
+
+    @model_validator(mode="after")
+    def _keys_configured(self) -> AuthConfig:
+        if not self.enabled:
+            return self
+        if self.hs256_secret is None and not self.has_asymmetric_keys:
+            raise key_error("enabled", "no key is configured: set hs256_secret, public_keys or jwks_file")
+        if not self.effective_algorithms:
+            raise key_error("algorithms", f"none of {list(self.algorithms)} can be verified with the configured keys")
+        return self
+
+
+class LeadershipConfig(_Section):
+    """The storage lease that makes exactly one replica run git sync."""
+
+    lease_ttl: PositiveDuration = timedelta(seconds=15)
+    lease_name: NonEmptyStr = "git-sync"
+
+
+class Settings(_Section):
+    """Everything the server reads at start. Build it with ``load_settings``."""
+
+    service: ServiceConfig = ServiceConfig()
+    logging: LoggingConfig = LoggingConfig()
+    storage: StorageConfig = StorageConfig()
+    cache: CacheConfig = CacheConfig()
+    git: GitConfig = GitConfig()
+    sse: SSEConfig = SSEConfig()
+    validation: ValidationConfig = ValidationConfig()
+    auth: AuthConfig = AuthConfig()
+    leadership: LeadershipConfig = LeadershipConfig()
+
+    def store_uri(self) -> str:
+        """The storage URI with SQLite's default file under ``service.data_dir``."""
+        return self.storage.uri(self.service.data_dir)
