@@ -1,5 +1,19 @@
 """Storage: the ``ComponentStore`` interface and its adapters, chosen by URI."""
 
 from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore, PublishOutcome
+from nestor_catalog_core.storage.memory import MemoryStore
+from nestor_catalog_core.storage.registry import StoreRegistry, available_schemes, open_store, register_store
+from nestor_catalog_core.storage.sqlite import SQLiteStore
 
-__all__ = ["AuditPage", "AuditQuery", "ComponentStore", "PublishOutcome"]
+__all__ = [
+    "AuditPage",
+    "AuditQuery",
+    "ComponentStore",
+    "MemoryStore",
+    "PublishOutcome",
+    "SQLiteStore",
+    "StoreRegistry",
+    "available_schemes",
+    "open_store",
+    "register_store",
+]

@@ -29,8 +29,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
+from nestor_catalog_core._exceptions import ConfigError
 from nestor_catalog_core.models.records import (
     AuditRecord,
     Event,
@@ -81,6 +82,13 @@ class ComponentStore(ABC):
     """
 
     scheme: ClassVar[str]
+
+    @classmethod
+    def from_uri(cls, uri: str, **options: Any) -> Self:
+        """Construct (without opening) a store from its URI and options; ``open_store`` calls
+        this. Adapters that can be chosen by URI override it; raise ``ConfigError`` for a bad
+        URI or option."""
+        raise ConfigError(f"{cls.__name__} cannot be opened from a URI ({uri!r})")
 
     # -- lifecycle -------------------------------------------------------------------------
 
