@@ -1,0 +1,28 @@
+"""Loading definition files: YAML (through libyaml) and JSON to plain data that remembers
+where every node was written.
+
+Loading never raises for bad input: every problem is a ``Finding`` with a stable rule id and
+a 1-based position. Load rule ids: ``YAML_SYNTAX``, ``JSON_SYNTAX``, ``DUPLICATE_KEY``,
+``NON_STRING_KEY``, ``YAML_TAG``, ``YAML_ALIAS_BOMB``, ``NESTING_TOO_DEEP``,
+``NUMBER_OUT_OF_RANGE``, ``FILE_TOO_LARGE``, ``NOT_UTF8``, ``SYMLINK_OUTSIDE_ROOT``,
+``NOT_A_MAPPING``, ``API_VERSION``, ``FOREIGN_API_VERSION`` (info: the document is skipped),
+``EMPTY_DOCUMENT`` (info: a file with no documents; empty documents between others are
+skipped silently), ``FILE_UNREADABLE``.
+"""
+
+from nestor_catalog_core.loading._bytes import load_bytes
+from nestor_catalog_core.loading._documents import LoadedDocument, LoadOptions, LoadResult, Locator, Position
+from nestor_catalog_core.loading._files import DEFINITION_SUFFIXES, discover, iter_load, load_file
+
+__all__ = [
+    "DEFINITION_SUFFIXES",
+    "LoadOptions",
+    "LoadResult",
+    "LoadedDocument",
+    "Locator",
+    "Position",
+    "discover",
+    "iter_load",
+    "load_bytes",
+    "load_file",
+]
