@@ -1,0 +1,95 @@
+"""The ``nestor-catalog`` command group: subcommands are imported only when they run.
+
+Core commands come from a table of ``"module:attribute"`` strings, so ``validate`` never
+imports the server (Litestar) or jsonschema. Other packages add commands through the
+``nestor_catalog.commands`` entry-point group (the server registers ``serve``, ``sync``,
+``storage``). A command whose module cannot be imported still shows up, and says why it is
+unavailable when run, instead of breaking the whole CLI.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import EntryPoint, entry_points
+from typing import Final
+
+import click
+
+from nestor_catalog_core.cli._output import EXIT_USAGE
+
+__all__ = ["CORE_COMMANDS", "ENTRY_POINT_GROUP", "LazyGroup", "main"]
+
+ENTRY_POINT_GROUP: Final = "nestor_catalog.commands"
+
+CORE_COMMANDS: Final[dict[str, str]] = {
+    "validate": "nestor_catalog_core.cli.validate:validate",
+    "schema": "nestor_catalog_core.cli.schema:schema",
+    "inputs-schema": "nestor_catalog_core.cli.schema:inputs_schema",
+    "rules": "nestor_catalog_core.cli.rules:rules",
+    "check-compat": "nestor_catalog_core.cli.check_compat:check_compat",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that resolves core and plugin commands by name on first use."""
+
+    def __init__(self, *args: object, core: dict[str, str] | None = None, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._core = dict(CORE_COMMANDS if core is None else core)
+        self._loaded: dict[str, click.Command] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._core, *_plugins()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        if cmd_name not in self._loaded:
+            loaded = self._load(cmd_name)
+            if loaded is None:
+                return None
+            self._loaded[cmd_name] = loaded
+        return self._loaded[cmd_name]
+
+    def _load(self, name: str) -> click.Command | None:
+        target = self._core.get(name)
+        plugin = _plugins().get(name) if target is None else None
+        if target is None and plugin is None:
+            return None
+        try:
+            loaded = _import(target) if target is not None else plugin.load()  # type: ignore[union-attr]
+        except Exception as exc:  # a broken or missing module must not take the other commands down
+            return _unavailable(name, f"{type(exc).__name__}: {exc}")
+        if not isinstance(loaded, click.Command):
+            return _unavailable(name, f"{target or plugin} is not a click command")
+        return loaded
+
+
+def _import(target: str) -> object:
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def _plugins() -> dict[str, EntryPoint]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _unavailable(name: str, reason: str) -> click.Command:
+    def run() -> None:
+        click.echo(f"nestor-catalog {name}: this command is not available in this installation ({reason})", err=True)
+        raise SystemExit(EXIT_USAGE)
+
+    return click.Command(
+        name,
+        callback=run,
+        help=f"(unavailable: {reason})",
+        short_help="(unavailable in this installation)",
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nestor-catalog", prog_name="nestor-catalog")
+def main() -> None:
+    """nestor-catalog: validate, inspect and serve Nestor ResourceDefinitions."""
