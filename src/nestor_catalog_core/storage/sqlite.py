@@ -183,7 +183,8 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         (
             "CREATE INDEX versions_provider ON versions (provider)",
             "CREATE INDEX versions_category ON versions (category)",
-            "CREATE INDEX audit_resource ON audit (resource, version, id)",
+            "CREATE INDEX audit_resource ON audit (resource, id)",
+            "CREATE INDEX audit_resource_version ON audit (resource, version, id)",
             "CREATE INDEX audit_user ON audit (user_name, id)",
             "CREATE INDEX audit_action ON audit (action, id)",
         ),
@@ -252,6 +253,8 @@ _SELECT_VERSION: Final = f"SELECT {_VERSION_COLUMNS} FROM versions"  # noqa: S60
 _SELECT_EVENTS: Final = f"SELECT {_EVENT_COLUMNS} FROM events"  # noqa: S608 (constant column list)
 _INSERT_VERSION: Final = f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES ({', '.join('?' * 13)})"  # noqa: S608 (constant)
 _INSERT_EVENT: Final = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 9)})"  # noqa: S608 (constant)
+_SCAN_FIRST: Final = f"{_SELECT_VERSION} ORDER BY name, version LIMIT ?"
+_SCAN_AFTER: Final = f"{_SELECT_VERSION} WHERE (name, version) > (?, ?) ORDER BY name, version LIMIT ?"
 
 
 def _version_row(version: StoredVersion) -> tuple[Any, ...]:
@@ -674,10 +677,8 @@ class SQLiteStore(ComponentStore):
     @staticmethod
     def _scan_page(conn: sqlite3.Connection, after: tuple[str, str] | None, page_size: int) -> list[Any]:
         if after is None:
-            return conn.execute(f"{_SELECT_VERSION} ORDER BY name, version LIMIT ?", (page_size,)).fetchall()
-        return conn.execute(
-            f"{_SELECT_VERSION} WHERE (name, version) > (?, ?) ORDER BY name, version LIMIT ?", (*after, page_size)
-        ).fetchall()
+            return conn.execute(_SCAN_FIRST, (page_size,)).fetchall()
+        return conn.execute(_SCAN_AFTER, (*after, page_size)).fetchall()
 
     async def get_owner(self, name: str) -> str | None:
         row = await self._read(lambda conn: conn.execute("SELECT owner FROM owners WHERE name = ?", (name,)).fetchone())
