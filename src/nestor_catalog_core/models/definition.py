@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "API_VERSION",
@@ -150,12 +152,23 @@ class EngineConfigs(_Strict):
         return out
 
 
+_ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_date_only(value: Any) -> Any:
+    """Accept ``YYYY-MM-DD`` text or a ``date``: pydantic's lax date parsing would also take
+    Unix timestamps and datetimes, which the JSON Schema (``format: date``) rejects."""
+    if type(value) is date or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise PydanticCustomError("date_type", "Input should be a date in YYYY-MM-DD form")
+
+
 class Deprecation(_Strict):
     """The lifecycle block: the only part of a published version that may change."""
 
     message: str = Field(min_length=1)
     replacement: str | None = Field(default=None, description="What to use instead: a name, or name@constraint.")
-    sunset: Annotated[date, Field(strict=False)] | None = Field(
+    sunset: Annotated[date, Field(strict=False), BeforeValidator(_iso_date_only)] | None = Field(
         default=None, description="ISO date after which the version may stop resolving."
     )
 

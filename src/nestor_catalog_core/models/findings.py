@@ -8,6 +8,8 @@ positions, a whole-file problem reports line 1 column 1).
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -73,12 +75,21 @@ def has_errors(findings: list[Finding] | tuple[Finding, ...]) -> bool:
     return any(f.severity is Severity.ERROR for f in findings)
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+
+
 def format_field_path(path: tuple[str | int, ...] | list[str | int]) -> str:
-    """``("spec", "required_inputs", 0, "name")`` -> ``spec.required_inputs[0].name``."""
+    """``("spec", "required_inputs", 0, "name")`` -> ``spec.required_inputs[0].name``.
+
+    Keys that are not plain identifiers are quoted so the path stays unambiguous:
+    ``("metadata", "labels", "app.kubernetes.io/name")`` -> ``metadata.labels["app.kubernetes.io/name"]``.
+    """
     out: list[str] = []
     for part in path:
         if isinstance(part, int):
             out.append(f"[{part}]")
+        elif not _PLAIN_KEY.match(part):
+            out.append(f"[{json.dumps(part, ensure_ascii=False)}]")
         elif out:
             out.append(f".{part}")
         else:
