@@ -72,7 +72,8 @@ async def _kill(process: asyncio.subprocess.Process) -> None:
 
 
 async def _all_audit(store: SQLiteStore) -> list[tuple[int | None, str | None, str | None]]:
-    records, cursor = [], None
+    records: list[tuple[int | None, str | None, str | None]] = []
+    cursor: str | None = None
     while True:
         page = await store.query_audit(AuditQuery(limit=1000, cursor=cursor))
         records.extend((r.event_sequence, r.resource, r.version) for r in page.records)
