@@ -32,6 +32,7 @@ from pathlib import Path
 __all__ = [
     "GitCommandError",
     "GitRepo",
+    "ServedRepo",
     "free_port",
     "git",
     "git_daemon",
@@ -85,9 +86,13 @@ def git(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None = Non
 
 
 def init_bare(path: Path, *, branch: str = "main") -> Path:
-    """Create an empty bare repository at ``path`` (the remote tests push to) and return it."""
+    """Create an empty bare repository at ``path`` (the remote tests push to) and return it.
+
+    Like a hosting service, it lets a push delete its default branch.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     git("init", "-q", "--bare", "-b", branch, str(path))
+    git("config", "receive.denyDeleteCurrent", "ignore", cwd=path)
     return path
 
 
@@ -132,8 +137,10 @@ class GitRepo:
         link.symlink_to(target)
 
     def add_submodule_entry(self, rel: str, commit_sha: str) -> None:
-        """Stage a gitlink (mode 160000), what ``git submodule add`` records, without cloning anything."""
+        """Stage a gitlink (mode 160000), what ``git submodule add`` records, without cloning anything
+        (its folder stays empty, as an uninitialized submodule's does)."""
         self.run("update-index", "--add", "--cacheinfo", f"160000,{commit_sha},{rel}")
+        (self.path / rel).mkdir(parents=True, exist_ok=True)
 
     def commit(
         self,
@@ -173,6 +180,38 @@ class GitRepo:
 
     def delete_remote_branch(self, remote: Path | str, branch: str | None = None) -> None:
         self.run("push", "-q", str(remote), f":refs/heads/{branch or self.branch}")
+
+
+@dataclass
+class ServedRepo:
+    """A working repository and the bare repository it pushes to, ``served_root/<name>``; serve
+    ``served_root`` with ``git_daemon`` or ``smart_http`` and the repository is ``<url><name>``."""
+
+    work: GitRepo
+    bare: Path
+    name: str
+
+    @classmethod
+    def create(cls, served_root: Path, work_root: Path, name: str, *, branch: str = "main") -> ServedRepo:
+        bare = init_bare(served_root / name, branch=branch)
+        return cls(GitRepo.init(work_root / name.removesuffix(".git"), branch=branch), bare, name)
+
+    def url(self, base_url: str) -> str:
+        return base_url + self.name
+
+    def publish(
+        self,
+        message: str = "change",
+        *,
+        force: bool = False,
+        author_email: str = "platform@example.com",
+        when: datetime | None = None,
+        allow_empty: bool = False,
+    ) -> str:
+        """Commit everything in the working repository and push it; return the commit sha."""
+        sha = self.work.commit(message, author_email=author_email, when=when, allow_empty=allow_empty)
+        self.work.push(self.bare, force=force)
+        return sha
 
 
 def free_port() -> int:
@@ -305,7 +344,7 @@ class _GitHTTPHandler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
+            chunks: list[bytes] = []
             while True:
                 size = int(self.rfile.readline().split(b";", 1)[0].strip(), 16)
                 if size == 0:

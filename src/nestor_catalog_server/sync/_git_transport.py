@@ -31,6 +31,7 @@ from dulwich.client import (
     SubprocessWrapper,
     TCPGitClient,
     TraditionalGitClient,
+    default_urllib3_manager,
 )
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 from dulwich.protocol import DEFAULT_GIT_PROTOCOL_VERSION_FETCH, Protocol
@@ -165,6 +166,31 @@ class _SSHClient(_ClosesConnections, SSHGitClient):
     pass
 
 
+class _ClosesResponses(urllib3.PoolManager):
+    """A pool that closes every response it handed out on ``close()``: dulwich raises on an HTTP
+    error status without releasing the response, which would leak its socket until GC."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._responses: list[urllib3.BaseHTTPResponse] = []
+        super().__init__(*args, **kwargs)
+
+    def urlopen(  # type: ignore[override]  # PoolManager narrows RequestMethods.urlopen the same way
+        self, method: str, url: str, redirect: bool = True, **kw: Any
+    ) -> urllib3.BaseHTTPResponse:
+        response = super().urlopen(method, url, redirect=redirect, **kw)
+        self._responses.append(response)
+        return response
+
+    def close(self) -> None:
+        while self._responses:
+            self._responses.pop().close()
+        self.clear()
+
+
+class _ClosesProxyResponses(_ClosesResponses, urllib3.ProxyManager):
+    pass
+
+
 class BatchSSHVendor(SSHVendor):
     """Runs the system ``ssh`` non-interactively: a key file, strict host-key checking against
     the configured known_hosts, no prompts, bounded connect time, dead-peer detection.
@@ -242,11 +268,14 @@ class OpenClient:
     client: GitClient
     path: str
     vendor: BatchSSHVendor | None = None
+    pool: _ClosesResponses | None = None
 
     def close(self) -> None:
         self.client.close()
         if self.vendor is not None:
             self.vendor.close()
+        if self.pool is not None:
+            self.pool.close()
 
 
 def open_client(spec: RemoteSpec, timeout: float) -> OpenClient:
@@ -258,8 +287,16 @@ def open_client(spec: RemoteSpec, timeout: float) -> OpenClient:
         username, password = remote.username, remote.password
         if auth.token is not None:
             username, password = auth.username or DEFAULT_TOKEN_USERNAME, auth.token
-        http = HttpGitClient(remote.location, username=username, password=password, timeout=timeout)
-        return OpenClient(http, remote.path)
+        pool = default_urllib3_manager(
+            None,
+            pool_manager_cls=_ClosesResponses,
+            proxy_manager_cls=_ClosesProxyResponses,
+            base_url=remote.location,
+            timeout=timeout,
+        )
+        assert isinstance(pool, _ClosesResponses)
+        http = HttpGitClient(remote.location, pool_manager=pool, username=username, password=password, timeout=timeout)
+        return OpenClient(http, remote.path, pool=pool)
     if remote.kind == "ssh":
         vendor = BatchSSHVendor(auth, timeout)
         user = remote.username or auth.username
@@ -282,10 +319,12 @@ def _http_cause(exc: BaseException) -> tuple[str, str] | None:
     if not isinstance(cause, urllib3.exceptions.HTTPError):
         return None
     reason: Any = getattr(cause, "reason", None) or cause
-    if isinstance(reason, (urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError)):
-        return "timeout", "the server did not answer in time"
     if isinstance(reason, urllib3.exceptions.NameResolutionError):
         return "unreachable", "cannot resolve the host name"
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):  # before timeouts: it subclasses them
+        return "unreachable", "cannot connect to the server (connection refused or no route)"
+    if isinstance(reason, urllib3.exceptions.ConnectTimeoutError | urllib3.exceptions.ReadTimeoutError):
+        return "timeout", "the server did not answer in time"
     if isinstance(reason, urllib3.exceptions.SSLError):
         return "unreachable", f"TLS failed: {reason}"
     return "unreachable", "cannot connect to the server"
