@@ -47,7 +47,6 @@ _SEVERITY_RANK: Final = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ERROR: 
 _GITHUB_COMMAND: Final = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 
 _F = TypeVar("_F", bound=Callable[..., Any])
-_T = TypeVar("_T")
 
 
 def format_option(function: _F) -> _F:
@@ -138,16 +137,24 @@ def github_annotation(finding: Finding) -> str:
 
 @contextmanager
 def progress(
-    items: Sequence[_T], *, label: str, stream: TextIO | None = None, threshold: int = PROGRESS_THRESHOLD
-) -> Iterator[Iterable[_T]]:
-    """Iterate ``items`` with a progress bar on ``stream`` (default stderr), drawn only when it
-    is a terminal and there are at least ``threshold`` items; otherwise plain iteration."""
+    total: int, *, label: str, stream: TextIO | None = None, threshold: int = PROGRESS_THRESHOLD
+) -> Iterator[Callable[[int], None]]:
+    """A progress bar over ``total`` steps on ``stream`` (default stderr); yields ``advance(n)``.
+
+    Drawn only when ``stream`` is a terminal and ``total >= threshold``; otherwise
+    ``advance`` does nothing, so pipelines and CI logs stay clean.
+    """
     target = stream if stream is not None else sys.stderr
-    if len(items) < threshold or not _is_terminal(target):
-        yield items
+    if total < threshold or not _is_terminal(target):
+        yield _ignore
         return
-    with click.progressbar(items, label=label, file=target, show_pos=True, width=30) as bar:
-        yield bar
+    bar: Any = click.progressbar(length=total, label=label, file=target, show_pos=True, width=30)
+    with bar:
+        yield bar.update
+
+
+def _ignore(_steps: int) -> None:
+    return None
 
 
 def _is_terminal(stream: TextIO) -> bool:

@@ -1,0 +1,158 @@
+"""``nestor-catalog validate PATH...``: the check platform teams run in CI and pre-commit."""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+import click
+
+from nestor_catalog_core.cli._output import emit_report, fail_on_option, format_option, progress
+from nestor_catalog_core.loading import LoadedDocument, LoadOptions, discover, iter_load
+from nestor_catalog_core.loading._documents import DEFAULT_MAX_FILE_SIZE
+from nestor_catalog_core.models.definition import ResourceDefinition
+from nestor_catalog_core.models.findings import Finding, Severity
+from nestor_catalog_core.validation import ValidationSettings, validate_document
+from nestor_catalog_core.validation._issues import Issue
+
+__all__ = ["ByteSize", "TreeReport", "validate", "validate_tree"]
+
+_SIZE: Final = re.compile(r"\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*\Z", re.IGNORECASE)
+_UNITS: Final = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, "mb": 1000**2, "mib": 1024**2}
+_UNITS.update({"g": 1024**3, "gb": 1000**3, "gib": 1024**3})
+
+
+class ByteSize(click.ParamType[int, object]):
+    """A size in bytes: ``1048576``, ``512KiB``, ``2MiB``, ``1MB``."""
+
+    name = "size"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        match = _SIZE.match(str(value))
+        if match is None or int(match.group(1)) < 1:
+            self.fail(f"{value!r} is not a size like 1048576, 512KiB or 2MiB", param, ctx)
+        return int(match.group(1)) * _UNITS[(match.group(2) or "").lower()]
+
+
+@dataclass(slots=True)
+class TreeReport:
+    """What validating a set of files found: counts and every finding, in file order."""
+
+    files: int = 0
+    definitions: int = 0
+    findings: list[Finding] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    document: LoadedDocument
+    definition: ResourceDefinition
+
+
+def validate_tree(
+    paths: Sequence[Path],
+    *,
+    options: LoadOptions,
+    settings: ValidationSettings,
+    show_progress: bool = False,
+) -> TreeReport:
+    """Load and validate every definition under ``paths``; the same name and version twice
+    is a ``DUPLICATE_VERSION`` finding (an error when their contents differ).
+
+    ``show_progress`` draws a bar on stderr when it is a terminal and the tree is large.
+    """
+    report = TreeReport()
+    seen: dict[tuple[str, str], _Seen] = {}
+    total = len(discover(paths, options=options)) if show_progress and _stderr_is_terminal() else 0
+    with progress(total, label="validating") as advance:
+        for result in iter_load(paths, options=options):
+            report.files += 1
+            report.findings.extend(result.findings)
+            for document in result.documents:
+                report.definitions += 1
+                report.findings.extend(_validate_one(document, settings, seen))
+            advance(1)
+    return report
+
+
+def _validate_one(
+    document: LoadedDocument, settings: ValidationSettings, seen: dict[tuple[str, str], _Seen]
+) -> list[Finding]:
+    validated = validate_document(document, settings)
+    if validated.definition is None:
+        return validated.findings
+    return [*validated.findings, *_duplicates(validated.definition, document, seen)]
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()
+
+
+def _duplicates(
+    definition: ResourceDefinition, document: LoadedDocument, seen: dict[tuple[str, str], _Seen]
+) -> list[Finding]:
+    key = definition.key
+    first = seen.get(key)
+    if first is None:
+        seen[key] = _Seen(document, definition)
+        return []
+    same = first.definition.compute_digest() == definition.compute_digest()
+    where = f"{first.document.file}:{':'.join(map(str, first.document.position(('metadata', 'version'))))}"
+    if same:
+        issue = Issue(
+            "DUPLICATE_VERSION",
+            ("metadata", "version"),
+            f"{key[0]} {key[1]} is also defined, identically, at {where}; delete one copy",
+            severity=Severity.WARNING,
+        )
+    else:
+        issue = Issue(
+            "DUPLICATE_VERSION",
+            ("metadata", "version"),
+            f"{key[0]} {key[1]} is also defined at {where} with other content; a version is immutable, "
+            "so give this content a new version",
+        )
+    return [issue.finding(document)]
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@format_option
+@fail_on_option
+@click.option("--no-strict", is_flag=True, help="Unknown fields are warnings (and ignored), not errors.")
+@click.option("--no-schema", is_flag=True, help='Coerce harmless type drift ("20" for 20) instead of rejecting it.')
+@click.option("--no-policies", is_flag=True, help="Skip policy rules (naming, engines, defaults, maintainers...).")
+@click.option(
+    "--max-file-size",
+    type=ByteSize(),
+    default=DEFAULT_MAX_FILE_SIZE,
+    show_default=True,
+    help="Largest file read, in bytes (or 512KiB, 2MiB).",
+)
+def validate(
+    paths: tuple[Path, ...],
+    fmt: str,
+    fail_on: Severity,
+    no_strict: bool,
+    no_schema: bool,
+    no_policies: bool,
+    max_file_size: int,
+) -> None:
+    """Validate definition files and directories (*.yaml, *.yml, *.json, recursively).
+
+    Exit status: 0 when clean, 1 when there are error findings (or warnings, with
+    --fail-on warning), 2 for usage errors such as a path that does not exist.
+    """
+    settings = ValidationSettings(
+        strict_mode=not no_strict, schema_validation=not no_schema, policy_enforcement=not no_policies
+    )
+    options = LoadOptions(max_file_size=max_file_size)
+    report = validate_tree(list(paths), options=options, settings=settings, show_progress=fmt != "json")
+    code = emit_report(report.findings, fmt=fmt, files=report.files, definitions=report.definitions, fail_on=fail_on)
+    raise SystemExit(code)

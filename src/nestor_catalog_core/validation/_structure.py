@@ -1,0 +1,284 @@
+"""The structure layer: build the pydantic model and turn every error into an issue.
+
+Pydantic reports every structural error of a document in one pass, so all of them reach
+the user at once. Each error becomes an issue with a stable rule id (from the error type and
+where it happened), the data path (pydantic's union branch tags such as ``int``/``float``
+are dropped, they are not in the file) and a message that says what to do.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import types
+from collections.abc import Iterable
+from typing import Any, Final, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from nestor_catalog_core.models.definition import API_VERSION, KIND, ResourceDefinition
+from nestor_catalog_core.models.findings import Severity
+from nestor_catalog_core.validation._issues import DataPath, Issue, describe_value
+
+__all__ = ["build_definition"]
+
+_DATE = "a date like 2026-06-30 (YYYY-MM-DD)"
+_EXPECTED_TYPE: Final[dict[str, str]] = {
+    "string_type": "a string",
+    "string_sub_type": "a string",
+    "string_unicode": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "a boolean (true or false)",
+    "bool_parsing": "a boolean (true or false)",
+    "list_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "date_type": _DATE,
+    "date_parsing": _DATE,
+    "date_from_datetime_parsing": _DATE,
+    "date_from_datetime_inexact": _DATE,
+}
+_NAME_PATH: Final = ("metadata", "name")
+_VERSION_PATH: Final = ("metadata", "version")
+
+
+def build_definition(
+    data: Any, *, strict_mode: bool = True, lax_types: bool = False
+) -> tuple[ResourceDefinition | None, list[Issue]]:
+    """The model built from ``data`` (or ``None``) and every structural issue.
+
+    ``strict_mode=False`` turns unknown fields into warnings and builds the model without
+    them. ``lax_types=True`` lets pydantic coerce harmless type drift (``"20"`` for 20).
+    """
+    definition, errors = _validate(data, lax_types=lax_types)
+    if not errors:
+        return definition, []
+    unknown = [error for error in errors if error["type"] == "extra_forbidden"]
+    if strict_mode or not unknown:
+        return None, _issues(data, errors)
+    warnings = [_unknown_field(data, error, Severity.WARNING) for error in unknown]
+    cleaned = _without(data, [_real_path(data, error["loc"]) for error in unknown])
+    definition, errors = _validate(cleaned, lax_types=lax_types)
+    return definition, [*warnings, *_issues(cleaned, errors)]
+
+
+def _validate(data: Any, *, lax_types: bool) -> tuple[ResourceDefinition | None, list[ErrorDetails]]:
+    try:
+        return ResourceDefinition.model_validate(data, strict=False if lax_types else None), []
+    except ValidationError as exc:
+        return None, exc.errors(include_url=False, include_context=True, include_input=True)
+
+
+def _issues(data: Any, errors: Iterable[ErrorDetails]) -> list[Issue]:
+    """One issue per (path, rule); union branches of one value merge into one message."""
+    grouped: dict[DataPath, list[ErrorDetails]] = {}
+    for error in errors:
+        missing = error["type"] == "missing"
+        grouped.setdefault(_real_path(data, error["loc"], keep_last=missing), []).append(error)
+    issues: list[Issue] = []
+    for path, group in grouped.items():
+        types_only = [error for error in group if error["type"] in _EXPECTED_TYPE]
+        if len(types_only) > 1:
+            issues.append(_type_issue(path, types_only))
+            group = [error for error in group if error["type"] not in _EXPECTED_TYPE]
+        issues.extend(_issue(data, path, error) for error in group)
+    return issues
+
+
+def _issue(data: Any, path: DataPath, error: ErrorDetails) -> Issue:
+    kind = error["type"]
+    if kind == "missing":
+        return _missing(path)
+    if kind == "extra_forbidden":
+        return _unknown_field(data, error, Severity.ERROR)
+    if path == _NAME_PATH:
+        return _name_format(error)
+    if path == _VERSION_PATH:
+        return _version_format(error)
+    if kind == "literal_error" and path in {("apiVersion",), ("kind",)}:
+        return _identity_literal(path, error)
+    if kind in _EXPECTED_TYPE:
+        return _type_issue(path, [error])
+    if kind in {"literal_error", "enum"}:
+        return _enum_issue(path, error)
+    return Issue("SCHEMA_VALUE", path, _value_message(error))
+
+
+def _missing(path: DataPath) -> Issue:
+    name = path[-1] if path else "?"
+    if path == ("apiVersion",):
+        return Issue("API_VERSION", path, f"apiVersion is missing; add apiVersion: {API_VERSION}")
+    if path == ("kind",):
+        return Issue("KIND", path, f"kind is missing; add kind: {KIND}")
+    return Issue("SCHEMA_REQUIRED", path, f"required field {name!r} is missing")
+
+
+def _unknown_field(data: Any, error: ErrorDetails, severity: Severity) -> Issue:
+    path = _real_path(data, error["loc"])
+    name = str(path[-1]) if path else "?"
+    known = _known_fields(path[:-1])
+    message = f"unknown field {name!r}"
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        message += f"; did you mean {close[0]!r}?"
+    if known:
+        message += f"; known fields here: {', '.join(known)}"
+    if severity is Severity.WARNING:
+        message += " (ignored: strict mode is off)"
+    return Issue("UNKNOWN_FIELD", path, message, key=True, severity=severity)
+
+
+def _name_format(error: ErrorDetails) -> Issue:
+    value = error.get("input")
+    got = f"{value!r} is not a valid name" if isinstance(value, str) else f"got {describe_value(value)}"
+    return Issue(
+        "NAME_FORMAT",
+        _NAME_PATH,
+        f"{got}: use lowercase letters, digits and '-', starting and ending with a letter or digit, "
+        "at most 63 characters (like aws-rds-mysql)",
+    )
+
+
+def _version_format(error: ErrorDetails) -> Issue:
+    value = error.get("input")
+    if isinstance(value, str):
+        message = f"{value!r} is not a full SemVer version; write MAJOR.MINOR.PATCH like 1.2.0"
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        message = (
+            f"got {describe_value(value)}: the version must be a full SemVer version like 1.2.0; "
+            "quote it so YAML keeps it a string"
+        )
+    else:
+        message = f"got {describe_value(value)}: the version must be a full SemVer version like 1.2.0"
+    return Issue("VERSION_FORMAT", _VERSION_PATH, message)
+
+
+def _identity_literal(path: DataPath, error: ErrorDetails) -> Issue:
+    expected = API_VERSION if path == ("apiVersion",) else KIND
+    rule = "API_VERSION" if path == ("apiVersion",) else "KIND"
+    return Issue(rule, path, f"must be {expected}, got {describe_value(error.get('input'))}")
+
+
+def _type_issue(path: DataPath, errors: list[ErrorDetails]) -> Issue:
+    expected = list(dict.fromkeys(_EXPECTED_TYPE[error["type"]] for error in errors))
+    if "a number" in expected and "an integer" in expected:
+        expected.remove("an integer")
+    value = errors[0].get("input")
+    message = f"must be {' or '.join(expected)}, got {describe_value(value)}"
+    if expected == ["a string"] and isinstance(value, bool | int | float):
+        message += "; quote it so YAML keeps it a string"
+    elif errors[0]["type"] in {"int_type", "float_type"} and isinstance(value, bool):
+        message += "; booleans are not numbers"
+    elif errors[0]["type"] == "string_unicode":
+        message += " (it holds characters that are not valid Unicode)"
+    return Issue("SCHEMA_TYPE", path, message)
+
+
+def _enum_issue(path: DataPath, error: ErrorDetails) -> Issue:
+    expected = str((error.get("ctx") or {}).get("expected", ""))
+    value = error.get("input")
+    message = f"must be one of {expected}, got {describe_value(value)}"
+    if isinstance(value, str):
+        options = [option.strip().strip("'") for option in expected.replace(" or ", ", ").split(",")]
+        close = difflib.get_close_matches(value, [o for o in options if o], n=1, cutoff=0.6)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+    return Issue("SCHEMA_ENUM", path, message)
+
+
+def _value_message(error: ErrorDetails) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "must not be empty"
+    if kind == "string_too_short":
+        return f"must have at least {ctx.get('min_length')} characters"
+    if kind == "string_too_long":
+        return f"must have at most {ctx.get('max_length')} characters"
+    if kind == "too_short":
+        count = ctx.get("min_length")
+        return f"must have at least {count} item{'s' if count != 1 else ''}"
+    if kind == "too_long":
+        return f"must have at most {ctx.get('max_length')} items"
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}, got {describe_value(error.get('input'))}"
+    message = error["msg"]
+    return message[:1].lower() + message[1:]
+
+
+def _real_path(data: Any, loc: tuple[str | int, ...], *, keep_last: bool = False) -> DataPath:
+    """The error location as a path in ``data``: union branch tags are not in the data."""
+    path: list[str | int] = []
+    current = data
+    last = len(loc) - 1
+    for index, part in enumerate(loc):
+        if _has_step(current, part):
+            current = current[part]
+            path.append(part)
+        elif keep_last and index == last:
+            path.append(part)
+    return tuple(path)
+
+
+def _has_step(current: Any, part: str | int) -> bool:
+    if isinstance(current, dict):
+        return isinstance(part, str) and part in current
+    return isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+
+
+def _without(data: Any, paths: list[DataPath]) -> Any:
+    cleaned = copy.deepcopy(data)
+    for path in sorted(paths, key=len, reverse=True):
+        parent = cleaned
+        for part in path[:-1]:
+            parent = parent[part]
+        if isinstance(parent, dict):
+            parent.pop(path[-1], None)
+    return cleaned
+
+
+def _known_fields(path: DataPath) -> list[str]:
+    model = _model_at(path)
+    if model is None:
+        return []
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _model_at(path: DataPath) -> type[BaseModel] | None:
+    current: Any = ResourceDefinition
+    for part in path:
+        current = _unwrap_optional(current)
+        if isinstance(part, int):
+            if get_origin(current) is not list:
+                return None
+            current = get_args(current)[0]
+        elif isinstance(current, type) and issubclass(current, BaseModel):
+            field = _field(current, part)
+            if field is None:
+                return None
+            current = field
+        else:
+            return None
+    current = _unwrap_optional(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _field(model: type[BaseModel], name: str) -> Any:
+    for field_name, field in model.model_fields.items():
+        if (field.alias or field_name) == name:
+            return field.annotation
+    return None
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in {Union, types.UnionType}:
+        members = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation

@@ -1,0 +1,287 @@
+"""What consumers need to check their users' values against a definition.
+
+``inputs_json_schema`` turns a definition's inputs into a Draft 2020-12 object schema
+(form renderers and other languages use it as is); ``validate_inputs`` checks values with
+``jsonschema`` against that schema, reporting every problem with its path, and returns the
+values with defaults filled in. Values of ``sensitive`` inputs never appear in messages.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from nestor_catalog_core._exceptions import ValidationFailed
+from nestor_catalog_core.models.definition import InputSpec, ResourceDefinition, ValueType
+from nestor_catalog_core.models.findings import Finding, Severity, format_field_path
+from nestor_catalog_core.validation._issues import describe_value
+from nestor_catalog_core.validation._values import compiled_pattern
+from nestor_catalog_core.validation.rules import rule
+
+__all__ = ["InputsResult", "inputs_json_schema", "validate_inputs"]
+
+DRAFT_2020_12: Final = "https://json-schema.org/draft/2020-12/schema"
+_CACHE_SIZE: Final = 1024
+_RULE_BY_KEYWORD: Final = {
+    "type": "INPUT_TYPE",
+    "pattern": "INPUT_PATTERN",
+    "minimum": "INPUT_RANGE",
+    "maximum": "INPUT_RANGE",
+    "minLength": "INPUT_LENGTH",
+    "maxLength": "INPUT_LENGTH",
+    "minItems": "INPUT_LENGTH",
+    "maxItems": "INPUT_LENGTH",
+    "enum": "INPUT_ENUM",
+    "required": "INPUT_REQUIRED",
+    "additionalProperties": "INPUT_UNKNOWN",
+}
+
+
+@dataclass(slots=True)
+class InputsResult:
+    """The outcome of ``validate_inputs``: every finding, and the values with defaults applied.
+
+    ``values`` is a new dict (the caller's mapping is never changed) holding the given
+    values plus a copy of the default of every optional input that was not given.
+    """
+
+    values: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+
+def inputs_json_schema(definition: ResourceDefinition) -> dict[str, Any]:
+    """The JSON Schema (Draft 2020-12) of ``definition``'s inputs.
+
+    One property per input with its type, description and the validation keywords that
+    apply to the type (``pattern``, ``minimum``/``maximum``, ``minLength``/``maxLength`` for
+    strings or ``minItems``/``maxItems`` for arrays, ``enum``), the ``default`` of optional
+    inputs, and ``writeOnly: true`` for sensitive ones. ``required`` lists the required
+    inputs and no other property is allowed.
+    """
+    spec = definition.spec
+    properties: dict[str, Any] = {}
+    for item in spec.required_inputs:
+        properties[item.name] = _property(item, with_default=False)
+    for item in spec.optional_inputs:
+        properties[item.name] = _property(item, with_default=True)
+    schema: dict[str, Any] = {
+        "$schema": DRAFT_2020_12,
+        "$id": f"urn:nestor-catalog:inputs:{definition.metadata.name}:{definition.metadata.version}",
+        "title": f"Inputs of {definition.metadata.name} {definition.metadata.version}",
+    }
+    if definition.metadata.description:
+        schema["description"] = definition.metadata.description
+    schema.update(
+        {
+            "type": "object",
+            "properties": properties,
+            "required": list(dict.fromkeys(item.name for item in spec.required_inputs)),
+            "additionalProperties": False,
+        }
+    )
+    return schema
+
+
+def _property(item: InputSpec, *, with_default: bool) -> dict[str, Any]:
+    prop: dict[str, Any] = {"type": item.type.value}
+    if item.description:
+        prop["description"] = item.description
+    validation = item.validation
+    if validation is not None:
+        if item.type is ValueType.STRING:
+            _put(prop, "pattern", validation.pattern)
+            _put(prop, "minLength", validation.min_length)
+            _put(prop, "maxLength", validation.max_length)
+        elif item.type is ValueType.ARRAY:
+            _put(prop, "minItems", validation.min_length)
+            _put(prop, "maxItems", validation.max_length)
+        elif item.type in (ValueType.INTEGER, ValueType.NUMBER):
+            _put(prop, "minimum", validation.min)
+            _put(prop, "maximum", validation.max)
+        if validation.enum is not None:
+            prop["enum"] = copy.deepcopy(validation.enum)
+    if with_default and item.has_default:
+        prop["default"] = copy.deepcopy(item.default)
+    if item.sensitive:
+        prop["writeOnly"] = True
+    return prop
+
+
+def _put(target: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        target[key] = value
+
+
+def validate_inputs(definition: ResourceDefinition, values: Mapping[str, Any]) -> InputsResult:
+    """Check a consumer's ``values`` against ``definition``: all findings at once, with paths
+    like ``allocated_storage`` or ``tags[0]``, and the values with defaults applied.
+
+    Raises ``ValidationFailed`` only when the definition itself cannot give a usable schema
+    (an invalid pattern in a definition that skipped policy checks).
+    """
+    if not _is_mapping(values):
+        message = f"inputs must be a mapping of names to values, got {describe_value(values)}"
+        return InputsResult(values={}, findings=[_finding("INPUT_TYPE", "", message)])
+    entry = _validator_for(definition)
+    given = dict(values)
+    findings = _presence_findings(entry.schema, given)
+    for error in sorted(entry.validator.iter_errors(given), key=_error_order):
+        if error.validator in {"required", "additionalProperties"} and not error.absolute_path:
+            continue
+        findings.append(_error_finding(error, entry.sensitive))
+    return InputsResult(values=_with_defaults(definition, given), findings=findings)
+
+
+def _is_mapping(values: object) -> bool:
+    """Callers pass parsed request bodies, which may be anything despite the annotation."""
+    return isinstance(values, Mapping)
+
+
+def _presence_findings(schema: dict[str, Any], given: dict[str, Any]) -> list[Finding]:
+    properties: dict[str, Any] = schema["properties"]
+    findings = [
+        _finding("INPUT_REQUIRED", name, f"required input {name!r} is missing")
+        for name in schema["required"]
+        if name not in given
+    ]
+    known = ", ".join(properties) or "none"
+    findings.extend(
+        _finding("INPUT_UNKNOWN", str(name), f"unknown input {str(name)!r}; this definition takes: {known}")
+        for name in given
+        if name not in properties
+    )
+    return findings
+
+
+def _error_finding(error: Any, sensitive: frozenset[str]) -> Finding:
+    path = list(error.absolute_path)
+    keyword = str(error.validator)
+    hidden = bool(path) and path[0] in sensitive
+    field_path = format_field_path(path)
+    message = _message(keyword, error.validator_value, error.instance, hidden=hidden) or error.message
+    if hidden and message == error.message:
+        message = f"the value breaks {keyword}"
+    return _finding(_RULE_BY_KEYWORD.get(keyword, "INPUT_INVALID"), field_path, message)
+
+
+def _message(keyword: str, expected: Any, instance: Any, *, hidden: bool) -> str | None:
+    got = "" if hidden else f", got {describe_value(instance)}"
+    if keyword == "type":
+        return f"must be {_TYPE_NAMES.get(str(expected), str(expected))}{got}"
+    if keyword == "pattern":
+        return f"must match the pattern {expected!r}{got}"
+    if keyword == "minimum":
+        return f"must be at least {expected!r}{got}"
+    if keyword == "maximum":
+        return f"must be at most {expected!r}{got}"
+    if keyword in {"minLength", "maxLength", "minItems", "maxItems"}:
+        bound = "at least" if keyword.startswith("min") else "at most"
+        unit = "characters" if keyword.endswith("Length") else "items"
+        count = "" if hidden else f", got {len(instance)}"
+        return f"must have {bound} {expected} {unit}{count}"
+    if keyword == "enum":
+        return f"must be one of {', '.join(repr(v) for v in expected)}{got}"
+    return None
+
+
+_TYPE_NAMES: Final = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "array": "an array (list)",
+    "object": "an object (mapping)",
+}
+
+
+def _error_order(error: Any) -> tuple[str, str]:
+    return (format_field_path(list(error.absolute_path)), str(error.validator))
+
+
+def _finding(rule_id: str, field_path: str, message: str) -> Finding:
+    return Finding(rule=rule_id, severity=rule(rule_id).severity, field=field_path, message=message)
+
+
+def _with_defaults(definition: ResourceDefinition, given: dict[str, Any]) -> dict[str, Any]:
+    values = dict(given)
+    for item in definition.spec.optional_inputs:
+        if item.name not in values and item.has_default:
+            values[item.name] = copy.deepcopy(item.default)
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    schema: dict[str, Any]
+    validator: Any
+    sensitive: frozenset[str]
+
+
+class _ValidatorCache:
+    """Compiled validators per definition digest: a definition's schema never changes."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, definition: ResourceDefinition) -> _Entry:
+        digest = definition.compute_digest()
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is not None:
+                self._entries.move_to_end(digest)
+                return entry
+        entry = _compile(definition)
+        with self._lock:
+            self._entries[digest] = entry
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return entry
+
+
+def _compile(definition: ResourceDefinition) -> _Entry:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    name = f"{definition.metadata.name} {definition.metadata.version}"
+    broken = _invalid_patterns(definition)
+    if broken:
+        raise ValidationFailed(f"{name} has an invalid inputs schema", findings=broken)
+    schema = inputs_json_schema(definition)
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        finding = _finding("INPUT_INVALID", "", f"the inputs schema of {name} is invalid: {exc.message}")
+        raise ValidationFailed(f"{name} has an invalid inputs schema", findings=[finding]) from exc
+    sensitive = frozenset(item.name for item in definition.spec.inputs() if item.sensitive)
+    return _Entry(schema, Draft202012Validator(schema), sensitive)
+
+
+def _invalid_patterns(definition: ResourceDefinition) -> list[Finding]:
+    spec = definition.spec
+    findings = []
+    for section, inputs in (("required_inputs", spec.required_inputs), ("optional_inputs", spec.optional_inputs)):
+        for index, item in enumerate(inputs):
+            pattern = item.validation.pattern if item.validation is not None else None
+            if pattern is not None and item.type is ValueType.STRING and compiled_pattern(pattern) is None:
+                field_path = format_field_path(["spec", section, index, "validation", "pattern"])
+                findings.append(
+                    _finding("PATTERN_INVALID", field_path, f"pattern {pattern!r} is not a valid regular expression")
+                )
+    return findings
+
+
+_validators = _ValidatorCache(_CACHE_SIZE)
+
+
+def _validator_for(definition: ResourceDefinition) -> _Entry:
+    return _validators.get(definition)
