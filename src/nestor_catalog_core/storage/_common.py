@@ -37,6 +37,8 @@ MAX_PAGE: Final = 10_000
 def ensure_utc(value: datetime, what: str) -> datetime:
     """``value`` in UTC. Naive datetimes are refused: guessing their zone would silently
     shift audit trails and lease expiries by hours."""
+    if value.tzinfo is UTC:
+        return value
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidRequest(f"{what} must be timezone-aware (got naive {value.isoformat()})")
     return value.astimezone(UTC)
@@ -54,15 +56,19 @@ def from_micros(micros: int) -> datetime:
 def normalize_version(version: StoredVersion) -> StoredVersion:
     published_at = ensure_utc(version.published_at, "StoredVersion.published_at")
     updated_at = ensure_utc(version.updated_at, "StoredVersion.updated_at") if version.updated_at else None
+    if published_at is version.published_at and updated_at is version.updated_at:
+        return version
     return replace(version, published_at=published_at, updated_at=updated_at)
 
 
 def normalize_event(event: Event) -> Event:
-    return replace(event, time=ensure_utc(event.time, "Event.time"))
+    time = ensure_utc(event.time, "Event.time")
+    return event if time is event.time else replace(event, time=time)
 
 
 def normalize_audit(audit: AuditRecord) -> AuditRecord:
-    return replace(audit, timestamp=ensure_utc(audit.timestamp, "AuditRecord.timestamp"))
+    timestamp = ensure_utc(audit.timestamp, "AuditRecord.timestamp")
+    return audit if timestamp is audit.timestamp else replace(audit, timestamp=timestamp)
 
 
 # -- arguments -----------------------------------------------------------------------------

@@ -253,6 +253,13 @@ _SELECT_VERSION: Final = f"SELECT {_VERSION_COLUMNS} FROM versions"  # noqa: S60
 _SELECT_EVENTS: Final = f"SELECT {_EVENT_COLUMNS} FROM events"  # noqa: S608 (constant column list)
 _INSERT_VERSION: Final = f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES ({', '.join('?' * 13)})"  # noqa: S608 (constant)
 _INSERT_EVENT: Final = f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES ({', '.join('?' * 9)})"  # noqa: S608 (constant)
+#: The name's owner and, if published, the version: one lookup for the publish checks (a
+#: version row cannot exist without its owner row).
+_SELECT_CLAIM: Final = (
+    "SELECT o.owner, "  # noqa: S608 (constant column list)
+    + ", ".join(f"v.{column.strip()}" for column in _VERSION_COLUMNS.split(","))
+    + " FROM owners AS o LEFT JOIN versions AS v ON v.name = o.name AND v.version = ? WHERE o.name = ?"
+)
 _SCAN_FIRST: Final = f"{_SELECT_VERSION} ORDER BY name, version LIMIT ?"
 _SCAN_AFTER: Final = f"{_SELECT_VERSION} WHERE (name, version) > (?, ?) ORDER BY name, version LIMIT ?"
 
@@ -628,18 +635,17 @@ class SQLiteStore(ComponentStore):
         version, event, audit = normalize_version(version), normalize_event(event), normalize_audit(audit)
 
         def work(conn: sqlite3.Connection) -> PublishOutcome:
-            owner_row = conn.execute("SELECT owner FROM owners WHERE name = ?", (version.name,)).fetchone()
+            claim = conn.execute(_SELECT_CLAIM, (version.version, version.name)).fetchone()
             claimant = version.source.owner
-            if owner_row is not None and owner_row[0] != claimant:
-                raise ownership_error(version.name, owner_row[0], claimant)
-            row = conn.execute(f"{_SELECT_VERSION} WHERE name = ? AND version = ?", version.key).fetchone()
-            if row is not None:
-                existing = _version_from_row(row)
+            if claim is not None and claim[0] != claimant:
+                raise ownership_error(version.name, claim[0], claimant)
+            if claim is not None and claim[1] is not None:
+                existing = _version_from_row(claim[1:])
                 if existing.digest != version.digest:
                     raise immutable_error(existing, version)
                 return PublishOutcome(created=False, version=existing)
             sequence, counter = self._next_counters(conn, event=True, audit=True)
-            if owner_row is None:
+            if claim is None:
                 conn.execute("INSERT INTO owners (name, owner) VALUES (?, ?)", (version.name, claimant))
             stored = replace(version, sequence=sequence)
             conn.execute(_INSERT_VERSION, _version_row(stored))
