@@ -197,10 +197,12 @@ def _collapse(comparators: Iterable[_Comparator]) -> _Interval:
         if op in ("<=", "<", "="):
             upper = _stronger_upper(upper, _bound(version, inclusive=op != "<"))
     tuples = frozenset(t for t in (_prerelease_tuple(lower), _prerelease_tuple(upper)) if t is not None)
-    if lower is not None and lower.version == "0.0.0" and lower.inclusive and (0, 0, 0) not in tuples:
-        lower = None  # ">=0.0.0" admits exactly what no lower bound admits
     interval = _Interval(lower, upper, tuples)
-    return _EMPTY if interval.is_empty() else interval
+    if interval.is_empty():
+        return _EMPTY
+    if lower is not None and lower.version == "0.0.0" and lower.inclusive:
+        return _Interval(None, upper, tuples)  # in a non-empty set, ">=0.0.0" admits what no bound admits
+    return interval
 
 
 def _union(intervals: Iterable[_Interval]) -> tuple[_Interval, ...]:
@@ -431,7 +433,7 @@ def _why_not_a_version(word: str) -> str:
     if word.startswith("-"):
         return "not a version; write a hyphen range with spaces around '-' ('1.2 - 2.3')"
     if _PARTIAL_PRERELEASE_RE.fullmatch(word):
-        return "a prerelease needs a full version like 1.2.3-rc.1"
+        return "a prerelease or build needs a full version like 1.2.3-rc.1"
     if _LEADING_ZERO_RE.search(word):
         return "not a version: numbers must not have leading zeros"
     return "not a version (expected forms like 1, 1.2, 1.x, 1.2.3 or 1.2.3-rc.1)"
