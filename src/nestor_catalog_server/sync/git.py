@@ -42,7 +42,7 @@ from typing import Any
 
 from dulwich.errors import NotGitRepository, NotTreeError
 from dulwich.object_store import BaseObjectStore, tree_lookup_path
-from dulwich.objects import Blob, Commit, ObjectID, ShaFile, valid_hexsha
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree, valid_hexsha
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
@@ -63,6 +63,7 @@ __all__ = ["CommitInfo", "FetchResult", "GitAuth", "GitMirror", "RemoteSpec", "S
 logger = logging.getLogger(__name__)
 
 _SNAPSHOT_CACHE_SIZE = 4
+_TYPE_NAMES = {cls.type_num: cls.type_name.decode("ascii") for cls in (Blob, Commit, Tree, Tag)}
 _LOCK_POLL_SECONDS = 0.02
 
 
@@ -323,10 +324,10 @@ class GitMirror:
     def read_blob(self, blob_sha: str, *, max_size: int | None = None) -> bytes:
         """The content of a blob; ``PayloadTooLarge`` when it exceeds ``max_size`` bytes."""
         with self._read_lock:
-            obj = self._object(blob_sha, "blob")
-        if not isinstance(obj, Blob):
-            raise self._error(f"object {blob_sha} is a {obj.type_name.decode()}, not a blob", "not_found")
-        data = obj.as_raw_string()
+            type_num, data = self._raw(blob_sha, "blob")
+        if type_num != Blob.type_num:
+            kind = _TYPE_NAMES.get(type_num, str(type_num))
+            raise self._error(f"object {blob_sha} is a {kind}, not a blob", "not_found")
         if max_size is not None and len(data) > max_size:
             raise PayloadTooLarge(
                 f"blob {blob_sha} of repository {self._spec.name!r} is {len(data)} bytes, over the {max_size} limit",
@@ -374,12 +375,22 @@ class GitMirror:
         except KeyError:
             return None
 
-    def _object(self, sha: str, kind: str) -> ShaFile:
+    def _oid(self, sha: str, kind: str) -> ObjectID:
         if not isinstance(sha, str) or not valid_hexsha(sha):
             raise self._error(f"{sha!r} is not a {kind} sha", "not_found")
-        store = self._repo().object_store
+        return ObjectID(sha.encode("ascii"))
+
+    def _object(self, sha: str, kind: str) -> ShaFile:
+        oid = self._oid(sha, kind)
         try:
-            return store[ObjectID(sha.encode("ascii"))]
+            return self._repo().object_store[oid]
+        except KeyError:
+            raise self._error(f"{kind} {sha} is not in the mirror", "not_found") from None
+
+    def _raw(self, sha: str, kind: str) -> tuple[int, bytes]:
+        oid = self._oid(sha, kind)
+        try:
+            return self._repo().object_store.get_raw(oid)
         except KeyError:
             raise self._error(f"{kind} {sha} is not in the mirror", "not_found") from None
 
