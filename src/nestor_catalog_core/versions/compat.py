@@ -81,7 +81,7 @@ __all__ = [
     "Bump",
     "Change",
     "CompatReport",
-    "Locator",
+    "HasPositions",
     "Path",
     "changed_fields",
     "compare",
@@ -151,7 +151,7 @@ KNOWN_FIELDS: Final[Mapping[str, frozenset[str]]] = {
 Path: TypeAlias = tuple[str | int, ...]
 
 
-class Locator(Protocol):
+class HasPositions(Protocol):
     """Anything that maps a document path to a 1-based ``(line, column)``: the loader's
     ``LoadedDocument`` is one (it falls back to the nearest existing ancestor)."""
 
@@ -230,7 +230,7 @@ class CompatReport:
             f"required {self.required.label}: {verdict}"
         )
 
-    def findings(self, file: str | None = None, *, locate: Locator | None = None) -> list[Finding]:
+    def findings(self, file: str | None = None, *, locate: HasPositions | None = None) -> list[Finding]:
         """A finding per change (error when it needs more than declared, info otherwise),
         then ``VERSION_NOT_INCREASED`` or ``BUMP_TOO_SMALL`` when the report is not ok.
         ``locate`` (a loaded new document) adds line and column."""
@@ -267,7 +267,7 @@ class CompatReport:
         message: str,
         location: Path,
         file: str | None,
-        locate: Locator | None,
+        locate: HasPositions | None,
     ) -> Finding:
         line = column = None
         if locate is not None:
