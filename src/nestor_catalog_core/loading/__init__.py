@@ -12,10 +12,11 @@ skipped silently), ``FILE_UNREADABLE``.
 
 from nestor_catalog_core.loading._bytes import load_bytes
 from nestor_catalog_core.loading._documents import LoadedDocument, LoadOptions, LoadResult, Locator, Position
-from nestor_catalog_core.loading._files import DEFINITION_SUFFIXES, discover, iter_load, load_file
+from nestor_catalog_core.loading._files import DEFINITION_SUFFIXES, IGNORE_FILE, discover, iter_load, load_file
 
 __all__ = [
     "DEFINITION_SUFFIXES",
+    "IGNORE_FILE",
     "LoadOptions",
     "LoadResult",
     "LoadedDocument",

@@ -5,10 +5,18 @@ skipping hidden files and directories (``.git``, ``.github``). The directory its
 root unless ``LoadOptions.root`` says otherwise: a symlink whose target is outside the root
 is refused with ``SYMLINK_OUTSIDE_ROOT`` (never read), a symlinked directory inside it is
 followed once. Files named explicitly are read whatever their suffix.
+
+A ``.nestorignore`` file in a walked directory skips entries below it, one pattern a line
+(``#`` starts a comment): a pattern without ``/`` matches names at any depth (``*.draft.yaml``),
+one with ``/`` matches the path relative to that directory (``fixtures/*.yaml``), and a
+trailing ``/`` matches directories only (``invalid/``). Paths given explicitly are always
+read, so ``validate examples/`` skips what ``examples/.nestorignore`` lists while
+``validate examples/invalid/`` reads it.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -19,9 +27,10 @@ from typing import BinaryIO, Final
 from nestor_catalog_core.loading._bytes import DEFAULT_OPTIONS, load_bytes
 from nestor_catalog_core.loading._documents import LoadOptions, LoadResult, load_finding
 
-__all__ = ["DEFINITION_SUFFIXES", "discover", "iter_load", "load_file"]
+__all__ = ["DEFINITION_SUFFIXES", "IGNORE_FILE", "discover", "iter_load", "load_file"]
 
 DEFINITION_SUFFIXES: Final = frozenset({".yaml", ".yml", ".json"})
+IGNORE_FILE: Final = ".nestorignore"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,33 +76,68 @@ def _entries(paths: Iterable[Path], options: LoadOptions) -> Iterator[_Entry]:
                 yield entry
 
 
-def _walk(directory: Path, root: Path, visited: set[Path]) -> Iterator[_Entry]:
+@dataclass(frozen=True, slots=True)
+class _Ignore:
+    base: Path
+    patterns: tuple[str, ...]
+
+    def matches(self, path: Path, *, is_dir: bool) -> bool:
+        relative = path.relative_to(self.base).as_posix()
+        for pattern in self.patterns:
+            if pattern.endswith("/"):
+                if not is_dir:
+                    continue
+                pattern = pattern.rstrip("/")
+            if "/" in pattern:
+                if fnmatch.fnmatchcase(relative, pattern.lstrip("/")):
+                    return True
+            elif fnmatch.fnmatchcase(path.name, pattern):
+                return True
+        return False
+
+
+def _read_ignore(directory: Path) -> _Ignore | None:
+    try:
+        text = (directory / IGNORE_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    patterns = tuple(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
+    return _Ignore(directory, patterns) if patterns else None
+
+
+def _walk(directory: Path, root: Path, visited: set[Path], scopes: tuple[_Ignore, ...] = ()) -> Iterator[_Entry]:
     try:
         with os.scandir(directory) as scan:
             children = sorted(scan, key=lambda entry: entry.name)
     except OSError as exc:
         yield _Entry(directory, str(directory), None, error=f"cannot list directory: {exc.strerror or exc}")
         return
+    if any(child.name == IGNORE_FILE for child in children):
+        ignore = _read_ignore(directory)
+        if ignore is not None:
+            scopes = (*scopes, ignore)
     for child in children:
         if child.name.startswith("."):
             continue
         path = Path(child.path)
+        if scopes and any(scope.matches(path, is_dir=child.is_dir()) for scope in scopes):
+            continue
         if child.is_symlink():
-            yield from _walk_symlink(path, root, visited)
+            yield from _walk_symlink(path, root, visited, scopes)
         elif child.is_dir(follow_symlinks=False):
-            yield from _walk(path, root, visited)
+            yield from _walk(path, root, visited, scopes)
         elif path.suffix.lower() in DEFINITION_SUFFIXES:
             yield _Entry(path, str(path), None)
 
 
-def _walk_symlink(path: Path, root: Path, visited: set[Path]) -> Iterator[_Entry]:
+def _walk_symlink(path: Path, root: Path, visited: set[Path], scopes: tuple[_Ignore, ...]) -> Iterator[_Entry]:
     target = _resolved(path)
     if not _inside(target, root):
         yield _Entry(path, str(path), root)
     elif target.is_dir():
         if target not in visited:
             visited.add(target)
-            yield from _walk(path, root, visited)
+            yield from _walk(path, root, visited, scopes)
     elif path.suffix.lower() in DEFINITION_SUFFIXES:
         yield _Entry(path, str(path), root)
 

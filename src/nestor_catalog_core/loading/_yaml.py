@@ -252,7 +252,7 @@ class _Builder:
     def _duplicate(self, key_node: Node, key: str) -> None:
         self._add(
             "DUPLICATE_KEY",
-            f"duplicate key {key!r}: a key may appear once per mapping (YAML would silently keep only one)",
+            f"duplicate key {key!r}: a key may appear once per mapping, and parsers would silently keep only one",
             key_node,
         )
 
@@ -365,7 +365,10 @@ def _syntax_finding(exc: yaml.YAMLError, data: bytes, file: str) -> Finding:
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         message = exc.problem or "invalid YAML"
-        if exc.context:
+        context = exc.context_mark
+        if exc.context and context is not None and context.line != mark.line:
+            message += f" ({exc.context} that started at line {context.line + 1}, column {context.column + 1})"
+        elif exc.context:
             message += f" ({exc.context})"
         return load_finding("YAML_SYNTAX", message, file, (mark.line + 1, mark.column + 1))
     position = getattr(exc, "position", None)

@@ -126,7 +126,7 @@ def _unknown_field(data: Any, error: ErrorDetails, severity: Severity) -> Issue:
     message = f"unknown field {name!r}"
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     if close:
-        message += f"; did you mean {close[0]!r}?"
+        message += f" (did you mean {close[0]!r}?)"
     if known:
         message += f"; known fields here: {', '.join(known)}"
     if severity is Severity.WARNING:

@@ -233,7 +233,7 @@ def _enum_values(spec: InputSpec, vpath: DataPath) -> Iterator[Issue]:
             yield Issue(
                 "ENUM_TYPE_MISMATCH",
                 value_path,
-                f"allowed value {describe_value(value)} is not {_a(spec.type)}, the input's type",
+                f"allowed value {_short(value)} is not {_a(spec.type)}, the input's type",
             )
             continue
         for problem in validation_violations(value, spec.type, validation, enum=False):
