@@ -13,7 +13,11 @@ the message is safe to return to the caller (it never echoes the token).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import base64
+import binascii
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -96,11 +100,17 @@ _TRANSLATED: Final[tuple[tuple[type[jwt.PyJWTError], str, str], ...]] = (
 class TokenVerifier:
     """Verifies bearer tokens against the keys of ``AuthConfig``; build one per app, reuse it.
 
-    Raises ``ConfigError`` at construction when a configured key cannot be used.
+    Raises ``ConfigError`` at construction when a configured key cannot be used. Services reuse
+    one token for many requests, so the principal of a verified token is remembered (at most
+    ``cache_size`` tokens) until the token expires: the keys and the token are immutable, only
+    the clock can change the answer, and ``exp`` is checked against ``clock`` on every hit.
     """
 
-    def __init__(self, settings: AuthConfig) -> None:
+    def __init__(self, settings: AuthConfig, *, cache_size: int = 4096, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        self._cache: dict[str, tuple[Principal, float]] = {}
+        self._cache_size = cache_size
+        self._clock = clock
         self._keys = self._load_keys(settings)
         families = {key.family for key in self._keys}
         self.algorithms: tuple[str, ...] = tuple(
@@ -133,11 +143,31 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; ``AuthenticationError`` with a reason code otherwise."""
+        cached = self._cache.get(token)
+        if cached is not None:
+            principal, expires_at = cached
+            if self._clock() < expires_at:
+                return principal
+            self._cache.pop(token, None)
+            raise _failure("token_expired", "token expired")
+        principal, expires_at = self._verify(token)
+        self._remember(token, principal, expires_at)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, expires_at: float) -> None:
+        if self._cache_size <= 0:
+            return
+        while len(self._cache) >= self._cache_size:
+            self._cache.pop(next(iter(self._cache)), None)
+        self._cache[token] = (principal, expires_at)
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
+        """The principal and the time (with leeway) after which the token is expired."""
         if not token:
             raise _failure("token_missing", "missing bearer token")
         if len(token) > MAX_TOKEN_LENGTH:
             raise _failure("token_malformed", "token is too long")
-        header = self._header(token)
+        header = _unverified_header(token)
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
             raise _failure("algorithm_not_allowed", f"token algorithm {str(alg)[:20]!r} is not allowed")
@@ -147,7 +177,7 @@ class TokenVerifier:
         for key in candidates:
             claims = self._decode(token, key, alg)
             if claims is not None:
-                return self._principal(claims)
+                return self._principal(claims), float(claims["exp"]) + self._leeway
         raise _failure("bad_signature", "token signature is invalid")
 
     def authorize_write(self, principal: Principal) -> None:
@@ -162,14 +192,6 @@ class TokenVerifier:
                     "values": list(self.settings.write_values),
                 },
             )
-
-    @staticmethod
-    def _header(token: str) -> dict[str, Any]:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError:
-            raise _failure("token_malformed", "malformed token: not a signed JWT") from None
-        return header
 
     def _candidates(self, alg: str, kid: object) -> list[VerificationKey]:
         """Keys of the token's family: the one its ``kid`` names, else those without a kid."""
@@ -222,6 +244,20 @@ class TokenVerifier:
         else:
             return False
         return not granted.isdisjoint(self.settings.write_values)
+
+
+def _unverified_header(token: str) -> dict[str, Any]:
+    """The JOSE header, read only to choose ``alg`` and ``kid``; ``jwt.decode`` re-reads it strictly."""
+    head, dot, _ = token.partition(".")
+    try:
+        if not dot:
+            raise ValueError("not a JWS")
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, binascii.Error):
+        raise _failure("token_malformed", "malformed token: not a signed JWT") from None
+    if not isinstance(header, dict):
+        raise _failure("token_malformed", "malformed token: not a signed JWT")
+    return header
 
 
 def _missing_claim(claim: str) -> AuthenticationError:

@@ -14,6 +14,7 @@ never an HTTP response). The text format is the same information for a terminal.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
@@ -40,7 +41,12 @@ _INSTALLED_MARK: Final = "_nestor_catalog_handler"
 
 def _timestamp(created: float) -> str:
     """RFC 3339 UTC with milliseconds: ``2024-01-15T10:30:45.120Z``."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}Z"
+    return _second(int(created)) + f".{int(created % 1 * 1000):03d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
 
 
 def _json_default(value: Any) -> Any:
@@ -62,8 +68,11 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
+_ENCODER: Final = json.JSONEncoder(default=_json_default, ensure_ascii=False)
+
+
 def _compact_json(value: Any) -> str:
-    return json.dumps(value, default=_json_default, ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -101,7 +110,7 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack_info"] = record.stack_info
         try:
-            return json.dumps(entry, default=_json_default, ensure_ascii=False)
+            return _ENCODER.encode(entry)
         except (TypeError, ValueError):
             return json.dumps({key: repr(value) for key, value in entry.items()}, ensure_ascii=False)
 
@@ -113,9 +122,7 @@ class TextFormatter(logging.Formatter):
         fields = extra_fields(record)
         trace_id = fields.pop("trace_id", None) or current_trace_id()
         parts = [f"{_timestamp(record.created)} {record.levelname.lower():<7} {record.name}: {record.getMessage()}"]
-        parts.extend(
-            f"{key}={json.dumps(value, default=_json_default, ensure_ascii=False)}" for key, value in fields.items()
-        )
+        parts.extend(f"{key}={_compact_json(value)}" for key, value in fields.items())
         if trace_id:
             parts.append(f"[trace={trace_id}]")
         text = " ".join(parts)

@@ -419,3 +419,43 @@ def test_jwks_encryption_keys_are_skipped(keys: Keys, tmp_path: Path) -> None:
     path.write_text(json.dumps(document))
     verifier = _verifier(jwks_file=str(path))
     _reason(verifier, jwt.encode(_claims(), keys.rsa, algorithm="RS256", headers={"kid": "enc"}), "bad_signature")
+
+
+# --------------------------------------------------------------------------------------------- cache
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_remembered_token_still_expires() -> None:
+    clock = FakeClock()
+    settings = AuthConfig.model_validate({"enabled": True, "hs256_secret": SECRET, "leeway": "30s"})
+    verifier = TokenVerifier(settings, clock=clock)
+    exp = int(clock.now) + 60
+    token = jwt.encode(_claims(aud=None, iss=None, exp=exp), SECRET, algorithm="HS256")
+    assert verifier.verify(token).subject == "orchestrator"
+    clock.now = exp + 29
+    assert verifier.verify(token).subject == "orchestrator"
+    clock.now = exp + 31
+    _reason(verifier, token, "token_expired")
+
+
+def test_the_cache_is_bounded_and_evicts_the_oldest() -> None:
+    clock = FakeClock()
+    settings = AuthConfig.model_validate({"enabled": True, "hs256_secret": SECRET, "leeway": 0})
+    verifier = TokenVerifier(settings, cache_size=1, clock=clock)
+    first = jwt.encode(_claims(aud=None, iss=None, sub="first"), SECRET, algorithm="HS256")
+    second = jwt.encode(_claims(aud=None, iss=None, sub="second"), SECRET, algorithm="HS256")
+    verifier.verify(first)
+    verifier.verify(second)
+    clock.now += 10_000
+    # ``first`` was evicted: verified again by PyJWT against the real time, so still valid.
+    assert verifier.verify(first).subject == "first"
+    # ``first`` replaced ``second`` in the cache; the fake clock says it has expired.
+    _reason(verifier, first, "token_expired")
+    assert verifier.verify(second).subject == "second"
