@@ -11,6 +11,7 @@ token or the userinfo of a URL.
 
 from __future__ import annotations
 
+import errno
 import re
 import socket
 import subprocess
@@ -49,6 +50,9 @@ DEFAULT_TOKEN_USERNAME = "x-access-token"  # noqa: S105 - a user name, not a sec
 
 _SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^@/:]+):(?P<path>.+)$")
 _SSH_SCHEMES = ("ssh", "git+ssh", "ssh+git")
+_NETWORK_ERRNOS = frozenset(
+    {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.EADDRNOTAVAIL}
+)
 _HTTP_STATUS = re.compile(r"unexpected http resp (\d{3})")
 _SSH_STDERR_REASONS: Sequence[tuple[str, str, str]] = (
     ("permission denied", "auth_failed", "SSH authentication failed (check the key and its access)"),
@@ -278,6 +282,12 @@ class OpenClient:
             self.pool.close()
 
 
+def _check_ssh_files(auth: GitAuth) -> None:
+    for label, path in (("SSH key", auth.ssh_key_path), ("known_hosts", auth.known_hosts_path)):
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"the {label} file {str(path)!r} does not exist or is not a file")
+
+
 def open_client(spec: RemoteSpec, timeout: float) -> OpenClient:
     """The dulwich client for ``spec.url`` with ``spec.auth`` applied; ``timeout`` bounds HTTP
     requests and SSH connects (``git://`` has no timeout in dulwich: the caller's thread bounds it)."""
@@ -298,6 +308,7 @@ def open_client(spec: RemoteSpec, timeout: float) -> OpenClient:
         http = HttpGitClient(remote.location, pool_manager=pool, username=username, password=password, timeout=timeout)
         return OpenClient(http, remote.path, pool=pool)
     if remote.kind == "ssh":
+        _check_ssh_files(auth)
         vendor = BatchSSHVendor(auth, timeout)
         user = remote.username or auth.username
         ssh = _SSHClient(remote.location, port=remote.port, username=user, vendor=vendor)
@@ -374,9 +385,9 @@ def _os_error(exc: OSError) -> tuple[str, str]:
         return "timeout", "the server did not answer in time"
     if isinstance(exc, socket.gaierror):
         return "unreachable", "cannot resolve the host name"
-    if isinstance(exc, FileNotFoundError):
-        return "not_found", "repository not found"
-    return "unreachable", f"cannot connect ({exc.strerror or exc})"
+    if isinstance(exc, ConnectionError) or exc.errno in _NETWORK_ERRNOS:
+        return "unreachable", f"cannot connect ({exc.strerror or exc})"
+    return "failed", f"I/O error: {exc}"
 
 
 def _classify(exc: BaseException, spec: RemoteSpec, remote: Remote) -> tuple[str, str]:

@@ -46,7 +46,7 @@ from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tag, Tree, valid_he
 from dulwich.refs import Ref
 from dulwich.repo import Repo
 
-from nestor_catalog_core import PayloadTooLarge, SyncError
+from nestor_catalog_core import CatalogError, PayloadTooLarge, SyncError
 from nestor_catalog_server.sync._git_transport import open_client, to_sync_error
 from nestor_catalog_server.sync._git_tree import Scope, Snapshot, changed_files, compare, scan
 from nestor_catalog_server.sync._git_types import (
@@ -168,12 +168,12 @@ class GitMirror:
         """
         started = time.perf_counter()
         with self._exclusive():
-            repo = self._open_for_fetch()
             try:
-                result = self._fetch_into(repo, allow_missing_branch)
-                self._maybe_repack(repo)
-            finally:
-                repo.close()
+                result = self._fetch_locked(allow_missing_branch)
+            except CatalogError:
+                raise
+            except Exception as exc:
+                raise self._error(f"updating the mirror failed: {type(exc).__name__}: {exc}", "failed") from exc
         logger.debug(
             "fetched %s %s: %s -> %s in %.1f ms",
             self._spec.name,
@@ -183,6 +183,15 @@ class GitMirror:
             (time.perf_counter() - started) * 1000,
         )
         return result
+
+    def _fetch_locked(self, allow_missing_branch: bool) -> FetchResult:
+        repo = self._open_for_fetch()
+        try:
+            result = self._fetch_into(repo, allow_missing_branch)
+            self._maybe_repack(repo)
+            return result
+        finally:
+            repo.close()
 
     def _fetch_into(self, repo: Repo, allow_missing_branch: bool) -> FetchResult:
         previous = self._read_ref(repo)
@@ -351,6 +360,7 @@ class GitMirror:
     # -- internals --------------------------------------------------------------------------
 
     def _snapshot(self, commit: str) -> Snapshot:
+        commit = commit.lower()
         with self._read_lock:
             cached = self._snapshots.get(commit)
             if cached is not None:
@@ -378,7 +388,7 @@ class GitMirror:
     def _oid(self, sha: str, kind: str) -> ObjectID:
         if not isinstance(sha, str) or not valid_hexsha(sha):
             raise self._error(f"{sha!r} is not a {kind} sha", "not_found")
-        return ObjectID(sha.encode("ascii"))
+        return ObjectID(sha.lower().encode("ascii"))
 
     def _object(self, sha: str, kind: str) -> ShaFile:
         oid = self._oid(sha, kind)

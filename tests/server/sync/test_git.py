@@ -102,7 +102,7 @@ def test_http_wrong_token_is_a_clear_error_that_never_shows_the_token(
         "branch": "main",
         "reason": "auth_failed",
     }
-    for text in (str(error), repr(error), repr(error.details), repr(mirror.spec)):
+    for text in (str(error), repr(error), repr(error.details), repr(mirror.spec), repr(error.__cause__)):
         assert secret not in text
 
 
@@ -707,6 +707,8 @@ def test_read_blob_and_file_with_size_guard(served_repo: ServedRepo, make_mirror
         mirror.snapshot("0" * 40)
     with pytest.raises(SyncError, match="'HEAD' is not a commit sha"):
         mirror.commit_info("HEAD")
+    assert mirror.commit_info(head.upper()).sha == head
+    assert mirror.snapshot(head.upper()) == mirror.snapshot(head)
 
 
 # -- configuration ----------------------------------------------------------------------------
@@ -832,11 +834,21 @@ def test_ssh_with_unknown_host_key_fails_without_prompting(tmp_path: Path, make_
         thread.start()
         known_hosts = tmp_path / "known_hosts"
         known_hosts.write_text("")
-        auth = GitAuth(ssh_key_path=tmp_path / "missing-key", known_hosts_path=known_hosts)
+        key = tmp_path / "id_ed25519"
+        key.write_text("not really a key\n")
+        key.chmod(0o600)
+        auth = GitAuth(ssh_key_path=key, known_hosts_path=known_hosts)
         with pytest.raises(SyncError, match="cannot fetch") as caught:
             make_mirror(f"ssh://git@127.0.0.1:{port}/r.git", auth=auth, timeout=5).fetch()
         thread.join(timeout=5)
     assert caught.value.details["reason"] in {"protocol", "auth_failed", "unreachable"}
+
+
+def test_missing_ssh_key_file_is_reported_before_connecting(tmp_path: Path, make_mirror: MirrorFactory) -> None:
+    auth = GitAuth(ssh_key_path=tmp_path / "absent", known_hosts_path=tmp_path / "known_hosts")
+    with pytest.raises(SyncError, match=r"the SSH key file '.*absent' does not exist") as caught:
+        make_mirror("git@git.example.com:company/r.git", auth=auth).fetch()
+    assert caught.value.details["reason"] == "config"
 
 
 def test_git_cli_can_push_through_the_daemon(
