@@ -162,6 +162,7 @@ def _build(document: _Document, *, base_dir: Path, environ: Mapping[str, str], f
     origins: dict[Loc, str] = {}
     _apply_named_overrides(data, environ, origins)
     _apply_generic_overrides(data, environ, origins, problems)
+    _drop_empty_sections(data, ())
     try:
         settings = Settings.model_validate(data, context={"base_dir": base_dir, "environ": environ})
     except ValidationError as exc:
@@ -171,6 +172,27 @@ def _build(document: _Document, *, base_dir: Path, environ: Mapping[str, str], f
     if problems:
         raise _config_error(problems, file)
     return _absolute_data_dir(settings)
+
+
+def _drop_empty_sections(data: dict[str, Any], loc: Loc) -> None:
+    """``tls:`` with every key commented out is YAML ``null``: read it as an empty section."""
+    for key, value in list(data.items()):
+        if value is None and _is_section(_model_at(loc), key):
+            del data[key]
+        elif isinstance(value, dict):
+            _drop_empty_sections(value, (*loc, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, dict):
+                    _drop_empty_sections(item, (*loc, key, index))
+
+
+def _is_section(model: type[BaseModel] | None, key: str) -> bool:
+    field = model.model_fields.get(key) if model is not None else None
+    if field is None:
+        return False
+    annotation = field.annotation
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
 
 
 def _absolute_data_dir(settings: Settings) -> Settings:
@@ -401,6 +423,8 @@ def _reason(error: Mapping[str, Any], loc: Loc) -> str:
         return "unknown key" + _suggestion(loc)
     if kind == "missing":
         return "required key is missing"
+    if kind in _FRIENDLY:
+        return f"{_FRIENDLY[kind]}, got {_type_name(error.get('input'))}"
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")
     message = str(error["msg"])
@@ -409,6 +433,20 @@ def _reason(error: Mapping[str, Any], loc: Loc) -> str:
     if isinstance(value, str | int | float | bool) and not secret and repr(value) not in message:
         message += f" (got {value!r})"
     return message
+
+
+_FRIENDLY: Final = {
+    "model_type": "expected a mapping of keys",
+    "model_attributes_type": "expected a mapping of keys",
+    "dict_type": "expected a mapping of keys",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+}
+
+
+def _type_name(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "a number", float: "a number"}
+    return "nothing" if value is None else names.get(type(value), type(value).__name__)
 
 
 def _suggestion(loc: Loc) -> str:

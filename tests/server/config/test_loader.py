@@ -554,3 +554,18 @@ def test_env_override_table_points_at_real_keys() -> None:
         for part in rest:
             assert part in type(model).model_fields, override  # type: ignore[attr-defined]
             model = getattr(model, part)
+
+
+def test_empty_sections_read_as_defaults(write_config: WriteConfig) -> None:
+    text = "service:\n  tls:\n  port: 9000\ngit:\ncache:\n"
+    settings = load_settings(write_config(text), environ={})
+    assert settings.service.port == 9000
+    assert not settings.service.tls.enabled
+    assert settings.git.repositories == ()
+
+
+def test_wrong_shapes_are_explained(write_config: WriteConfig) -> None:
+    error = _error(write_config("service: fast\ngit:\n  repositories: platform\nauth:\n  public_keys: {a: 1}\n"))
+    assert "service: expected a mapping of keys, got a string" in error.message
+    assert "git.repositories: expected a list, got a string" in error.message
+    assert "auth.public_keys: expected a list, got a mapping" in error.message
