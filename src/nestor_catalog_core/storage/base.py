@@ -56,7 +56,12 @@ class PublishOutcome:
 
 @dataclass(frozen=True, slots=True)
 class AuditQuery:
-    """Filters for ``query_audit``; all given ones must match. Results are newest first."""
+    """Filters for ``query_audit``; all given ones must match. Results are newest first.
+
+    ``since`` is inclusive, ``until`` exclusive. ``cursor`` is the ``next_cursor`` of the
+    previous page; paging is keyset (by the store-assigned audit id, which sorts by
+    timestamp), so records arriving meanwhile never shift or repeat later pages.
+    """
 
     resource: str | None = None
     version: str | None = None
@@ -179,7 +184,10 @@ class ComponentStore(ABC):
     @abstractmethod
     async def trim_events(self, *, older_than: datetime | None = None, keep_last: int | None = None) -> int:
         """Apply retention: drop events older than ``older_than`` and beyond the newest
-        ``keep_last``. Returns how many were dropped. Sequences are never reused."""
+        ``keep_last``. Returns how many were dropped. Sequences are never reused.
+
+        Only a prefix of the log is ever dropped, so the retained events stay contiguous:
+        an old event that follows a younger one (clock skew between writers) is kept."""
 
     @abstractmethod
     async def query_audit(self, query: AuditQuery) -> AuditPage: ...

@@ -31,11 +31,14 @@ from tests.core.storage.builders import publish_args
 
 ROOT = Path(__file__).resolve().parents[3]
 BATCH = 2000
+#: Kills per test run, each at another random point (a torn write shows up in some of them).
+ROUNDS = 8
 pytestmark = pytest.mark.slow
 
 
-async def _spawn(path: Path, prefix: str, count: int, concurrency: int = 1) -> asyncio.subprocess.Process:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+async def _spawn(path: Path, prefix: str, count: int, concurrency: int = 1, *kill: str) -> asyncio.subprocess.Process:
+    inherited = os.environ.get("PYTHONPATH")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), inherited] if inherited else [str(ROOT)])}
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -44,6 +47,7 @@ async def _spawn(path: Path, prefix: str, count: int, concurrency: int = 1) -> a
         prefix,
         str(count),
         str(concurrency),
+        *kill,
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -82,19 +86,21 @@ async def _all_audit(store: SQLiteStore) -> list[tuple[int | None, str | None, s
         cursor = page.next_cursor
 
 
-def _check_file(path: Path) -> None:
+def _check_file(path: Path, context: str) -> None:
     with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)], context
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == [], context
         last_sequence, last_audit = conn.execute("SELECT last_sequence, last_audit FROM meta").fetchone()
-        assert conn.execute("SELECT MAX(sequence), COUNT(*) FROM events").fetchone() == (last_sequence, last_sequence)
-        assert conn.execute("SELECT COUNT(*) FROM audit").fetchone() == (last_audit,)
+        events = conn.execute("SELECT MAX(sequence), COUNT(*) FROM events").fetchone()
+        assert events == (last_sequence, last_sequence), context
+        assert conn.execute("SELECT COUNT(*) FROM versions").fetchone() == (last_sequence,), context
+        assert conn.execute("SELECT COUNT(*) FROM audit").fetchone() == (last_audit,), context
 
 
 async def _check_store(path: Path, *, at_least: int, context: str) -> int:
     """Every stored version has its event and audit record on one sequence; the log is
     exactly ``1..last``. Returns how many versions are stored."""
-    _check_file(path)
+    _check_file(path, context)
     async with SQLiteStore(path) as store:
         last = await store.last_sequence()
         events = await store.read_events(0, limit=10_000)
@@ -120,7 +126,7 @@ async def test_sigkill_mid_batch_leaves_whole_versions_and_a_gap_free_log(tmp_pa
     seed = random.randrange(2**32)
     rng = random.Random(seed)
     stored = 0
-    for round_number in range(4):
+    for round_number in range(ROUNDS):
         writer = await _spawn(path, f"round{round_number}", BATCH, concurrency=rng.choice((1, 4, 16)))
         reported = await _progress_until(writer, rng.randrange(1, 400))
         await asyncio.sleep(rng.uniform(0, 0.02))
@@ -136,6 +142,29 @@ async def test_sigkill_mid_batch_leaves_whole_versions_and_a_gap_free_log(tmp_pa
         assert outcome.version.sequence == last + 1
         assert [e.sequence for e in await store.read_events(last - 1)] == [last, last + 1]
     await _check_store(path, at_least=stored + 1, context=f"seed={seed} after recovery")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["INSERT INTO owners", "INSERT INTO versions", "INSERT INTO events", "INSERT INTO audit", "COMMIT"],
+)
+async def test_a_kill_between_the_writes_of_one_publish_loses_that_publish_whole(
+    tmp_path: Path, statement: str
+) -> None:
+    path = tmp_path / "catalog.db"
+    kill_after = random.randrange(1, 50)
+    writer = await _spawn(path, "torn", 200, 1, str(kill_after), statement)
+    stdout, stderr = await writer.communicate()
+    assert writer.returncode == -signal.SIGKILL, stderr.decode()
+    reported = int(stdout.decode().split()[-1])
+    assert reported == kill_after
+    context = f"killed at {statement!r} after {kill_after}"
+    assert await _check_store(path, at_least=reported, context=context) == kill_after
+    async with SQLiteStore(path) as store:
+        assert await store.get_version(f"torn-{kill_after:05d}", "1.0.0") is None
+        assert await store.get_owner(f"torn-{kill_after:05d}") is None
+        outcome = await store.publish(*publish_args(f"torn-{kill_after:05d}", "1.0.0").as_tuple())
+        assert outcome.version.sequence == kill_after + 1
 
 
 async def test_processes_sharing_one_file_get_one_gap_free_log(tmp_path: Path) -> None:
