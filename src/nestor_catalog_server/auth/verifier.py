@@ -19,6 +19,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Final
 
 import jwt
@@ -47,10 +48,11 @@ MAX_TOKEN_LENGTH: Final = 16 * 1024
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the subject claim, every verified claim, and whether they may write."""
+    """Who is calling: the subject claim, every verified claim (read-only: the principal of a
+    reused token is shared between its requests), and whether they may write."""
 
     subject: str
-    claims: dict[str, Any] = field(default_factory=dict, compare=False)
+    claims: Mapping[str, Any] = field(default_factory=dict, compare=False)
     can_write: bool = False
 
 
@@ -233,7 +235,7 @@ class TokenVerifier:
         subject = _claim(claims, self.settings.subject_claim)
         if not isinstance(subject, str) or not subject:
             raise _missing_claim(self.settings.subject_claim)
-        return Principal(subject=subject, claims=claims, can_write=self._can_write(claims))
+        return Principal(subject=subject, claims=MappingProxyType(claims), can_write=self._can_write(claims))
 
     def _can_write(self, claims: Mapping[str, Any]) -> bool:
         value = _claim(claims, self.settings.write_claim)

@@ -459,3 +459,10 @@ def test_the_cache_is_bounded_and_evicts_the_oldest() -> None:
     # ``first`` replaced ``second`` in the cache; the fake clock says it has expired.
     _reason(verifier, first, "token_expired")
     assert verifier.verify(second).subject == "second"
+
+
+def test_claims_are_read_only() -> None:
+    verifier = _verifier(hs256_secret=SECRET)
+    principal = verifier.verify(jwt.encode(_claims(), SECRET, algorithm="HS256"))
+    with pytest.raises(TypeError, match="does not support item assignment"):
+        principal.claims["groups"] = ["platform-team"]  # type: ignore[index]
