@@ -183,6 +183,10 @@ class Change:
             "message": self.message,
         }
 
+    def explain(self) -> str:
+        """The message with both values and the bump: what a finding about it says."""
+        return f"{self.message} (was {_show(self.old)}, now {_show(self.new)}; needs a {self.needs.label} bump)"
+
     def describe(self) -> str:
         """``RULE field: old -> new (needs major)``, the CLI's line for a change."""
         return f"{self.rule} {self.field}: {_show(self.old)} -> {_show(self.new)} (needs {self.needs.label})"
@@ -235,7 +239,8 @@ class CompatReport:
         then ``VERSION_NOT_INCREASED`` or ``BUMP_TOO_SMALL`` when the report is not ok.
         ``locate`` (a loaded new document) adds line and column."""
         out = [
-            self._finding(c.rule, self._severity(c), c.field, c.message, c.location, file, locate) for c in self.changes
+            self._finding(c.rule, self._severity(c), c.field, c.explain(), c.location, file, locate)
+            for c in self.changes
         ]
         version_path: Path = ("metadata", "version")
         if not self.version_increased:
@@ -429,7 +434,7 @@ def _metadata_changes(old: Metadata, new: Metadata) -> Iterator[Change]:
     for attribute, rule in _MAJOR_METADATA:
         before, after = getattr(old, attribute), getattr(new, attribute)
         if before != after:
-            message = f"metadata.{attribute} changed from {before!r} to {after!r}; consumers select on it"
+            message = f"metadata.{attribute} changed; consumers select resources by it"
             yield Change(rule, f"metadata.{attribute}", before, after, Bump.MAJOR, message, ("metadata", attribute))
     if old.description != new.description:
         yield Change(
@@ -564,7 +569,7 @@ def _input_pair_changes(old_slot: _Slot, old: InputSpec, slot: _Slot, new: Input
             slot.path,
         )
     if old.type != new.type:
-        message = f"input {name!r} changed type from {old.type.value} to {new.type.value}"
+        message = f"input {name!r} changed type; values of the old type are refused"
         yield Change(
             "INPUT_TYPE_CHANGED",
             f"{slot.field}.type",
@@ -648,7 +653,7 @@ def _validation_changes(name: str, slot: _Slot, old: InputValidation, new: Input
             continue
         tightened = (after - before) * direction > 0
         verb = "tightened" if tightened else "loosened"
-        yield change(attribute, tightened, f"validation.{attribute} {verb} from {before} to {after}")
+        yield change(attribute, tightened, f"validation.{attribute} {verb}")
     yield from _enum_change(old.enum, new.enum, change)
 
 
@@ -697,7 +702,7 @@ def _output_changes(old: Spec, new: Spec) -> Iterator[Change]:
             continue
         _, old_item = before[name]
         if old_item.type != item.type:
-            message = f"output {name!r} changed type from {old_item.type.value} to {item.type.value}"
+            message = f"output {name!r} changed type; consumers reading it break"
             yield Change(
                 "OUTPUT_TYPE_CHANGED",
                 f"{slot.field}.type",

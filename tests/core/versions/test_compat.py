@@ -745,6 +745,9 @@ def test_change_describe_and_report_serialization() -> None:
     change = report.changes[0]
     assert change.describe() == "VALIDATION_TIGHTENED spec.required_inputs[1].validation.min: 20 -> 50 (needs major)"
     assert Change("X", "f", None, ["a"], Bump.PATCH, "m").describe() == 'X f: (none) -> ["a"] (needs patch)'
+    assert report.findings()[0].message == (
+        "input 'allocated_storage': validation.min tightened (was 20, now 50; needs a major bump)"
+    )
     assert report.to_dict() == {
         "name": "aws-rds-mysql",
         "old_version": "1.0.0",
@@ -759,7 +762,7 @@ def test_change_describe_and_report_serialization() -> None:
                 "old": 20,
                 "new": 50,
                 "needs": "major",
-                "message": "input 'allocated_storage': validation.min tightened from 20 to 50",
+                "message": "input 'allocated_storage': validation.min tightened",
             }
         ],
     }
