@@ -7,6 +7,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,18 @@ async def test_version_scan_and_audit_queries_use_indexes(store: SQLiteStore) ->
         )
         assert plan(audit.format("user_name = ?"), "x") == "SEARCH audit USING INDEX audit_user (user_name=?)"
         assert plan(audit.format("action = ?"), "x") == "SEARCH audit USING INDEX audit_action (action=?)"
+
+
+async def test_lease_expiry_follows_the_clock(tmp_path: Path) -> None:
+    now = [datetime(2024, 1, 15, 10, 0, tzinfo=UTC)]
+    async with SQLiteStore(tmp_path / "catalog.db", clock=lambda: now[0]) as store:
+        lease = await store.acquire_lease("git-sync", "replica-a", timedelta(seconds=15))
+        assert lease is not None
+        assert lease.expires_at == now[0] + timedelta(seconds=15)
+        now[0] += timedelta(seconds=14, microseconds=999_999)
+        assert await store.acquire_lease("git-sync", "replica-b", timedelta(seconds=15)) is None
+        now[0] += timedelta(microseconds=1)
+        assert await store.get_lease("git-sync") is None
+        taken = await store.acquire_lease("git-sync", "replica-b", timedelta(seconds=15))
+        assert taken is not None
+        assert taken.token == lease.token + 1
