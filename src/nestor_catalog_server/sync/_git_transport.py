@@ -42,7 +42,16 @@ from nestor_catalog_core import ConfigError, SyncError
 if TYPE_CHECKING:
     from nestor_catalog_server.sync._git_types import GitAuth, RemoteSpec
 
-__all__ = ["DEFAULT_TOKEN_USERNAME", "Remote", "open_client", "parse_remote", "redact_url", "to_sync_error"]
+__all__ = [
+    "DEFAULT_TOKEN_USERNAME",
+    "BatchSSHVendor",
+    "OpenClient",
+    "Remote",
+    "open_client",
+    "parse_remote",
+    "redact_url",
+    "to_sync_error",
+]
 
 #: The Basic-auth user sent with a token when none is configured. GitHub, Gitea and Bitbucket
 #: accept any user with a token as password; GitLab wants ``oauth2`` (set ``username``).
