@@ -7,7 +7,10 @@ import semver
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pydantic import ValidationError
+
 from nestor_catalog_core import InvalidVersion
+from nestor_catalog_core.models.definition import Metadata
 from nestor_catalog_core.versions import (
     is_prerelease,
     is_version,
@@ -51,6 +54,8 @@ INVALID = [
     " 1.2.3",
     "1.2.3.4",
     "1.\u0663.3",  # Arabic-Indic digit three: not an ASCII digit
+    "1.1\u0663.3",
+    "1.0.0-1\u0663",
     "1.2.3-béta",
     "x.y.z",
 ]
@@ -158,3 +163,16 @@ def test_is_version_agrees_with_semver_parse(text: str) -> None:
     except ValueError:
         accepted = False
     assert is_version(text) == accepted
+
+
+@pytest.mark.parametrize("text", [*VALID, *INVALID])
+def test_metadata_version_accepts_exactly_the_versions_we_order(text: str) -> None:
+    """The model's pattern (run by pydantic-core) and ``is_version`` must agree, or a stored
+    version could be impossible to sort."""
+    data = {"name": "a", "version": text, "provider": "p", "category": "c", "resource_type": "r"}
+    try:
+        Metadata.model_validate(data)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert accepted == is_version(text)
