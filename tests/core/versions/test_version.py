@@ -6,7 +6,6 @@ import pytest
 import semver
 from hypothesis import given
 from hypothesis import strategies as st
-
 from pydantic import ValidationError
 
 from nestor_catalog_core import InvalidVersion
