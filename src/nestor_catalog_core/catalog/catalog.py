@@ -1,0 +1,784 @@
+"""The in-process ``Catalog``: the publish pipeline and the read API.
+
+Data flows one way: source -> load -> validate -> compatibility -> conditional write
+(version + event + audit, atomically, in the store) -> event log -> read model -> readers.
+The read model is only ever changed by applying events from the store's log, in sequence
+order, whether they were written by this process, another replica or the CLI. That keeps
+every replica's view identical and makes a restart a replay.
+
+Reads are plain synchronous method calls on the in-memory read model (dict lookups); they
+never touch storage. Writes are coroutines serialized per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Self
+
+from nestor_catalog_core._exceptions import (
+    CatalogError,
+    ImmutableVersionError,
+    IncompatibleChange,
+    InvalidRequest,
+    NoMatchingVersion,
+    OwnershipConflict,
+    ReadOnly,
+    ResourceNotFound,
+    ValidationFailed,
+    VersionNotFound,
+)
+from nestor_catalog_core.catalog.read_model import CatalogEntry, ListFilters, NameState, Page, ReadModel
+from nestor_catalog_core.events.filters import EventFilter
+from nestor_catalog_core.events.hub import EventHub, StreamReset
+from nestor_catalog_core.loading import LoadedDocument, LoadOptions, load_bytes
+from nestor_catalog_core.models.definition import Deprecation, ResourceDefinition, canonical_json
+from nestor_catalog_core.models.findings import Finding, Severity
+from nestor_catalog_core.models.records import (
+    AuditRecord,
+    Event,
+    EventType,
+    Source,
+    StoredVersion,
+    utcnow,
+)
+from nestor_catalog_core.models.resource import Resource, resource_body, stored_from_body
+from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore
+from nestor_catalog_core.validation import ValidationSettings, check_policies, validate_document
+from nestor_catalog_core.versions import CompatReport, Constraint, changed_fields, compare
+
+__all__ = ["Catalog", "CatalogSettings", "PublishResult"]
+
+log = logging.getLogger("nestor_catalog.catalog")
+
+_RESOURCE_EVENTS = frozenset(
+    {
+        EventType.RESOURCE_CREATED,
+        EventType.RESOURCE_UPDATED,
+        EventType.RESOURCE_DEPRECATED,
+        EventType.RESOURCE_DELETED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogSettings:
+    """How strictly the catalog checks what it publishes (the spec's ``validation:`` block)."""
+
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
+    compatibility: Literal["strict", "warn", "off"] = "strict"
+    load_options: LoadOptions = field(default_factory=LoadOptions)
+    event_buffer: int = 10_000  # recent events kept in memory for live subscribers
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    """What a publish did.
+
+    ``outcome``: ``created`` (a new version), ``unchanged`` (same content already
+    published), ``lifecycle`` (only the deprecation block changed), ``restored`` (a
+    withdrawn version came back with the same content).
+    """
+
+    outcome: Literal["created", "unchanged", "lifecycle", "restored"]
+    resource: Resource
+    event: Event | None = None
+    warnings: list[Finding] = field(default_factory=list)
+    compatibility: CompatReport | None = None
+
+
+def _user_of(source: Source, user: str | None) -> str | None:
+    return user or source.user or source.author_email
+
+
+class Catalog:
+    """Published resource definitions, readable in microseconds, changed only through the
+    publish pipeline. Use ``async with Catalog(store) as catalog`` or ``await
+    Catalog.open(uri)``; call ``catch_up()`` (or run ``follow()``) to see other writers."""
+
+    def __init__(
+        self, store: ComponentStore, settings: CatalogSettings | None = None, *, owns_store: bool = True
+    ) -> None:
+        self._store = store
+        self._settings = settings or CatalogSettings()
+        self._owns_store = owns_store
+        self._model = ReadModel()
+        self._hub = EventHub(capacity=self._settings.event_buffer)
+        self._apply_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, uri: str, settings: CatalogSettings | None = None, **store_options: Any) -> Catalog:
+        """Open the store at ``uri`` (``memory://``, ``sqlite:///catalog.db``, ...) and load."""
+        from nestor_catalog_core.storage import open_store
+
+        catalog = cls(open_store(uri, **store_options), settings, owns_store=True)
+        await catalog.start()
+        return catalog
+
+    async def start(self) -> None:
+        """Open the store and rebuild the read model from it."""
+        await self._store.open()
+        await self.rebuild()
+        self._started = True
+
+    async def rebuild(self) -> None:
+        """Reload everything from storage, then apply what happened meanwhile."""
+        async with self._apply_lock:
+            head = await self._store.last_sequence()
+            model = ReadModel()
+            model.load([item async for item in self._store.scan_versions()])
+            model.revision = head
+            self._model = model
+            self._hub.reset_head(head)
+        await self.catch_up()
+
+    async def close(self) -> None:
+        self._hub.close()
+        if self._owns_store:
+            await self._store.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def store(self) -> ComponentStore:
+        return self._store
+
+    @property
+    def settings(self) -> CatalogSettings:
+        return self._settings
+
+    @property
+    def revision(self) -> int:
+        """Sequence of the last event applied to the read model (an ETag for lists)."""
+        return self._model.revision
+
+    @property
+    def hub(self) -> EventHub:
+        return self._hub
+
+    # -- following the event log -----------------------------------------------------------
+
+    async def catch_up(self) -> int:
+        """Apply every event the store has beyond ``revision``; returns how many."""
+        applied = 0
+        async with self._apply_lock:
+            while True:
+                events = await self._store.read_events(self._model.revision, 1000)
+                if not events:
+                    return applied
+                if events[0].sequence != self._model.revision + 1:
+                    # Retention dropped events we never saw: only a rebuild is correct.
+                    log.warning(
+                        "event log moved past this read model; rebuilding",
+                        extra={"revision": self._model.revision, "first_available": events[0].sequence},
+                    )
+                    break
+                for event in events:
+                    self._apply(event)
+                    applied += 1
+        await self.rebuild()
+        return applied
+
+    def apply_event(self, event: Event) -> bool:
+        """Apply one event that is next in sequence (used by fan-out listeners that
+        receive events before storage is polled). Returns False when it is not the next
+        one; the caller then calls ``catch_up()``."""
+        if event.sequence != self._model.revision + 1:
+            return event.sequence <= self._model.revision
+        self._apply(event)
+        return True
+
+    def _apply(self, event: Event) -> None:
+        if event.type in _RESOURCE_EVENTS and "status" in event.data:
+            stored = stored_from_body(event.data)
+            if not stored.sequence:
+                stored = stored.with_changes(sequence=event.sequence)
+            self._model.upsert(stored)
+        self._model.revision = event.sequence
+        self._hub.append(event)
+
+    async def follow(self, interval: float = 1.0) -> None:
+        """Poll the store for other writers' events forever (cancel to stop)."""
+        while True:
+            try:
+                await self.catch_up()
+            except CatalogError as exc:
+                log.warning("catching up with the event log failed: %s", exc)
+            await asyncio.sleep(interval)
+
+    def subscribe(
+        self,
+        event_filter: EventFilter | None = None,
+        *,
+        since: int | None = None,
+        **criteria: Any,
+    ) -> AsyncIterator[Event | StreamReset]:
+        """Events after ``since`` (or from now), then live ones, as an async iterator.
+
+        ``criteria`` are ``EventFilter.of`` keywords (provider, category, name,
+        resource_type, types). A ``StreamReset`` says the position is older than
+        retention: re-list, then keep iterating.
+        """
+        if event_filter is None:
+            event_filter = EventFilter.of(**criteria)
+        return self._hub.stream(
+            since=since,
+            event_filter=event_filter,
+            read_events=self._store.read_events,
+            first_sequence=self._store.first_sequence,
+        )
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def _state(self, name: str) -> NameState:
+        state = self._model.names.get(name)
+        if state is None:
+            raise ResourceNotFound(name)
+        return state
+
+    def entry(self, name: str, version: str) -> CatalogEntry:
+        """An exact version, withdrawn ones included (check ``entry.withdrawn``)."""
+        entry = self._model.versions.get((name, version))
+        if entry is None:
+            raise VersionNotFound(name, version)
+        return entry
+
+    def get(self, name: str, version: str) -> Resource:
+        return self.entry(name, version).resource()
+
+    def latest_entry(self, name: str) -> CatalogEntry:
+        state = self._state(name)
+        if state.latest is None:
+            raise NoMatchingVersion(f"{name} has no available version (all withdrawn)", details={"resource_name": name})
+        return state.latest
+
+    def latest(self, name: str) -> Resource:
+        return self.latest_entry(name).resource()
+
+    def resolve_entry(self, name: str, constraint: str | Constraint) -> CatalogEntry:
+        parsed = constraint if isinstance(constraint, Constraint) else Constraint.parse(constraint)
+        entry = self._state(name).resolve(parsed)
+        if entry is None:
+            raise NoMatchingVersion(
+                f"no available version of {name} matches {str(parsed)!r}",
+                details={
+                    "resource_name": name,
+                    "constraint": str(parsed),
+                    "available": list(self._state(name).available),
+                },
+            )
+        return entry
+
+    def resolve(self, name: str, constraint: str | Constraint) -> Resource:
+        """The highest available version of ``name`` allowed by ``constraint``."""
+        return self.resolve_entry(name, constraint).resource()
+
+    def versions(self, name: str) -> list[CatalogEntry]:
+        """Every version of ``name``, newest first, withdrawn ones included."""
+        return list(reversed(self._state(name).entries))
+
+    def has(self, name: str, version: str | None = None) -> bool:
+        if version is None:
+            return name in self._model.names
+        return (name, version) in self._model.versions
+
+    def names(self) -> list[str]:
+        return list(self._model.sorted_names)
+
+    def list(
+        self,
+        *,
+        provider: str | None = None,
+        category: str | None = None,
+        resource_type: str | None = None,
+        engine: str | None = None,
+        maintainer: str | None = None,
+        deprecated: bool | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        facets: bool = False,
+    ) -> Page:
+        """The latest version of every name matching the filters, by name, a page at a time."""
+        filters = ListFilters(provider, category, resource_type, engine, maintainer, deprecated)
+        return self._model.list_page(filters, limit=_check_limit(limit), cursor=cursor, facets=facets)
+
+    def facets(self, **filters: Any) -> dict[str, dict[str, int]]:
+        """Counts per provider, category, resource_type and engine over the filtered names."""
+        selected = self._model.candidates(ListFilters(**filters))
+        return self._model.facets(self._model.sorted_names if selected is None else selected)
+
+    def search(
+        self,
+        q: str,
+        *,
+        provider: str | None = None,
+        category: str | None = None,
+        resource_type: str | None = None,
+        engine: str | None = None,
+        maintainer: str | None = None,
+        deprecated: bool | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+        facets: bool = False,
+    ) -> Page:
+        """Ranked search over the latest versions (see ``search.index`` for the ranking)."""
+        from nestor_catalog_core.catalog.read_model import decode_cursor, encode_cursor
+
+        filters = ListFilters(provider, category, resource_type, engine, maintainer, deprecated)
+        limit = _check_limit(limit)
+        fingerprint = json.dumps([q, filters.fingerprint()])
+        offset = 0
+        if cursor:
+            position = decode_cursor(cursor, "search", fingerprint)
+            offset = int(position) if position.isdigit() else 0
+        hits = self._model.search_index.search(q, within=self._model.candidates(filters))
+        chosen = hits[offset : offset + limit]
+        items = [entry for hit in chosen if (entry := self._model.names[hit.name].latest) is not None]
+        more = offset + limit < len(hits)
+        return Page(
+            items=items,
+            next_cursor=encode_cursor("search", str(offset + limit), fingerprint) if more else None,
+            total=len(hits),
+            facets=self._model.facets([h.name for h in hits]) if facets else None,
+        )
+
+    def stats(self) -> dict[str, int]:
+        versions = self._model.versions.values()
+        return {
+            "resources": len(self._model.sorted_names),
+            "names": len(self._model.names),
+            "versions": len(self._model.versions),
+            "withdrawn": sum(1 for e in versions if e.withdrawn),
+            "deprecated": sum(1 for e in versions if e.deprecated),
+            "revision": self._model.revision,
+        }
+
+    async def audit(self, query: AuditQuery | None = None, **filters: Any) -> AuditPage:
+        return await self._store.query_audit(query or AuditQuery(**filters))
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self._settings.read_only:
+            raise ReadOnly()
+
+    async def publish_bytes(
+        self, data: bytes, *, file: str = "<api>", source: Source, user: str | None = None
+    ) -> builtins.list[PublishResult]:
+        """Load, validate and publish every definition in a YAML/JSON payload. Nothing is
+        published unless every document is valid (all findings are reported at once)."""
+        self._check_writable()
+        loaded = load_bytes(data, file, options=self._settings.load_options)
+        findings = [f for f in loaded.findings if f.severity is Severity.ERROR]
+        definitions: list[tuple[ResourceDefinition, list[Finding]]] = []
+        for document in loaded.documents:
+            validated = validate_document(document, self._settings.validation)
+            findings.extend(f for f in validated.findings if f.severity is Severity.ERROR)
+            if validated.definition is not None:
+                definitions.append((validated.definition, [f for f in validated.findings if not f.is_error]))
+        if findings:
+            raise ValidationFailed(findings=findings, details={"file": file})
+        if not definitions:
+            raise InvalidRequest(
+                f"{file} holds no {ResourceDefinition.__name__} document (apiVersion catalog.nestor.io/v1)",
+                details={"file": file, "notices": [f.to_dict() for f in loaded.findings]},
+            )
+        return [await self.publish(d, source=source, user=user, warnings=w, validated=True) for d, w in definitions]
+
+    async def publish_document(
+        self, document: LoadedDocument, *, source: Source, user: str | None = None
+    ) -> PublishResult:
+        """Validate one loaded document and publish it; a document with error findings is
+        recorded as rejected (audit + ``validation.failed`` event) and raises
+        ``ValidationFailed``."""
+        self._check_writable()
+        validated = validate_document(document, self._settings.validation)
+        errors = [f for f in validated.findings if f.is_error]
+        if errors or validated.definition is None:
+            meta = document.data.get("metadata", {}) if isinstance(document.data, dict) else {}
+            meta = meta if isinstance(meta, dict) else {}
+            await self.record_rejection(
+                code=ValidationFailed.code,
+                message=f"{document.file}: {len(errors)} validation error(s)",
+                name=meta.get("name") if isinstance(meta.get("name"), str) else None,
+                version=meta.get("version") if isinstance(meta.get("version"), str) else None,
+                source=source,
+                user=user,
+                findings=validated.findings,
+                file=document.file,
+            )
+            raise ValidationFailed(findings=errors, details={"file": document.file})
+        warnings = [f for f in validated.findings if not f.is_error]
+        return await self.publish(validated.definition, source=source, user=user, warnings=warnings, validated=True)
+
+    async def publish(
+        self,
+        definition: ResourceDefinition,
+        *,
+        source: Source,
+        user: str | None = None,
+        warnings: Sequence[Finding] = (),
+        validated: bool = False,
+    ) -> PublishResult:
+        """Publish a built definition: policies (when enabled, unless ``validated`` says the
+        caller already ran validation), immutability, ownership and compatibility, then the
+        atomic write and the read-model update. Rejections are recorded (audit + event)
+        before raising."""
+        self._check_writable()
+        async with self._write_lock:
+            await self.catch_up()
+            return await self._publish_locked(
+                definition, source=source, user=user, warnings=list(warnings), validated=validated
+            )
+
+    async def _publish_locked(
+        self,
+        definition: ResourceDefinition,
+        *,
+        source: Source,
+        user: str | None,
+        warnings: builtins.list[Finding],
+        validated: bool,
+    ) -> PublishResult:
+        name, version = definition.key
+        if not validated and self._settings.validation.policy_enforcement:
+            policy = check_policies(definition)
+            errors = [f for f in policy if f.is_error]
+            if errors:
+                await self.record_rejection(
+                    code=ValidationFailed.code,
+                    message=f"{name}@{version}: {len(errors)} policy violation(s)",
+                    name=name,
+                    version=version,
+                    source=source,
+                    user=user,
+                    findings=policy,
+                    file=source.path,
+                )
+                raise ValidationFailed(findings=errors, details={"resource_name": name, "version": version})
+            warnings = [*warnings, *policy]
+        digest = definition.compute_digest()
+        existing = self._model.versions.get((name, version))
+        if existing is not None:
+            return await self._republish(existing, definition, digest, source=source, user=user, warnings=warnings)
+
+        state = self._model.names.get(name)
+        report: CompatReport | None = None
+        previous: ResourceDefinition | None = None
+        predecessor = state.predecessor(version) if state else None
+        if predecessor is not None:
+            previous = predecessor.definition()
+            if self._settings.compatibility != "off":
+                report = compare(previous, definition)
+                if not report.ok:
+                    findings = report.findings(source.path)
+                    if self._settings.compatibility == "strict":
+                        changes = [_change_dict(c) for c in report.changes]
+                        await self.record_rejection(
+                            code=IncompatibleChange.code,
+                            message=f"{name} {predecessor.version} -> {version} needs a {report.required.name.lower()} "
+                            f"version bump, declared {report.declared.name.lower()}",
+                            name=name,
+                            version=version,
+                            source=source,
+                            user=user,
+                            findings=findings,
+                            file=source.path,
+                            extra={"changes": changes, "previous_version": predecessor.version},
+                        )
+                        raise IncompatibleChange(
+                            f"{name} {predecessor.version} -> {version}: the changes need a "
+                            f"{report.required.name.lower()} bump, but {version} is a "
+                            f"{report.declared.name.lower()} bump",
+                            details={
+                                "resource_name": name,
+                                "version": version,
+                                "previous_version": predecessor.version,
+                                "declared": report.declared.name.lower(),
+                                "required": report.required.name.lower(),
+                                "changes": changes,
+                            },
+                        )
+                    warnings = [*warnings, *(f if not f.is_error else _as_warning(f) for f in findings)]
+
+        stored = StoredVersion.from_definition(definition, source, digest=digest)
+        event = self._resource_event(
+            EventType.RESOURCE_UPDATED if state is not None else EventType.RESOURCE_CREATED, stored
+        )
+        audit = AuditRecord(
+            action=event.type.value,
+            resource=name,
+            version=version,
+            user=_user_of(source, user),
+            timestamp=stored.published_at,
+            changes=changed_fields(previous, definition) if previous is not None else [],
+            git_commit=source.commit,
+            source=source,
+            details={"digest": digest, **({"previous_version": predecessor.version} if predecessor else {})},
+        )
+        try:
+            outcome = await self._store.publish(stored, event, audit)
+        except (ImmutableVersionError, OwnershipConflict) as exc:
+            await self.record_rejection(
+                code=exc.code,
+                message=exc.message,
+                name=name,
+                version=version,
+                source=source,
+                user=user,
+                findings=[],
+                file=source.path,
+                extra=exc.details,
+            )
+            raise
+        await self.catch_up()
+        resource = self.entry(name, version).resource()
+        if not outcome.created:
+            return PublishResult("unchanged", resource, None, warnings, report)
+        return PublishResult("created", resource, outcome.event, warnings, report)
+
+    async def _republish(
+        self,
+        existing: CatalogEntry,
+        definition: ResourceDefinition,
+        digest: str,
+        *,
+        source: Source,
+        user: str | None,
+        warnings: builtins.list[Finding],
+    ) -> PublishResult:
+        name, version = definition.key
+        if existing.digest != digest:
+            details = {
+                "resource_name": name,
+                "version": version,
+                "published_digest": existing.digest,
+                "new_digest": digest,
+                "published_from": existing.stored.source.to_dict(),
+            }
+            message = (
+                f"{name}@{version} is already published with other content; versions are immutable, "
+                "publish the change as a new version"
+            )
+            await self.record_rejection(
+                code=ImmutableVersionError.code,
+                message=message,
+                name=name,
+                version=version,
+                source=source,
+                user=user,
+                findings=[],
+                file=source.path,
+                extra=details,
+            )
+            raise ImmutableVersionError(message, details=details)
+        if existing.stored.source.owner != source.owner:
+            owner = existing.stored.source.owner
+            message = f"{name} is owned by {owner}; {source.owner} cannot publish it"
+            await self.record_rejection(
+                code=OwnershipConflict.code,
+                message=message,
+                name=name,
+                version=version,
+                source=source,
+                user=user,
+                findings=[],
+                file=source.path,
+                extra={"owner": owner},
+            )
+            raise OwnershipConflict(message, details={"resource_name": name, "owner": owner})
+        if existing.withdrawn:
+            resource = await self._set_withdrawn(existing, False, source=source, user=user, reason="restored")
+            return PublishResult("restored", resource, None, warnings)
+        if definition.metadata.deprecation != existing.definition().metadata.deprecation:
+            resource = await self._set_lifecycle(existing, definition.metadata.deprecation, source=source, user=user)
+            return PublishResult("lifecycle", resource, None, warnings)
+        return PublishResult("unchanged", existing.resource(), None, warnings)
+
+    async def deprecate(
+        self, name: str, version: str, deprecation: Deprecation | None, *, source: Source, user: str | None = None
+    ) -> Resource:
+        """Set, change or (with None) clear the lifecycle block of a published version."""
+        self._check_writable()
+        async with self._write_lock:
+            await self.catch_up()
+            return await self._set_lifecycle(self.entry(name, version), deprecation, source=source, user=user)
+
+    async def withdraw(
+        self, name: str, version: str, *, source: Source, user: str | None = None, reason: str = "withdrawn"
+    ) -> Resource:
+        """Withdraw a version (like a yank): still fetchable exactly, excluded elsewhere."""
+        self._check_writable()
+        async with self._write_lock:
+            await self.catch_up()
+            entry = self.entry(name, version)
+            if entry.withdrawn:
+                return entry.resource()
+            return await self._set_withdrawn(entry, True, source=source, user=user, reason=reason)
+
+    async def restore(self, name: str, version: str, *, source: Source, user: str | None = None) -> Resource:
+        self._check_writable()
+        async with self._write_lock:
+            await self.catch_up()
+            entry = self.entry(name, version)
+            if not entry.withdrawn:
+                return entry.resource()
+            return await self._set_withdrawn(entry, False, source=source, user=user, reason="restored")
+
+    async def _set_lifecycle(
+        self, entry: CatalogEntry, deprecation: Deprecation | None, *, source: Source, user: str | None
+    ) -> Resource:
+        definition = entry.definition().with_deprecation(deprecation)
+        document = canonical_json(definition.to_dict())
+        now = utcnow()
+        updated = entry.stored.with_changes(document=document, deprecated=deprecation is not None, updated_at=now)
+        event = self._resource_event(EventType.RESOURCE_DEPRECATED, updated)
+        audit = AuditRecord(
+            action=event.type.value,
+            resource=entry.name,
+            version=entry.version,
+            user=_user_of(source, user),
+            timestamp=now,
+            changes=["metadata.deprecation"],
+            git_commit=source.commit,
+            source=source,
+            details={"deprecation": deprecation.model_dump(mode="json") if deprecation else None},
+        )
+        await self._store.set_lifecycle(entry.name, entry.version, document, deprecation is not None, event, audit)
+        await self.catch_up()
+        return self.get(entry.name, entry.version)
+
+    async def _set_withdrawn(
+        self, entry: CatalogEntry, withdrawn: bool, *, source: Source, user: str | None, reason: str
+    ) -> Resource:
+        now = utcnow()
+        updated = entry.stored.with_changes(withdrawn=withdrawn, updated_at=now)
+        kind = EventType.RESOURCE_DELETED if withdrawn else EventType.RESOURCE_UPDATED
+        event = self._resource_event(kind, updated)
+        audit = AuditRecord(
+            action="resource.withdrawn" if withdrawn else "resource.restored",
+            resource=entry.name,
+            version=entry.version,
+            user=_user_of(source, user),
+            timestamp=now,
+            changes=["status.withdrawn"],
+            git_commit=source.commit,
+            source=source,
+            reason=reason,
+        )
+        await self._store.set_withdrawn(entry.name, entry.version, withdrawn, event, audit)
+        await self.catch_up()
+        return self.get(entry.name, entry.version)
+
+    @staticmethod
+    def _resource_event(kind: EventType, stored: StoredVersion) -> Event:
+        return Event(
+            type=kind,
+            time=stored.updated_at or stored.published_at,
+            data=json.loads(resource_body(stored)),
+            name=stored.name,
+            version=stored.version,
+            provider=stored.provider,
+            category=stored.category,
+            resource_type=stored.resource_type,
+        )
+
+    async def record_rejection(
+        self,
+        *,
+        code: str,
+        message: str,
+        name: str | None,
+        version: str | None,
+        source: Source,
+        user: str | None = None,
+        findings: Sequence[Finding] = (),
+        file: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> Event:
+        """Record a refused publish: an audit record and a ``validation.failed`` event
+        carrying the findings, so the last good version keeps serving and everyone can see
+        why the new one did not land."""
+        state = self._model.names.get(name) if name else None
+        latest = state.latest if state else None
+        data: dict[str, Any] = {
+            "code": code,
+            "message": message,
+            "resource_name": name,
+            "version": version,
+            "file": file,
+            "source": source.to_dict(),
+            "findings": [f.to_dict() for f in findings],
+            **(extra or {}),
+        }
+        now = utcnow()
+        event = Event(
+            type=EventType.VALIDATION_FAILED,
+            time=now,
+            data=data,
+            name=name,
+            version=version,
+            provider=latest.stored.provider if latest else None,
+            category=latest.stored.category if latest else None,
+            resource_type=latest.stored.resource_type if latest else None,
+        )
+        audit = AuditRecord(
+            action="resource.rejected",
+            resource=name,
+            version=version,
+            user=_user_of(source, user),
+            timestamp=now,
+            git_commit=source.commit,
+            source=source,
+            outcome="rejected",
+            reason=message,
+            details={"code": code, "file": file, "findings": data["findings"], **(extra or {})},
+        )
+        stored_event, _ = await self._store.append(event, audit)
+        await self.catch_up()
+        assert stored_event is not None
+        return stored_event
+
+    async def record_event(self, event: Event, audit: AuditRecord | None = None) -> Event:
+        """Append an event that changes no version (``sync.completed``, ``sync.failed``)."""
+        stored_event, _ = await self._store.append(event, audit)
+        await self.catch_up()
+        assert stored_event is not None
+        return stored_event
+
+
+def _check_limit(limit: int) -> int:
+    if not 1 <= limit <= 1000:
+        raise InvalidRequest("limit must be between 1 and 1000", details={"limit": limit})
+    return limit
+
+
+def _as_warning(finding: Finding) -> Finding:
+    from dataclasses import replace
+
+    return replace(finding, severity=Severity.WARNING)
+
+
+def _change_dict(change: Any) -> dict[str, Any]:
+    return {
+        "rule": change.rule,
+        "field": change.field,
+        "old": change.old,
+        "new": change.new,
+        "needs": change.needs.name.lower(),
+        "message": change.message,
+    }

@@ -1,0 +1,340 @@
+"""The in-memory read model: every published version, indexed for lookups in microseconds.
+
+Writers replace per-name state copy-on-write (a new ``NameState`` swapped into a dict), so
+readers in any thread see either the old or the new state of a name, never a half-built
+one. Index sets are frozensets replaced on change for the same reason.
+
+Serialized bodies and parsed models are built lazily, once per version, and cached: an
+immutable version's JSON never changes until its status does (which makes a new entry).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from bisect import bisect_right, insort
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nestor_catalog_core._exceptions import InvalidRequest
+from nestor_catalog_core.models.definition import ResourceDefinition
+from nestor_catalog_core.models.records import StoredVersion
+from nestor_catalog_core.models.resource import Resource, ResourceStatus, resource_body
+from nestor_catalog_core.search.index import SearchDocument, SearchIndex
+from nestor_catalog_core.versions import Constraint, is_prerelease, version_key
+
+__all__ = ["FACET_FIELDS", "CatalogEntry", "ListFilters", "NameState", "Page", "ReadModel"]
+
+FACET_FIELDS = ("provider", "category", "resource_type", "engine")
+
+
+class CatalogEntry:
+    """One published version in the read model."""
+
+    __slots__ = ("_body", "_definition", "_resource", "key", "prerelease", "stored")
+
+    def __init__(self, stored: StoredVersion) -> None:
+        self.stored = stored
+        self.key = version_key(stored.version)
+        self.prerelease = is_prerelease(stored.version)
+        self._body: bytes | None = None
+        self._definition: ResourceDefinition | None = None
+        self._resource: Resource | None = None
+
+    @property
+    def name(self) -> str:
+        return self.stored.name
+
+    @property
+    def version(self) -> str:
+        return self.stored.version
+
+    @property
+    def digest(self) -> str:
+        return self.stored.digest
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.stored.withdrawn
+
+    @property
+    def deprecated(self) -> bool:
+        return self.stored.deprecated
+
+    def body(self) -> bytes:
+        """The resource's JSON (definition + status), built once."""
+        body = self._body
+        if body is None:
+            body = self._body = resource_body(self.stored)
+        return body
+
+    def definition(self) -> ResourceDefinition:
+        definition = self._definition
+        if definition is None:
+            definition = self._definition = self.stored.definition()
+        return definition
+
+    def resource(self) -> Resource:
+        resource = self._resource
+        if resource is None:
+            resource = self._resource = Resource(definition=self.definition(), status=ResourceStatus.of(self.stored))
+        return resource
+
+    def document_dict(self) -> dict[str, Any]:
+        return self.stored.document_dict()
+
+
+@dataclass(frozen=True, slots=True)
+class NameState:
+    """Everything about one name; replaced as a whole on every change."""
+
+    name: str
+    entries: tuple[CatalogEntry, ...]  # ascending by version precedence
+    by_version: dict[str, CatalogEntry]
+    available: tuple[str, ...]  # non-withdrawn versions, ascending
+    latest: CatalogEntry | None
+    # facet and filter attributes of the latest version
+    attributes: dict[str, frozenset[str]] = field(default_factory=dict)
+    resolved: dict[str, str | None] = field(default_factory=dict)  # constraint text -> version cache
+
+    @classmethod
+    def build(cls, name: str, entries: Iterable[CatalogEntry]) -> NameState:
+        ordered = tuple(sorted(entries, key=lambda e: e.key))
+        available = tuple(e.version for e in ordered if not e.withdrawn)
+        latest = _pick_latest(ordered)
+        attributes: dict[str, frozenset[str]] = {}
+        if latest is not None:
+            data = latest.document_dict()
+            meta = data.get("metadata", {})
+            spec = data.get("spec", {})
+            attributes = {
+                "provider": frozenset([latest.stored.provider]),
+                "category": frozenset([latest.stored.category]),
+                "resource_type": frozenset([latest.stored.resource_type]),
+                "engine": frozenset(str(e) for e in spec.get("supported_engines", []) or []),
+                "maintainer": frozenset(str(m).lower() for m in meta.get("maintainers", []) or []),
+                "deprecated": frozenset(["true" if latest.deprecated else "false"]),
+            }
+        return cls(
+            name=name,
+            entries=ordered,
+            by_version={e.version: e for e in ordered},
+            available=available,
+            latest=latest,
+            attributes=attributes,
+        )
+
+    def predecessor(self, version: str) -> CatalogEntry | None:
+        """The highest version below ``version`` (withdrawn ones included)."""
+        key = version_key(version)
+        keys = [e.key for e in self.entries]
+        index = bisect_right(keys, key)
+        while index > 0:
+            candidate = self.entries[index - 1]
+            if candidate.key < key:
+                return candidate
+            index -= 1
+        return None
+
+    def resolve(self, constraint: Constraint) -> CatalogEntry | None:
+        text = str(constraint)
+        if text in self.resolved:
+            version = self.resolved[text]
+        else:
+            version = constraint.select(self.available)
+            if len(self.resolved) < 256:
+                self.resolved[text] = version
+        return self.by_version[version] if version is not None else None
+
+
+def _pick_latest(ordered: Sequence[CatalogEntry]) -> CatalogEntry | None:
+    """Highest non-prerelease, non-withdrawn version; failing that, the highest
+    non-withdrawn prerelease (so a name with only prereleases is still listed)."""
+    fallback: CatalogEntry | None = None
+    for entry in reversed(ordered):
+        if entry.withdrawn:
+            continue
+        if not entry.prerelease:
+            return entry
+        if fallback is None:
+            fallback = entry
+    return fallback
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilters:
+    provider: str | None = None
+    category: str | None = None
+    resource_type: str | None = None
+    engine: str | None = None
+    maintainer: str | None = None
+    deprecated: bool | None = None
+
+    def criteria(self) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for key in ("provider", "category", "resource_type", "engine"):
+            value = getattr(self, key)
+            if value:
+                out.append((key, value))
+        if self.maintainer:
+            out.append(("maintainer", self.maintainer.lower()))
+        if self.deprecated is not None:
+            out.append(("deprecated", "true" if self.deprecated else "false"))
+        return out
+
+    def fingerprint(self) -> str:
+        return json.dumps(self.criteria(), separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list or a search. ``next_cursor`` is None on the last page."""
+
+    items: list[CatalogEntry]
+    next_cursor: str | None
+    total: int
+    facets: dict[str, dict[str, int]] | None = None
+
+
+def encode_cursor(kind: str, position: str, fingerprint: str) -> str:
+    raw = json.dumps([kind, position, fingerprint], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str, fingerprint: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        got_kind, position, got_fingerprint = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequest(
+            "invalid cursor: pass the next_cursor of a previous page", details={"cursor": cursor}
+        ) from exc
+    if got_kind != kind or got_fingerprint != fingerprint or not isinstance(position, str):
+        raise InvalidRequest(
+            "cursor does not belong to this query: keep the same filters when following next_cursor",
+            details={"cursor": cursor},
+        )
+    return position
+
+
+class ReadModel:
+    """Names, versions and indexes. Mutated only by the Catalog, in event order."""
+
+    def __init__(self) -> None:
+        self.names: dict[str, NameState] = {}
+        self.versions: dict[tuple[str, str], CatalogEntry] = {}
+        self.sorted_names: list[str] = []  # names with a latest version, sorted
+        self.index: dict[str, dict[str, frozenset[str]]] = {
+            k: {} for k in ("provider", "category", "resource_type", "engine", "maintainer", "deprecated")
+        }
+        self.search_index = SearchIndex()
+        self.revision = 0  # sequence of the last applied event
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def load(self, stored: Iterable[StoredVersion]) -> None:
+        """Bulk-build from storage (start-up)."""
+        grouped: dict[str, list[CatalogEntry]] = {}
+        for item in stored:
+            entry = CatalogEntry(item)
+            grouped.setdefault(item.name, []).append(entry)
+            self.versions[item.key] = entry
+        for name, entries in grouped.items():
+            self._install(NameState.build(name, entries), previous=None)
+
+    def upsert(self, stored: StoredVersion) -> NameState:
+        """Insert or replace one version (from an event) and re-derive its name's state."""
+        entry = CatalogEntry(stored)
+        self.versions[stored.key] = entry
+        previous = self.names.get(stored.name)
+        entries = [e for e in (previous.entries if previous else ()) if e.version != stored.version]
+        entries.append(entry)
+        state = NameState.build(stored.name, entries)
+        self._install(state, previous=previous)
+        return state
+
+    def _install(self, state: NameState, previous: NameState | None) -> None:
+        old_latest = previous.latest if previous else None
+        self.names[state.name] = state
+        if old_latest is state.latest and previous is not None and previous.attributes == state.attributes:
+            return
+        if previous is not None and previous.latest is not None:
+            for key, values in previous.attributes.items():
+                for value in values:
+                    self._index_discard(key, value, state.name)
+        if state.latest is not None:
+            for key, values in state.attributes.items():
+                for value in values:
+                    self._index_add(key, value, state.name)
+            self.search_index.put(SearchDocument.from_definition_dict(state.latest.document_dict()))
+            if previous is None or previous.latest is None:
+                insort(self.sorted_names, state.name)
+        else:
+            self.search_index.remove(state.name)
+            if previous is not None and previous.latest is not None:
+                i = bisect_right(self.sorted_names, state.name) - 1
+                if i >= 0 and self.sorted_names[i] == state.name:
+                    del self.sorted_names[i]
+
+    def _index_add(self, key: str, value: str, name: str) -> None:
+        bucket = self.index[key]
+        bucket[value] = bucket.get(value, frozenset()) | {name}
+
+    def _index_discard(self, key: str, value: str, name: str) -> None:
+        bucket = self.index[key]
+        names = bucket.get(value)
+        if names is None:
+            return
+        names = names - {name}
+        if names:
+            bucket[value] = names
+        else:
+            del bucket[value]
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def candidates(self, filters: ListFilters) -> frozenset[str] | None:
+        """Names matching every filter, or None when there is no filter (all listed names)."""
+        criteria = filters.criteria()
+        if not criteria:
+            return None
+        sets = sorted((self.index[key].get(value, frozenset()) for key, value in criteria), key=len)
+        result = sets[0]
+        for other in sets[1:]:
+            if not result:
+                break
+            result = result & other
+        return result
+
+    def list_page(self, filters: ListFilters, *, limit: int, cursor: str | None, facets: bool) -> Page:
+        fingerprint = filters.fingerprint()
+        after = decode_cursor(cursor, "list", fingerprint) if cursor else None
+        selected = self.candidates(filters)
+        names: Sequence[str] = self.sorted_names if selected is None else sorted(selected)
+        start = bisect_right(names, after) if after is not None else 0
+        chosen = names[start : start + limit]
+        items = [entry for n in chosen if (entry := self.names[n].latest) is not None]
+        more = start + limit < len(names)
+        next_cursor = encode_cursor("list", chosen[-1], fingerprint) if more and chosen else None
+        return Page(
+            items=items,
+            next_cursor=next_cursor,
+            total=len(names),
+            facets=self.facets(names) if facets else None,
+        )
+
+    def facets(self, names: Iterable[str]) -> dict[str, dict[str, int]]:
+        counters: dict[str, Counter[str]] = {key: Counter() for key in FACET_FIELDS}
+        for name in names:
+            attributes = self.names[name].attributes
+            for key in FACET_FIELDS:
+                counters[key].update(attributes.get(key, ()))
+        return {key: dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))) for key, counter in counters.items()}
+
+    def iter_latest(self) -> Iterator[CatalogEntry]:
+        for name in self.sorted_names:
+            latest = self.names[name].latest
+            if latest is not None:
+                yield latest
