@@ -16,7 +16,7 @@ import asyncio
 import builtins
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
@@ -25,16 +25,12 @@ from nestor_catalog_core._exceptions import (
     ImmutableVersionError,
     IncompatibleChange,
     InvalidRequest,
-    NoMatchingVersion,
     OwnershipConflict,
     ReadOnly,
-    ResourceNotFound,
     ValidationFailed,
-    VersionNotFound,
 )
-from nestor_catalog_core.catalog.read_model import CatalogEntry, ListFilters, NameState, Page, ReadModel
-from nestor_catalog_core.events.filters import EventFilter
-from nestor_catalog_core.events.hub import EventHub, StreamReset
+from nestor_catalog_core.catalog.read_model import CatalogEntry, ReadModel
+from nestor_catalog_core.catalog.reader import CatalogReader
 from nestor_catalog_core.loading import LoadedDocument, LoadOptions, load_bytes
 from nestor_catalog_core.models.definition import Deprecation, ResourceDefinition, canonical_json
 from nestor_catalog_core.models.findings import Finding, Severity
@@ -46,23 +42,14 @@ from nestor_catalog_core.models.records import (
     StoredVersion,
     utcnow,
 )
-from nestor_catalog_core.models.resource import Resource, resource_body, stored_from_body
+from nestor_catalog_core.models.resource import Resource, resource_body
 from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore
 from nestor_catalog_core.validation import ValidationSettings, check_policies, validate_document
-from nestor_catalog_core.versions import CompatReport, Constraint, changed_fields, compare
+from nestor_catalog_core.versions import CompatReport, changed_fields, compare
 
 __all__ = ["Catalog", "CatalogSettings", "PublishResult"]
 
 log = logging.getLogger("nestor_catalog.catalog")
-
-_RESOURCE_EVENTS = frozenset(
-    {
-        EventType.RESOURCE_CREATED,
-        EventType.RESOURCE_UPDATED,
-        EventType.RESOURCE_DEPRECATED,
-        EventType.RESOURCE_DELETED,
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +83,7 @@ def _user_of(source: Source, user: str | None) -> str | None:
     return user or source.user or source.author_email
 
 
-class Catalog:
+class Catalog(CatalogReader):
     """Published resource definitions, readable in microseconds, changed only through the
     publish pipeline. Use ``async with Catalog(store) as catalog`` or ``await
     Catalog.open(uri)``; call ``catch_up()`` (or run ``follow()``) to see other writers."""
@@ -104,11 +91,10 @@ class Catalog:
     def __init__(
         self, store: ComponentStore, settings: CatalogSettings | None = None, *, owns_store: bool = True
     ) -> None:
-        self._store = store
         self._settings = settings or CatalogSettings()
+        super().__init__(event_buffer=self._settings.event_buffer)
+        self._store = store
         self._owns_store = owns_store
-        self._model = ReadModel()
-        self._hub = EventHub(capacity=self._settings.event_buffer)
         self._apply_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
         self._started = False
@@ -137,8 +123,7 @@ class Catalog:
             model = ReadModel()
             model.load([item async for item in self._store.scan_versions()])
             model.revision = head
-            self._model = model
-            self._hub.reset_head(head)
+            self.replace_model(model)
         await self.catch_up()
 
     async def close(self) -> None:
@@ -162,13 +147,14 @@ class Catalog:
         return self._settings
 
     @property
-    def revision(self) -> int:
-        """Sequence of the last event applied to the read model (an ETag for lists)."""
-        return self._model.revision
+    def read_only(self) -> bool:
+        return self._settings.read_only
 
-    @property
-    def hub(self) -> EventHub:
-        return self._hub
+    async def read_events(self, after: int, limit: int) -> builtins.list[Event]:
+        return await self._store.read_events(after, limit)
+
+    async def first_sequence(self) -> int:
+        return await self._store.first_sequence()
 
     # -- following the event log -----------------------------------------------------------
 
@@ -193,24 +179,6 @@ class Catalog:
         await self.rebuild()
         return applied
 
-    def apply_event(self, event: Event) -> bool:
-        """Apply one event that is next in sequence (used by fan-out listeners that
-        receive events before storage is polled). Returns False when it is not the next
-        one; the caller then calls ``catch_up()``."""
-        if event.sequence != self._model.revision + 1:
-            return event.sequence <= self._model.revision
-        self._apply(event)
-        return True
-
-    def _apply(self, event: Event) -> None:
-        if event.type in _RESOURCE_EVENTS and "status" in event.data:
-            stored = stored_from_body(event.data)
-            if not stored.sequence:
-                stored = stored.with_changes(sequence=event.sequence)
-            self._model.upsert(stored)
-        self._model.revision = event.sequence
-        self._hub.append(event)
-
     async def follow(self, interval: float = 1.0) -> None:
         """Poll the store for other writers' events forever (cancel to stop)."""
         while True:
@@ -219,153 +187,6 @@ class Catalog:
             except CatalogError as exc:
                 log.warning("catching up with the event log failed: %s", exc)
             await asyncio.sleep(interval)
-
-    def subscribe(
-        self,
-        event_filter: EventFilter | None = None,
-        *,
-        since: int | None = None,
-        **criteria: Any,
-    ) -> AsyncIterator[Event | StreamReset]:
-        """Events after ``since`` (or from now), then live ones, as an async iterator.
-
-        ``criteria`` are ``EventFilter.of`` keywords (provider, category, name,
-        resource_type, types). A ``StreamReset`` says the position is older than
-        retention: re-list, then keep iterating.
-        """
-        if event_filter is None:
-            event_filter = EventFilter.of(**criteria)
-        return self._hub.stream(
-            since=since,
-            event_filter=event_filter,
-            read_events=self._store.read_events,
-            first_sequence=self._store.first_sequence,
-        )
-
-    # -- reads -----------------------------------------------------------------------------
-
-    def _state(self, name: str) -> NameState:
-        state = self._model.names.get(name)
-        if state is None:
-            raise ResourceNotFound(name)
-        return state
-
-    def entry(self, name: str, version: str) -> CatalogEntry:
-        """An exact version, withdrawn ones included (check ``entry.withdrawn``)."""
-        entry = self._model.versions.get((name, version))
-        if entry is None:
-            raise VersionNotFound(name, version)
-        return entry
-
-    def get(self, name: str, version: str) -> Resource:
-        return self.entry(name, version).resource()
-
-    def latest_entry(self, name: str) -> CatalogEntry:
-        state = self._state(name)
-        if state.latest is None:
-            raise NoMatchingVersion(f"{name} has no available version (all withdrawn)", details={"resource_name": name})
-        return state.latest
-
-    def latest(self, name: str) -> Resource:
-        return self.latest_entry(name).resource()
-
-    def resolve_entry(self, name: str, constraint: str | Constraint) -> CatalogEntry:
-        parsed = constraint if isinstance(constraint, Constraint) else Constraint.parse(constraint)
-        entry = self._state(name).resolve(parsed)
-        if entry is None:
-            raise NoMatchingVersion(
-                f"no available version of {name} matches {str(parsed)!r}",
-                details={
-                    "resource_name": name,
-                    "constraint": str(parsed),
-                    "available": list(self._state(name).available),
-                },
-            )
-        return entry
-
-    def resolve(self, name: str, constraint: str | Constraint) -> Resource:
-        """The highest available version of ``name`` allowed by ``constraint``."""
-        return self.resolve_entry(name, constraint).resource()
-
-    def versions(self, name: str) -> list[CatalogEntry]:
-        """Every version of ``name``, newest first, withdrawn ones included."""
-        return list(reversed(self._state(name).entries))
-
-    def has(self, name: str, version: str | None = None) -> bool:
-        if version is None:
-            return name in self._model.names
-        return (name, version) in self._model.versions
-
-    def names(self) -> list[str]:
-        return list(self._model.sorted_names)
-
-    def list(
-        self,
-        *,
-        provider: str | None = None,
-        category: str | None = None,
-        resource_type: str | None = None,
-        engine: str | None = None,
-        maintainer: str | None = None,
-        deprecated: bool | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-        facets: bool = False,
-    ) -> Page:
-        """The latest version of every name matching the filters, by name, a page at a time."""
-        filters = ListFilters(provider, category, resource_type, engine, maintainer, deprecated)
-        return self._model.list_page(filters, limit=_check_limit(limit), cursor=cursor, facets=facets)
-
-    def facets(self, **filters: Any) -> dict[str, dict[str, int]]:
-        """Counts per provider, category, resource_type and engine over the filtered names."""
-        selected = self._model.candidates(ListFilters(**filters))
-        return self._model.facets(self._model.sorted_names if selected is None else selected)
-
-    def search(
-        self,
-        q: str,
-        *,
-        provider: str | None = None,
-        category: str | None = None,
-        resource_type: str | None = None,
-        engine: str | None = None,
-        maintainer: str | None = None,
-        deprecated: bool | None = None,
-        limit: int = 20,
-        cursor: str | None = None,
-        facets: bool = False,
-    ) -> Page:
-        """Ranked search over the latest versions (see ``search.index`` for the ranking)."""
-        from nestor_catalog_core.catalog.read_model import decode_cursor, encode_cursor
-
-        filters = ListFilters(provider, category, resource_type, engine, maintainer, deprecated)
-        limit = _check_limit(limit)
-        fingerprint = json.dumps([q, filters.fingerprint()])
-        offset = 0
-        if cursor:
-            position = decode_cursor(cursor, "search", fingerprint)
-            offset = int(position) if position.isdigit() else 0
-        hits = self._model.search_index.search(q, within=self._model.candidates(filters))
-        chosen = hits[offset : offset + limit]
-        items = [entry for hit in chosen if (entry := self._model.names[hit.name].latest) is not None]
-        more = offset + limit < len(hits)
-        return Page(
-            items=items,
-            next_cursor=encode_cursor("search", str(offset + limit), fingerprint) if more else None,
-            total=len(hits),
-            facets=self._model.facets([h.name for h in hits]) if facets else None,
-        )
-
-    def stats(self) -> dict[str, int]:
-        versions = self._model.versions.values()
-        return {
-            "resources": len(self._model.sorted_names),
-            "names": len(self._model.names),
-            "versions": len(self._model.versions),
-            "withdrawn": sum(1 for e in versions if e.withdrawn),
-            "deprecated": sum(1 for e in versions if e.deprecated),
-            "revision": self._model.revision,
-        }
 
     async def audit(self, query: AuditQuery | None = None, **filters: Any) -> AuditPage:
         return await self._store.query_audit(query or AuditQuery(**filters))
@@ -759,12 +580,6 @@ class Catalog:
         await self.catch_up()
         assert stored_event is not None
         return stored_event
-
-
-def _check_limit(limit: int) -> int:
-    if not 1 <= limit <= 1000:
-        raise InvalidRequest("limit must be between 1 and 1000", details={"limit": limit})
-    return limit
 
 
 def _as_warning(finding: Finding) -> Finding:

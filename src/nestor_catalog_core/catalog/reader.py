@@ -1,0 +1,249 @@
+"""``CatalogReader``: the read API over an in-memory read model, shared by the ``Catalog``
+(backed by a store it writes to) and by mirrors (fed by a remote catalog's events).
+
+Everything here is synchronous and served from memory: dict lookups, cached bodies and
+models, index intersections. The read model changes only through ``apply_event`` (events
+in sequence order) or ``replace_model`` (a full rebuild), so every reader sees states that
+some prefix of the event log produced.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from typing import Any
+
+from nestor_catalog_core._exceptions import InvalidRequest, NoMatchingVersion, ResourceNotFound, VersionNotFound
+from nestor_catalog_core.catalog.read_model import (
+    CatalogEntry,
+    ListFilters,
+    NameState,
+    Page,
+    ReadModel,
+    decode_cursor,
+    encode_cursor,
+)
+from nestor_catalog_core.events.filters import EventFilter
+from nestor_catalog_core.events.hub import EventHub, StreamReset
+from nestor_catalog_core.models.records import Event, EventType
+from nestor_catalog_core.models.resource import Resource, stored_from_body
+from nestor_catalog_core.versions import Constraint
+
+__all__ = ["RESOURCE_EVENTS", "CatalogReader"]
+
+RESOURCE_EVENTS = frozenset(
+    {
+        EventType.RESOURCE_CREATED,
+        EventType.RESOURCE_UPDATED,
+        EventType.RESOURCE_DEPRECATED,
+        EventType.RESOURCE_DELETED,
+    }
+)
+
+
+class CatalogReader(ABC):
+    """Read API over a read model; subclasses say where older events come from."""
+
+    def __init__(self, *, event_buffer: int = 10_000) -> None:
+        self._model = ReadModel()
+        self._hub = EventHub(capacity=event_buffer)
+
+    @property
+    def revision(self) -> int:
+        """Sequence of the last event applied to the read model (an ETag for lists)."""
+        return self._model.revision
+
+    @property
+    def hub(self) -> EventHub:
+        return self._hub
+
+    @property
+    def read_only(self) -> bool:
+        return True
+
+    # -- where replays come from -----------------------------------------------------------
+
+    @abstractmethod
+    async def read_events(self, after: int, limit: int) -> builtins.list[Event]:
+        """Durable events with ``sequence > after`` (for subscribers behind the ring)."""
+
+    @abstractmethod
+    async def first_sequence(self) -> int:
+        """The oldest event still available to ``read_events``."""
+
+    # -- changing the read model -----------------------------------------------------------
+
+    def replace_model(self, model: ReadModel) -> None:
+        """Swap in a rebuilt read model (start-up, reset) and restart the hub at its revision."""
+        self._model = model
+        self._hub.reset_head(model.revision)
+
+    def apply_event(self, event: Event) -> bool:
+        """Apply the next event in sequence. Returns True when applied or already seen,
+        False when events are missing before it (the caller must fetch them first)."""
+        if event.sequence != self._model.revision + 1:
+            return event.sequence <= self._model.revision
+        self._apply(event)
+        return True
+
+    def _apply(self, event: Event) -> None:
+        if event.type in RESOURCE_EVENTS and "status" in event.data:
+            stored = stored_from_body(event.data)
+            if not stored.sequence:
+                stored = stored.with_changes(sequence=event.sequence)
+            self._model.upsert(stored)
+        self._model.revision = event.sequence
+        self._hub.append(event)
+
+    def subscribe(
+        self,
+        event_filter: EventFilter | None = None,
+        *,
+        since: int | None = None,
+        **criteria: Any,
+    ) -> AsyncIterator[Event | StreamReset]:
+        """Events after ``since`` (or from now), then live ones, as an async iterator.
+
+        ``criteria`` are ``EventFilter.of`` keywords (provider, category, name,
+        resource_type, types). A ``StreamReset`` says the position is older than
+        retention: re-list, then keep iterating.
+        """
+        if event_filter is None:
+            event_filter = EventFilter.of(**criteria)
+        return self._hub.stream(
+            since=since,
+            event_filter=event_filter,
+            read_events=self.read_events,
+            first_sequence=self.first_sequence,
+        )
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def _state(self, name: str) -> NameState:
+        state = self._model.names.get(name)
+        if state is None:
+            raise ResourceNotFound(name)
+        return state
+
+    def entry(self, name: str, version: str) -> CatalogEntry:
+        """An exact version, withdrawn ones included (check ``entry.withdrawn``)."""
+        entry = self._model.versions.get((name, version))
+        if entry is None:
+            raise VersionNotFound(name, version)
+        return entry
+
+    def get(self, name: str, version: str) -> Resource:
+        return self.entry(name, version).resource()
+
+    def latest_entry(self, name: str) -> CatalogEntry:
+        state = self._state(name)
+        if state.latest is None:
+            raise NoMatchingVersion(f"{name} has no available version (all withdrawn)", details={"resource_name": name})
+        return state.latest
+
+    def latest(self, name: str) -> Resource:
+        return self.latest_entry(name).resource()
+
+    def resolve_entry(self, name: str, constraint: str | Constraint) -> CatalogEntry:
+        parsed = constraint if isinstance(constraint, Constraint) else Constraint.parse(constraint)
+        entry = self._state(name).resolve(parsed)
+        if entry is None:
+            raise NoMatchingVersion(
+                f"no available version of {name} matches {str(parsed)!r}",
+                details={
+                    "resource_name": name,
+                    "constraint": str(parsed),
+                    "available": list(self._state(name).available),
+                },
+            )
+        return entry
+
+    def resolve(self, name: str, constraint: str | Constraint) -> Resource:
+        """The highest available version of ``name`` allowed by ``constraint``."""
+        return self.resolve_entry(name, constraint).resource()
+
+    def versions(self, name: str) -> builtins.list[CatalogEntry]:
+        """Every version of ``name``, newest first, withdrawn ones included."""
+        return list(reversed(self._state(name).entries))
+
+    def has(self, name: str, version: str | None = None) -> bool:
+        if version is None:
+            return name in self._model.names
+        return (name, version) in self._model.versions
+
+    def names(self) -> builtins.list[str]:
+        return list(self._model.sorted_names)
+
+    def list(
+        self,
+        *,
+        provider: str | None = None,
+        category: str | None = None,
+        resource_type: str | None = None,
+        engine: str | None = None,
+        maintainer: str | None = None,
+        deprecated: bool | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+        facets: bool = False,
+    ) -> Page:
+        """The latest version of every name matching the filters, by name, a page at a time."""
+        filters = ListFilters(provider, category, resource_type, engine, maintainer, deprecated)
+        return self._model.list_page(filters, limit=_check_limit(limit), cursor=cursor, facets=facets)
+
+    def facets(self, **filters: Any) -> dict[str, dict[str, int]]:
+        """Counts per provider, category, resource_type and engine over the filtered names."""
+        selected = self._model.candidates(ListFilters(**filters))
+        return self._model.facets(self._model.sorted_names if selected is None else selected)
+
+    def search(
+        self,
+        q: str,
+        *,
+        provider: str | None = None,
+        category: str | None = None,
+        resource_type: str | None = None,
+        engine: str | None = None,
+        maintainer: str | None = None,
+        deprecated: bool | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
+        facets: bool = False,
+    ) -> Page:
+        """Ranked search over the latest versions (see ``search.index`` for the ranking)."""
+        filters = ListFilters(provider, category, resource_type, engine, maintainer, deprecated)
+        limit = _check_limit(limit)
+        fingerprint = json.dumps([q, filters.fingerprint()])
+        offset = 0
+        if cursor:
+            position = decode_cursor(cursor, "search", fingerprint)
+            offset = int(position) if position.isdigit() else 0
+        hits = self._model.search_index.search(q, within=self._model.candidates(filters))
+        chosen = hits[offset : offset + limit]
+        items = [entry for hit in chosen if (entry := self._model.names[hit.name].latest) is not None]
+        more = offset + limit < len(hits)
+        return Page(
+            items=items,
+            next_cursor=encode_cursor("search", str(offset + limit), fingerprint) if more else None,
+            total=len(hits),
+            facets=self._model.facets([h.name for h in hits]) if facets else None,
+        )
+
+    def stats(self) -> dict[str, int]:
+        versions = self._model.versions.values()
+        return {
+            "resources": len(self._model.sorted_names),
+            "names": len(self._model.names),
+            "versions": len(self._model.versions),
+            "withdrawn": sum(1 for e in versions if e.withdrawn),
+            "deprecated": sum(1 for e in versions if e.deprecated),
+            "revision": self._model.revision,
+        }
+
+
+def _check_limit(limit: int) -> int:
+    if not 1 <= limit <= 1000:
+        raise InvalidRequest("limit must be between 1 and 1000", details={"limit": limit})
+    return limit
