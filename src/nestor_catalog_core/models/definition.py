@@ -45,7 +45,7 @@ API_VERSION: Final = "catalog.nestor.io/v1"
 KIND: Final = "ResourceDefinition"
 NAME_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # SemVer 2.0.0, the regex from semver.org (full X.Y.Z, optional prerelease and build), with [0-9]
-# for \d: pydantic-core's and Python's \d also match non-ASCII digits such as "١".
+# for \d: pydantic-core's and Python's \d also match non-ASCII digits such as Arabic-Indic digits.
 SEMVER_PATTERN: Final = (
     r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
     r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
