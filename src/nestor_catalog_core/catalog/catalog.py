@@ -179,6 +179,15 @@ class Catalog(CatalogReader):
         await self.rebuild()
         return applied
 
+    async def _after_write(self, event: Event | None) -> None:
+        """Bring the read model up to a write we just made: apply its event directly when it
+        is the next one (the common case), otherwise read the log."""
+        if event is not None:
+            async with self._apply_lock:
+                if self.apply_event(event) and self._model.revision >= event.sequence:
+                    return
+        await self.catch_up()
+
     async def follow(self, interval: float = 1.0) -> None:
         """Poll the store for other writers' events forever (cancel to stop)."""
         while True:
@@ -366,7 +375,7 @@ class Catalog(CatalogReader):
                 extra=exc.details,
             )
             raise
-        await self.catch_up()
+        await self._after_write(outcome.event)
         resource = self.entry(name, version).resource()
         if not outcome.created:
             return PublishResult("unchanged", resource, None, warnings, report)
@@ -570,14 +579,14 @@ class Catalog(CatalogReader):
             details={"code": code, "file": file, "findings": data["findings"], **(extra or {})},
         )
         stored_event, _ = await self._store.append(event, audit)
-        await self.catch_up()
+        await self._after_write(stored_event)
         assert stored_event is not None
         return stored_event
 
     async def record_event(self, event: Event, audit: AuditRecord | None = None) -> Event:
         """Append an event that changes no version (``sync.completed``, ``sync.failed``)."""
         stored_event, _ = await self._store.append(event, audit)
-        await self.catch_up()
+        await self._after_write(stored_event)
         assert stored_event is not None
         return stored_event
 
