@@ -15,6 +15,7 @@ sources over later ones; a duplicate is only ever a key written twice in the sam
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -41,6 +42,8 @@ _MAP: Final = _TAG_PREFIX + "map"
 _SEQ: Final = _TAG_PREFIX + "seq"
 _TEXT_KEY_TAGS: Final = frozenset({_STR, _TIMESTAMP, _VALUE})
 _NON_STRING_KEY_TAGS: Final = {_INT: "an integer", _FLOAT: "a number", _BOOL: "a boolean", _NULL: "null"}
+
+_LINE_BREAK: Final = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
 _constructor = SafeConstructor()
 
@@ -283,7 +286,8 @@ class YamlLocator:
         for part in path:
             step = _child(node, part)
             if step is None:
-                return _mark(key_node) if key_node is not None else _mark(node)
+                key = False
+                break
             node, key_node = step
         if key_node is not None and (key or node.__class__ is not ScalarNode):
             return _mark(key_node)
@@ -370,11 +374,20 @@ def _syntax_finding(exc: yaml.YAMLError, data: bytes, file: str) -> Finding:
             message += f" ({exc.context} that started at line {context.line + 1}, column {context.column + 1})"
         elif exc.context:
             message += f" ({exc.context})"
-        return load_finding("YAML_SYNTAX", message, file, (mark.line + 1, mark.column + 1))
+        return load_finding("YAML_SYNTAX", message, file, _within(data, mark.line + 1, mark.column + 1))
     position = getattr(exc, "position", None)
     reason = getattr(exc, "reason", None) or str(exc).split("\n", 1)[0]
     where = byte_position(data, position) if isinstance(position, int) else (1, 1)
     return load_finding("YAML_SYNTAX", f"invalid character: {reason}", file, where)
+
+
+def _within(data: bytes, line: int, column: int) -> Position:
+    """libyaml reports errors at end of input one line past a missing final newline; editors
+    and annotations need a line that exists, so such positions move to the end of the text."""
+    lines = _LINE_BREAK.split(data.decode("utf-8", "replace"))
+    if line <= len(lines):
+        return (line, column)
+    return (len(lines), len(lines[-1]) + 1)
 
 
 def byte_position(data: bytes, offset: int) -> Position:
