@@ -502,17 +502,21 @@ class Constraint:
         Strings that are not versions are skipped. Among versions of equal precedence
         (differing only in build metadata) the greatest text wins, so the choice never
         depends on the input order."""
-        best: tuple[VersionKey, str] | None = None
+        best_key: VersionKey | None = None
+        best = ""
         intervals = self._intervals
         for version in versions:
             try:
                 key = version_key(version)
             except (InvalidVersion, TypeError):
                 continue
-            candidate = (key, version)
-            if (best is None or candidate > best) and any(interval.contains(key) for interval in intervals):
-                best = candidate
-        return None if best is None else best[1]
+            if best_key is not None and (key < best_key or (key == best_key and version <= best)):
+                continue
+            for interval in intervals:
+                if interval.contains(key):
+                    best_key, best = key, version
+                    break
+        return None if best_key is None else best
 
     def canonical(self) -> str:
         """The normalized form: each ``||`` alternative as ``>=A <B`` (``*`` for any release,
