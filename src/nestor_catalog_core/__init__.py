@@ -31,7 +31,16 @@ from nestor_catalog_core._exceptions import (
     VersionNotFound,
     error_class_for_code,
 )
-from nestor_catalog_core.catalog import Catalog, CatalogEntry, CatalogSettings, ListFilters, Page, PublishResult
+from nestor_catalog_core.catalog import (
+    Catalog,
+    CatalogEntry,
+    CatalogReader,
+    CatalogSettings,
+    ListFilters,
+    Page,
+    PublishResult,
+    ReadModel,
+)
 from nestor_catalog_core.events import EventFilter, StreamReset
 from nestor_catalog_core.loading import (
     LoadedDocument,
@@ -105,6 +114,7 @@ __all__ = [
     "Catalog",
     "CatalogEntry",
     "CatalogError",
+    "CatalogReader",
     "CatalogSettings",
     "Change",
     "CompatReport",
@@ -142,6 +152,7 @@ __all__ = [
     "PublishOutcome",
     "PublishResult",
     "RateLimited",
+    "ReadModel",
     "ReadOnly",
     "RemoteError",
     "Resource",
