@@ -46,7 +46,7 @@ VersionKey: TypeAlias = tuple[int, int, int, int, tuple[PrereleaseKey, ...]]
 
 # re.ASCII: `\d` must not accept other scripts' digits; fullmatch: `$` would accept "1.2.3\n".
 _VERSION_RE: Final = re.compile(SEMVER_PATTERN, re.ASCII)
-_KEY_CACHE_SIZE: Final = 1 << 17
+_KEY_CACHE_SIZE: Final = 1 << 15  # at most ~10 MB of keys; the read model keeps its own
 
 
 def is_version(text: object) -> bool:
