@@ -81,8 +81,8 @@ __all__ = [
     "Bump",
     "Change",
     "CompatReport",
+    "FieldPath",
     "HasPositions",
-    "Path",
     "changed_fields",
     "compare",
     "declared_bump",
@@ -148,7 +148,7 @@ KNOWN_FIELDS: Final[Mapping[str, frozenset[str]]] = {
     "InputValidation": frozenset({"pattern", "min", "max", "min_length", "max_length", "enum"}),
     "OutputSpec": frozenset({"name", "type", "description", "sensitive"}),
 }
-Path: TypeAlias = tuple[str | int, ...]
+FieldPath: TypeAlias = tuple[str | int, ...]
 
 
 class HasPositions(Protocol):
@@ -171,7 +171,7 @@ class Change:
     new: Any
     needs: Bump
     message: str
-    location: Path = ()
+    location: FieldPath = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -242,7 +242,7 @@ class CompatReport:
             self._finding(c.rule, self._severity(c), c.field, c.explain(), c.location, file, locate)
             for c in self.changes
         ]
-        version_path: Path = ("metadata", "version")
+        version_path: FieldPath = ("metadata", "version")
         if not self.version_increased:
             message = f"{self.new_version} is not higher than {self.old_version}; release {self.suggested_version()}"
             out.append(
@@ -270,7 +270,7 @@ class CompatReport:
         severity: Severity,
         field_path: str,
         message: str,
-        location: Path,
+        location: FieldPath,
         file: str | None,
         locate: HasPositions | None,
     ) -> Finding:
@@ -365,7 +365,7 @@ class _Slot:
     index: int
 
     @property
-    def path(self) -> Path:
+    def path(self) -> FieldPath:
         return ("spec", self.section, self.index)
 
     @property
@@ -485,7 +485,7 @@ def _engine_changes(old: Spec, new: Spec) -> Iterator[Change]:
     for index, engine in enumerate(new.supported_engines):
         if engine not in before:
             before.add(engine)
-            path: Path = ("spec", "supported_engines", index)
+            path: FieldPath = ("spec", "supported_engines", index)
             field_path = f"spec.supported_engines[{index}]"
             yield Change(
                 "ENGINE_ADDED", field_path, None, engine, Bump.MINOR, f"engine {engine!r} is now supported", path
@@ -505,7 +505,7 @@ def _engine_config_changes(old: Spec, new: Spec) -> Iterator[Change]:
     after = {name: _config_data(config) for name, config in new.engine_configs.engines().items()}
     engines_before, engines_after = set(old.supported_engines), set(new.supported_engines)
     for engine in dict.fromkeys([*before, *after]):
-        path: Path = ("spec", "engine_configs", engine)
+        path: FieldPath = ("spec", "engine_configs", engine)
         field_path = f"spec.engine_configs.{engine}"
         if engine not in after:
             if engine in engines_after or engine not in engines_before:
