@@ -21,9 +21,12 @@ they are not the change under review. With ``--against``, versions whose files a
 noted (``VERSION_WITHDRAWN``, info): the catalog will withdraw them.
 
 Output and exit codes are ``validate``'s (``--format text|json|github``; 0 clean, 1 errors,
-2 usage). ``text`` prints a header per compared pair, its changes, then the findings;
-``json`` adds ``comparisons`` (each report with both values of every change) to the
-``{"files", "definitions", "findings"}`` object.
+2 usage). ``text`` prints the findings that belong to no comparison, then per compared pair
+a header (``aws-rds-mysql 1.2.0 -> 2.0.0: declared major, required major: ok``), one line per
+change (``RULE field: old -> new (needs major)``) and the located findings of the changes that
+need a larger bump. ``json`` adds ``comparisons`` (each report, with both values of every
+change) to the ``{"files", "definitions", "findings"}`` object; ``github`` annotates every
+finding.
 """
 
 from __future__ import annotations
@@ -393,8 +396,7 @@ def _emit(check: CompatCheck, *, fmt: str, fail_on: Severity, out: TextIO) -> in
     for comparison in check.comparisons:
         out.write(comparison.report.summary() + "\n")
         out.writelines(f"  {change.describe()}\n" for change in comparison.report.changes)
-        change_rules = len(comparison.report.changes)
-        out.writelines(f"{finding}\n" for finding in comparison.findings[change_rules:])
+        out.writelines(f"{finding}\n" for finding in comparison.findings if finding.severity is not Severity.INFO)
     failing = sum(not comparison.report.ok for comparison in check.comparisons)
     steps = len(check.comparisons)
     out.write(f"{steps} version step{'' if steps == 1 else 's'} checked, {failing} with too small a bump\n")
