@@ -66,6 +66,7 @@ def test_breaking_change_released_as_minor_is_rejected(tmp_path: Path, examples_
     changes = [line.split()[0] for line in lines[header + 1 :] if line.startswith("  ")]
     assert changes == ["ENGINE_CONFIG_CHANGED", "INPUT_REMOVED", "PATTERN_CHANGED", "DESCRIPTION_CHANGED"]
     assert "  INPUT_REMOVED spec.optional_inputs[1]: multi_az -> (none) (needs major)" in lines
+    assert any(line.startswith(f"{new_file}:24:18: error [PATTERN_CHANGED] ") for line in lines)
     bump = next(line for line in lines if "[BUMP_TOO_SMALL]" in line)
     assert bump.startswith(f"{new_file}:6:12: error [BUMP_TOO_SMALL] metadata.version: ")
     assert bump.endswith("need major (INPUT_REMOVED, PATTERN_CHANGED); release 2.0.0 instead")
