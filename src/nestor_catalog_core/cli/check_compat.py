@@ -53,6 +53,7 @@ from nestor_catalog_core.cli._output import (
     format_option,
     summary_line,
 )
+from nestor_catalog_core.cli.validate import ByteSize
 from nestor_catalog_core.loading import (
     DEFINITION_SUFFIXES,
     LoadedDocument,
@@ -444,7 +445,13 @@ def _sides(
 @click.option("--no-strict", is_flag=True, help="Unknown fields are warnings (and ignored), not errors.")
 @click.option("--no-schema", is_flag=True, help='Coerce harmless type drift ("20" for 20) instead of rejecting it.')
 @click.option("--no-policies", is_flag=True, help="Skip policy rules (naming, engines, defaults, maintainers...).")
-@click.option("--max-file-size", type=int, default=DEFAULT_MAX_FILE_SIZE, show_default=True, help="Bytes.")
+@click.option(
+    "--max-file-size",
+    type=ByteSize(),
+    default=DEFAULT_MAX_FILE_SIZE,
+    show_default=True,
+    help="Largest file read, in bytes (or 512KiB, 2MiB).",
+)
 def check_compat(
     paths: tuple[Path, ...],
     against: str | None,
@@ -463,8 +470,6 @@ def check_compat(
     is listed with its rule id, field, both values and the bump it needs. Exit status: 0
     when clean, 1 when a bump is too small (or another error), 2 for usage errors.
     """
-    if max_file_size < 1:
-        raise click.BadParameter("must be a positive number of bytes", param_hint="--max-file-size")
     settings = ValidationSettings(
         strict_mode=not no_strict, schema_validation=not no_schema, policy_enforcement=not no_policies
     )
