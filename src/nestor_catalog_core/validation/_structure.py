@@ -70,7 +70,12 @@ def build_definition(
 
 def _validate(data: Any, *, lax_types: bool) -> tuple[ResourceDefinition | None, list[ErrorDetails]]:
     try:
-        return ResourceDefinition.model_validate(data, strict=False if lax_types else None), []
+        # by_name=False: documents spell fields as the schema does (``apiVersion``), never the
+        # Python attribute names the model config also accepts for in-process construction.
+        model = ResourceDefinition.model_validate(
+            data, strict=False if lax_types else None, by_alias=True, by_name=False
+        )
+        return model, []
     except ValidationError as exc:
         return None, exc.errors(include_url=False, include_context=True, include_input=True)
 
