@@ -5,6 +5,7 @@ variables it honours (the README prints it).
 """
 
 from nestor_catalog_server.config._units import format_duration, parse_duration, parse_size
+from nestor_catalog_server.config.catalog import catalog_settings
 from nestor_catalog_server.config.loader import (
     ENV_OVERRIDES,
     GENERIC_ENV_PREFIX,
@@ -57,6 +58,7 @@ __all__ = [
     "StorageConfig",
     "TLSConfig",
     "ValidationConfig",
+    "catalog_settings",
     "format_duration",
     "load_settings",
     "parse_duration",

@@ -42,6 +42,7 @@ def test_public_names() -> None:
             "StorageConfig",
             "TLSConfig",
             "ValidationConfig",
+            "catalog_settings",
             "format_duration",
             "load_settings",
             "parse_duration",

@@ -1,0 +1,399 @@
+"""Applying a source's file changes to the Catalog: the part of a sync git and local sources share.
+
+Given what changed (a ``TreeDiff``: added, modified, deleted and renamed paths with their new
+blob ids) and the state stored by the previous sync, ``ChangeApplier.apply`` loads the added
+and modified files, publishes their documents, withdraws the versions that left the source and
+returns the new per-file state. The rules:
+
+- **Per-file isolation.** A file that fails to load, or any of whose documents is refused
+  (validation, compatibility, immutability, ownership), is *rejected*: its findings are kept
+  until the file is fixed or deleted, its blob id is stored so it is not parsed again until it
+  changes, and the versions it held before keep serving. Other files are applied normally.
+  Load failures are recorded as rejections here (audit + ``validation.failed``); the Catalog
+  records the others itself.
+- **What a file holds.** Every version a file published stays held by it, including versions
+  superseded by an in-place edit (``1.0.0`` -> ``1.1.0`` keeps ``1.0.0`` published: consumers
+  pinned to it keep working and git history still has it). When a file that loaded cleanly no
+  longer defines a *name* it held, those versions are released.
+- **Withdrawal.** Versions released by a deleted file, or by a clean file that dropped their
+  name, are withdrawn unless another file of the source holds them after the sync (a move
+  with edits, a copy). Renamed files (same content, new path) move their state and publish
+  nothing.
+- **Order.** Files are loaded in chunks in a worker thread (the next chunk loads while the
+  current one publishes); within a chunk documents publish by name and SemVer precedence,
+  so a repository's history is checked for compatibility version after version.
+- **Failures of the sync itself** (storage errors, a read-only catalog) propagate: the caller
+  saves no state, and the next attempt redoes the work (publishing is idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from nestor_catalog_core import (
+    Catalog,
+    CatalogError,
+    Finding,
+    ImmutableVersionError,
+    IncompatibleChange,
+    LoadedDocument,
+    LoadResult,
+    NotFoundError,
+    OwnershipConflict,
+    Severity,
+    Source,
+    ValidationFailed,
+)
+from nestor_catalog_core.validation import validate_document
+from nestor_catalog_core.versions import compare, version_key
+from nestor_catalog_server.sync._git_types import TreeDiff
+from nestor_catalog_server.sync.status import SyncCounts
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "AppliedChanges",
+    "ChangeApplier",
+    "FileLoader",
+    "FileRecord",
+    "Provenance",
+    "decode_files",
+    "encode_files",
+    "version_ref",
+]
+
+log = logging.getLogger("nestor_catalog.sync")
+
+#: Files loaded per worker-thread hop; bounds the loaded documents held in memory at once.
+DEFAULT_CHUNK_SIZE: Final = 256
+
+#: Loads one file (path, blob id) -> ``LoadResult``; blocking, called from a worker thread.
+FileLoader = Callable[[str, str], LoadResult]
+#: The provenance to publish a file's documents with (and to withdraw its versions with).
+Provenance = Callable[[str], Source]
+
+Findings = dict[str, list[dict[str, Any]]]
+
+
+def version_ref(name: str, version: str) -> str:
+    """``name@version``: how the sync state lists the versions a file holds."""
+    return f"{name}@{version}"
+
+
+def _ref_name(ref: str) -> str:
+    return ref.partition("@")[0]
+
+
+def _ref_key(ref: str) -> tuple[str, str]:
+    name, _, version = ref.partition("@")
+    return name, version
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """One file of a source's stored state: its blob id and the versions it holds."""
+
+    blob: str
+    versions: tuple[str, ...] = ()
+
+    def encode(self) -> list[str]:
+        return [self.blob, *self.versions]
+
+    @classmethod
+    def decode(cls, value: Sequence[str]) -> FileRecord:
+        return cls(str(value[0]) if value else "", tuple(str(item) for item in value[1:]))
+
+
+def decode_files(files: Mapping[str, Sequence[str]]) -> dict[str, FileRecord]:
+    """``SyncState.files`` (path -> ``[blob, "name@version", ...]``) as records."""
+    return {path: FileRecord.decode(value) for path, value in files.items()}
+
+
+def encode_files(records: Mapping[str, FileRecord]) -> dict[str, list[str]]:
+    return {path: record.encode() for path, record in sorted(records.items())}
+
+
+@dataclass(slots=True)
+class AppliedChanges:
+    """The outcome of ``ChangeApplier.apply``: the new state and what it took to get there.
+
+    ``findings`` are the findings still standing for every rejected file (the new state);
+    ``rejected`` only those of files rejected by this call.
+    """
+
+    files: dict[str, FileRecord]
+    findings: Findings
+    counts: SyncCounts
+    rejected: Findings = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _FileOutcome:
+    """What publishing one loaded file did, gathered across its documents."""
+
+    path: str
+    blob: str
+    previous: FileRecord | None
+    names: set[str] = field(default_factory=set)
+    published: list[str] = field(default_factory=list)
+    errors: list[Finding] = field(default_factory=list)
+    failed: bool = False
+
+
+class ChangeApplier:
+    """Publishes and withdraws what one source's changes call for (see the module docstring).
+
+    ``on_rejected`` is called with the error findings of every rejected file (the server
+    feeds ``catalog_validation_errors`` with it).
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        on_rejected: Callable[[Sequence[Finding]], None] | None = None,
+    ) -> None:
+        self._catalog = catalog
+        self._chunk_size = max(1, chunk_size)
+        self._on_rejected = on_rejected
+
+    async def apply(
+        self,
+        diff: TreeDiff,
+        files: Mapping[str, FileRecord],
+        findings: Mapping[str, list[dict[str, Any]]],
+        *,
+        load: FileLoader,
+        provenance: Provenance,
+    ) -> AppliedChanges:
+        """Apply ``diff`` to the state ``files``/``findings`` of the previous sync."""
+        counts = SyncCounts(
+            added=len(diff.added), modified=len(diff.modified), deleted=len(diff.deleted), renamed=len(diff.renamed)
+        )
+        records = dict(files)
+        standing: Findings = {path: list(items) for path, items in findings.items()}
+        released: list[tuple[str, str]] = []  # (version ref, path it left)
+        self._move_renamed(diff, records, standing)
+        for path in diff.deleted:
+            gone = records.pop(path, None)
+            standing.pop(path, None)
+            if gone is not None:
+                released.extend((ref, path) for ref in gone.versions)
+        rejected: Findings = {}
+        for outcome in await self._load_and_publish(diff, records, load, provenance, counts):
+            records[outcome.path], dropped = self._settle(outcome)
+            released.extend((ref, outcome.path) for ref in dropped)
+            standing.pop(outcome.path, None)
+            if outcome.failed:
+                counts.rejected += 1
+                rejected[outcome.path] = standing[outcome.path] = [f.to_dict() for f in outcome.errors]
+        counts.withdrawn = await self._withdraw_released(released, records, provenance)
+        return AppliedChanges(records, dict(sorted(standing.items())), counts, rejected)
+
+    # -- renames -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _move_renamed(diff: TreeDiff, records: dict[str, FileRecord], standing: Findings) -> None:
+        moved = [(old, new, records.pop(old, None), standing.pop(old, None)) for old, new in diff.renamed]
+        for _old, new, record, items in moved:
+            records[new] = FileRecord(diff.blobs[new], record.versions if record is not None else ())
+            if items is not None:
+                standing[new] = [{**item, "file": new} for item in items]
+
+    # -- loading and publishing --------------------------------------------------------------
+
+    async def _load_and_publish(
+        self,
+        diff: TreeDiff,
+        records: Mapping[str, FileRecord],
+        load: FileLoader,
+        provenance: Provenance,
+        counts: SyncCounts,
+    ) -> list[_FileOutcome]:
+        paths = [*diff.added, *diff.modified]
+        chunks = [paths[i : i + self._chunk_size] for i in range(0, len(paths), self._chunk_size)]
+        outcomes: list[_FileOutcome] = []
+        pending = self._load_chunk(chunks[0], diff, load) if chunks else None
+        for index in range(len(chunks)):
+            assert pending is not None
+            loaded = await pending
+            pending = self._load_chunk(chunks[index + 1], diff, load) if index + 1 < len(chunks) else None
+            try:
+                counts.loaded += len(loaded)
+                outcomes.extend(await self._publish_chunk(loaded, records, provenance, counts))
+            except BaseException:
+                if pending is not None:
+                    pending.cancel()
+                raise
+        return outcomes
+
+    def _load_chunk(
+        self, paths: list[str], diff: TreeDiff, load: FileLoader
+    ) -> asyncio.Task[list[tuple[str, str, LoadResult]]]:
+        def work() -> list[tuple[str, str, LoadResult]]:
+            return [(path, diff.blobs[path], load(path, diff.blobs[path])) for path in paths]
+
+        return asyncio.ensure_future(asyncio.to_thread(work))
+
+    async def _publish_chunk(
+        self,
+        loaded: list[tuple[str, str, LoadResult]],
+        records: Mapping[str, FileRecord],
+        provenance: Provenance,
+        counts: SyncCounts,
+    ) -> list[_FileOutcome]:
+        outcomes: dict[str, _FileOutcome] = {}
+        documents: list[tuple[_FileOutcome, LoadedDocument]] = []
+        for path, blob, result in loaded:
+            outcome = outcomes[path] = _FileOutcome(path, blob, records.get(path))
+            errors = [f for f in result.findings if f.is_error]
+            if errors:
+                await self._reject_load(outcome, result, provenance(path))
+                continue
+            for document in result.documents:
+                outcome.names.update(_names_of(document))
+                documents.append((outcome, document))
+        documents.sort(key=lambda item: _publish_order(item[1]))
+        for outcome, document in documents:
+            await self._publish_document(outcome, document, provenance(outcome.path), counts)
+        for outcome in outcomes.values():
+            if outcome.failed and self._on_rejected is not None:
+                self._on_rejected(outcome.errors)
+        return list(outcomes.values())
+
+    async def _reject_load(self, outcome: _FileOutcome, result: LoadResult, source: Source) -> None:
+        outcome.failed = True
+        outcome.errors = [f for f in result.findings if f.is_error]
+        await self._catalog.record_rejection(
+            code=ValidationFailed.code,
+            message=f"{outcome.path}: {len(outcome.errors)} load error(s); the file was not published",
+            name=None,
+            version=None,
+            source=source,
+            findings=[f for f in result.findings if f.severity is not Severity.INFO],
+            file=outcome.path,
+        )
+
+    async def _publish_document(
+        self, outcome: _FileOutcome, document: LoadedDocument, source: Source, counts: SyncCounts
+    ) -> None:
+        try:
+            result = await self._catalog.publish_document(document, source=source)
+        except ValidationFailed as exc:
+            outcome.errors.extend(exc.findings or [_conflict_finding(exc, document, ("metadata",))])
+        except IncompatibleChange as exc:
+            outcome.errors.extend(self._compat_findings(exc, document))
+        except ImmutableVersionError as exc:
+            outcome.errors.append(_conflict_finding(exc, document, ("metadata", "version")))
+        except OwnershipConflict as exc:
+            outcome.errors.append(_conflict_finding(exc, document, ("metadata", "name")))
+        else:
+            name, version = result.resource.definition.key
+            outcome.published.append(version_ref(name, version))
+            if result.outcome == "unchanged":
+                counts.unchanged += 1
+            else:
+                counts.published += 1
+            return
+        outcome.failed = True
+
+    def _compat_findings(self, exc: IncompatibleChange, document: LoadedDocument) -> list[Finding]:
+        """The compatibility findings with their lines: the Catalog raised with the changes only,
+        so compare again against the same predecessor (this runs only for a refused file)."""
+        name, previous_version = exc.details.get("resource_name"), exc.details.get("previous_version")
+        try:
+            previous = self._catalog.entry(str(name), str(previous_version)).definition()
+            definition = validate_document(document, self._catalog.settings.validation).definition
+        except CatalogError:
+            definition = None
+        if definition is None:
+            return [_conflict_finding(exc, document, ("metadata", "version"))]
+        errors = [f for f in compare(previous, definition).findings(document.file, locate=document) if f.is_error]
+        return errors or [_conflict_finding(exc, document, ("metadata", "version"))]
+
+    # -- state and withdrawal ----------------------------------------------------------------
+
+    @staticmethod
+    def _settle(outcome: _FileOutcome) -> tuple[FileRecord, list[str]]:
+        """The file's new record, and the versions it no longer holds."""
+        previous = outcome.previous.versions if outcome.previous is not None else ()
+        if outcome.failed:
+            return FileRecord(outcome.blob, _unique([*previous, *outcome.published])), []
+        kept = [ref for ref in previous if _ref_name(ref) in outcome.names]
+        dropped = [ref for ref in previous if _ref_name(ref) not in outcome.names]
+        return FileRecord(outcome.blob, _unique([*kept, *outcome.published])), dropped
+
+    async def _withdraw_released(
+        self, released: list[tuple[str, str]], records: Mapping[str, FileRecord], provenance: Provenance
+    ) -> int:
+        held = {ref for record in records.values() for ref in record.versions}
+        withdrawn = 0
+        seen: set[str] = set()
+        for ref, path in released:
+            if ref in held or ref in seen:
+                continue
+            seen.add(ref)
+            if await self._withdraw(ref, path, provenance(path)):
+                withdrawn += 1
+        return withdrawn
+
+    async def _withdraw(self, ref: str, path: str, source: Source) -> bool:
+        name, version = _ref_key(ref)
+        try:
+            entry = self._catalog.entry(name, version)
+        except NotFoundError:
+            log.warning("sync state lists %s, which the catalog does not have; nothing to withdraw", ref)
+            return False
+        if entry.withdrawn:
+            return False
+        try:
+            await self._catalog.withdraw(
+                name, version, source=source, reason=f"{path} no longer defines it in source {source.repository}"
+            )
+        except NotFoundError:
+            return False
+        return True
+
+
+def _unique(refs: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(refs))
+
+
+def _metadata(document: LoadedDocument) -> dict[str, Any]:
+    data = document.data
+    meta = data.get("metadata") if isinstance(data, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def _names_of(document: LoadedDocument) -> set[str]:
+    name = _metadata(document).get("name")
+    return {name} if isinstance(name, str) else set()
+
+
+def _publish_order(document: LoadedDocument) -> tuple[int, str, Any, str]:
+    """Documents by name, then SemVer precedence; those without a usable name/version last."""
+    meta = _metadata(document)
+    name, version = meta.get("name"), meta.get("version")
+    if not isinstance(name, str) or not isinstance(version, str):
+        return (1, "", (), document.file)
+    try:
+        return (0, name, version_key(version), document.file)
+    except CatalogError:
+        return (1, name, (), document.file)
+
+
+def _conflict_finding(exc: CatalogError, document: LoadedDocument, path: tuple[str, ...]) -> Finding:
+    line, column = document.position(path)
+    return Finding(
+        rule=exc.code,
+        severity=Severity.ERROR,
+        field=".".join(path),
+        message=exc.message,
+        file=document.file,
+        line=line,
+        column=column,
+    )
