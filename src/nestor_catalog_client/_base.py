@@ -1,0 +1,471 @@
+"""What the sync and the async client share: configuration, request building, response
+parsing, error mapping, retries and the ETag cache, written once and free of I/O.
+
+Every API method is described by a ``Call``: how to build its request and how to parse its
+answer. ``_BaseCatalogClient._flow`` runs a call as a generator that yields the I/O it needs
+(``Send`` a request, ``Sleep`` before a retry) and receives the outcome; ``CatalogClient``
+drives it with ``httpx.Client`` and ``time.sleep``, ``AsyncCatalogClient`` with
+``httpx.AsyncClient`` and ``asyncio.sleep``. Only those few lines differ between them.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, Generic, TypedDict, TypeVar
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from nestor_catalog_client._cache import CachedResponse, ETagCache
+from nestor_catalog_client._errors import error_from_response, transport_error
+from nestor_catalog_client._models import (
+    CatalogDeprecationWarning,
+    FacetCounts,
+    ResourcePage,
+    SearchResult,
+    ValidationReport,
+    VersionInfo,
+)
+from nestor_catalog_client._retry import RetryPolicy
+from nestor_catalog_core import (
+    AuditPage,
+    AuditRecord,
+    Finding,
+    InputsResult,
+    InvalidRequest,
+    PublishResult,
+    Resource,
+    __version__,
+)
+from nestor_catalog_core.models.records import format_time
+
+__all__ = [
+    "API",
+    "DEFAULT_TIMEOUT",
+    "Call",
+    "Filters",
+    "Send",
+    "Sleep",
+    "Token",
+]
+
+T = TypeVar("T")
+
+API: Final = "/api/v1"
+
+#: Connect quickly or fail over; allow a busy server some time to answer.
+DEFAULT_TIMEOUT: Final = httpx.Timeout(10.0, connect=5.0)
+
+#: A bearer token, or a function returning the current one (called for every request, so a
+#: token that rotates is picked up without a new client).
+Token = str | Callable[[], str]
+
+_YAML: Final = "application/yaml"
+_JSON: Final = "application/json"
+
+#: ``warnings.warn`` stack level that points at the consumer's call (``get_resource`` ->
+#: driver -> flow -> parser -> warn helper), the same for both clients.
+_WARN_STACKLEVEL: Final = 6
+
+
+class Filters(TypedDict, total=False):
+    """Filters of lists, searches and facets (all must match)."""
+
+    provider: str
+    category: str
+    resource_type: str
+    engine: str
+    maintainer: str
+    deprecated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """One API call: the request to send and how to read a successful answer.
+
+    ``idempotent`` calls are retried (GETs and the pure POSTs); ``cacheable`` ones go through
+    the ETag cache (immutable URLs only).
+    """
+
+    method: str
+    path: str
+    parse: Callable[[httpx.Response], T]
+    params: tuple[tuple[str, str], ...] = ()
+    content: bytes | None = None
+    content_type: str | None = None
+    idempotent: bool = True
+    cacheable: bool = False
+    success: frozenset[int] = frozenset({200})
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.path}?{urlencode(self.params)}" if self.params else self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    request: httpx.Request
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    seconds: float
+
+
+Step = Send | Sleep
+Outcome = httpx.Response | httpx.TransportError | None
+
+
+@dataclass(slots=True)
+class _Prepared:
+    request: httpx.Request
+    cached: CachedResponse | None = None
+
+
+class _BaseCatalogClient:
+    """Configuration and the I/O-free half of every call. Not used directly."""
+
+    _http: httpx.Client | httpx.AsyncClient
+
+    def __init__(
+        self,
+        *,
+        token: Token | None = None,
+        retries: int | RetryPolicy = 3,
+        cache: bool | int | ETagCache | None = True,
+        user_agent: str | None = None,
+    ) -> None:
+        self._token = token
+        self.retry_policy = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries=retries)
+        self.cache = _make_cache(cache)
+        self.user_agent = user_agent or f"nestor-catalog-client/{__version__} httpx/{httpx.__version__}"
+        self._warned: set[tuple[str, str]] = set()
+
+    # -- requests --------------------------------------------------------------------------
+
+    def _default_headers(self) -> dict[str, str]:
+        return {"User-Agent": self.user_agent, "Accept": _JSON}
+
+    def _auth_headers(self) -> dict[str, str]:
+        token = self._token() if callable(self._token) else self._token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _prepare(self, call: Call[Any]) -> _Prepared:
+        cached = self.cache.get(call.cache_key) if call.cacheable and self.cache is not None else None
+        request = self._http.build_request(call.method, call.path, params=call.params or None, content=call.content)
+        request.headers.update(self._auth_headers())
+        if call.content_type is not None:
+            request.headers["Content-Type"] = call.content_type
+        if cached is not None:
+            request.headers["If-None-Match"] = cached.etag
+        return _Prepared(request, cached)
+
+    # -- the flow of one call ----------------------------------------------------------------
+
+    def _flow(self, call: Call[T]) -> Generator[Step, Outcome, T]:
+        """Send, retry transient failures with backoff, answer 304s from the cache, map errors."""
+        attempt = 0
+        while True:
+            prepared = self._prepare(call)
+            outcome = yield Send(prepared.request)
+            if isinstance(outcome, httpx.TransportError):
+                delay = self.retry_policy.delay_after_error(attempt, outcome, idempotent=call.idempotent)
+                if delay is None:
+                    raise transport_error(outcome, prepared.request, attempt + 1) from outcome
+            else:
+                assert outcome is not None
+                response = self._accept(call, prepared, outcome)
+                if response is not None:
+                    return call.parse(response)
+                delay = self.retry_policy.delay_after_response(attempt, outcome, idempotent=call.idempotent)
+                if delay is None:
+                    raise error_from_response(outcome)
+            attempt += 1
+            yield Sleep(delay)
+
+    def _accept(self, call: Call[Any], prepared: _Prepared, response: httpx.Response) -> httpx.Response | None:
+        """The response to parse, or None when it is an error."""
+        if response.status_code == 304 and prepared.cached is not None:
+            self._record_cache(hit=True)
+            return prepared.cached.as_response(prepared.request, response)
+        if response.status_code not in call.success:
+            return None
+        if call.cacheable and self.cache is not None:
+            self._record_cache(hit=False)
+            entry = CachedResponse.of(response)
+            if entry is not None:
+                self.cache.put(call.cache_key, entry)
+        return response
+
+    def _record_cache(self, *, hit: bool) -> None:
+        if self.cache is not None:
+            self.cache.record(hit=hit)
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def _get_resource_call(self, name: str, version: str | None, constraint: str | None) -> Call[Resource]:
+        if version is not None and constraint is not None:
+            raise InvalidRequest(
+                "pass either an exact version or a constraint, not both",
+                details={"resource_name": name, "version": version, "constraint": constraint},
+            )
+        if version is not None:
+            return Call("GET", _version_path(name, version), self._parse_resource, cacheable=True)
+        params = (("constraint", constraint),) if constraint is not None else ()
+        return Call("GET", _name_path(name), self._parse_resource, params=params)
+
+    def _latest_call(self, name: str) -> Call[Resource]:
+        return Call("GET", f"{_name_path(name)}/latest", self._parse_resource)
+
+    def _versions_call(self, name: str) -> Call[list[VersionInfo]]:
+        return Call("GET", f"{_name_path(name)}/versions", _parse_versions)
+
+    def _list_call(self, filters: Filters, cursor: str | None, limit: int, facets: bool) -> Call[ResourcePage]:
+        params = _filter_params(filters) + _page_params(cursor, limit, facets)
+        return Call("GET", f"{API}/resources", _parser(ResourcePage.from_dict), params=params)
+
+    def _search_call(
+        self, q: str, filters: Filters, cursor: str | None, limit: int, facets: bool
+    ) -> Call[SearchResult]:
+        if not q.strip():
+            raise InvalidRequest("search needs a non-empty query", details={"q": q})
+        params = (("q", q), *_filter_params(filters), *_page_params(cursor, limit, facets))
+        return Call("GET", f"{API}/search", _parser(SearchResult.from_dict), params=params)
+
+    def _facets_call(self, filters: Filters) -> Call[FacetCounts]:
+        return Call("GET", f"{API}/facets", _parser(FacetCounts.from_dict), params=_filter_params(filters))
+
+    def _definition_schema_call(self) -> Call[dict[str, Any]]:
+        return Call("GET", f"{API}/schema", _parse_object, cacheable=True)
+
+    def _inputs_schema_call(self, name: str, version: str) -> Call[dict[str, Any]]:
+        return Call("GET", f"{_version_path(name, version)}/schema", _parse_object, cacheable=True)
+
+    def _validate_call(
+        self,
+        text: str | bytes,
+        content_type: str | None,
+        options: Mapping[str, bool | None],
+    ) -> Call[ValidationReport]:
+        content = text.encode() if isinstance(text, str) else text
+        params = tuple((key, _bool(value)) for key, value in options.items() if value is not None)
+        return Call(
+            "POST",
+            f"{API}/validate",
+            _parser(ValidationReport.from_dict),
+            params=params,
+            content=content,
+            content_type=content_type or _guess_content_type(content),
+        )
+
+    def _validate_inputs_call(self, name: str, version: str, values: Mapping[str, Any]) -> Call[InputsResult]:
+        if not isinstance(values, Mapping):
+            raise InvalidRequest("inputs must be a mapping of input names to values", details={"type": type(values)})
+        return Call(
+            "POST",
+            f"{_version_path(name, version)}/inputs:validate",
+            _parse_inputs,
+            content=json.dumps(dict(values), separators=(",", ":")).encode(),
+            content_type=_JSON,
+        )
+
+    def _audit_call(self, query: Mapping[str, str | int | datetime | None]) -> Call[AuditPage]:
+        params = tuple((key, _query_value(value)) for key, value in query.items() if value is not None)
+        return Call("GET", f"{API}/audit", _parse_audit, params=params)
+
+    def _status_call(self) -> Call[dict[str, Any]]:
+        return Call("GET", f"{API}/status", _parse_object)
+
+    def _health_call(self) -> Call[dict[str, Any]]:
+        return Call("GET", "/health", _parse_object)
+
+    def _ready_call(self) -> Call[dict[str, Any]]:
+        return Call("GET", "/ready", _parse_object)
+
+    # writes: never retried
+
+    def _publish_call(self, text: str | bytes, content_type: str | None) -> Call[list[PublishResult]]:
+        content = text.encode() if isinstance(text, str) else text
+        return Call(
+            "POST",
+            f"{API}/resources",
+            _parse_publish,
+            content=content,
+            content_type=content_type or _guess_content_type(content),
+            idempotent=False,
+            success=frozenset({200, 201}),
+        )
+
+    def _deprecate_call(
+        self, name: str, version: str, message: str | None, replacement: str | None, sunset: str | None
+    ) -> Call[Resource]:
+        body = {k: v for k, v in (("message", message), ("replacement", replacement), ("sunset", sunset)) if v}
+        return Call(
+            "PUT",
+            f"{_version_path(name, version)}/deprecation",
+            self._parse_resource_quietly,
+            content=json.dumps(body).encode(),
+            content_type=_JSON,
+            idempotent=False,
+        )
+
+    def _undeprecate_call(self, name: str, version: str) -> Call[Resource]:
+        path = f"{_version_path(name, version)}/deprecation"
+        return Call("DELETE", path, self._parse_resource_quietly, idempotent=False)
+
+    def _withdraw_call(self, name: str, version: str) -> Call[Resource]:
+        return Call("DELETE", _version_path(name, version), self._parse_resource_quietly, idempotent=False)
+
+    def _restore_call(self, name: str, version: str) -> Call[Resource]:
+        path = f"{_version_path(name, version)}/restore"
+        return Call("POST", path, self._parse_resource_quietly, idempotent=False)
+
+    # -- parsing ---------------------------------------------------------------------------
+
+    def _parse_resource(self, response: httpx.Response) -> Resource:
+        resource = self._parse_resource_quietly(response)
+        if resource.deprecated:
+            self._warn_deprecated(resource)
+        return resource
+
+    @staticmethod
+    def _parse_resource_quietly(response: httpx.Response) -> Resource:
+        return Resource.from_dict(_json(response))
+
+    def _warn_deprecated(self, resource: Resource) -> None:
+        key = (resource.name, resource.version)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        warnings.warn(_deprecation_message(resource), CatalogDeprecationWarning, stacklevel=_WARN_STACKLEVEL)
+
+    def forget(self, name: str, version: str | None = None) -> None:
+        """Drop cached responses of ``name`` (one version, or all) so the next read fetches them
+        in full; subscriptions call it for lifecycle events they see."""
+        if self.cache is not None:
+            prefix = _version_path(name, version) if version is not None else f"{_name_path(name)}/"
+            self.cache.discard_prefix(prefix)
+
+
+def _make_cache(cache: bool | int | ETagCache | None) -> ETagCache | None:
+    if isinstance(cache, ETagCache):
+        return cache
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return ETagCache()
+    return ETagCache(max_entries=cache)
+
+
+def _segment(value: str) -> str:
+    if not value:
+        raise InvalidRequest("resource names and versions must not be empty")
+    return quote(value, safe="")
+
+
+def _name_path(name: str) -> str:
+    return f"{API}/resources/{_segment(name)}"
+
+
+def _version_path(name: str, version: str) -> str:
+    return f"{_name_path(name)}/{_segment(version)}"
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _filter_params(filters: Filters) -> tuple[tuple[str, str], ...]:
+    unknown = set(filters) - set(Filters.__annotations__)
+    if unknown:
+        raise InvalidRequest(
+            f"unknown filter(s) {sorted(unknown)}: use {sorted(Filters.__annotations__)}",
+            details={"filters": sorted(unknown)},
+        )
+    out: list[tuple[str, str]] = []
+    for key, value in filters.items():
+        if value is None:
+            continue
+        out.append((key, _bool(value) if isinstance(value, bool) else str(value)))
+    return tuple(out)
+
+
+def _page_params(cursor: str | None, limit: int, facets: bool) -> tuple[tuple[str, str], ...]:
+    params: list[tuple[str, str]] = [("limit", str(limit))]
+    if cursor:
+        params.append(("cursor", cursor))
+    if facets:
+        params.append(("facets", "true"))
+    return tuple(params)
+
+
+def _guess_content_type(content: bytes) -> str:
+    return _JSON if content.lstrip()[:1] in (b"{", b"[") else _YAML
+
+
+def _json(response: httpx.Response) -> Any:
+    return json.loads(response.content)
+
+
+def _parse_object(response: httpx.Response) -> dict[str, Any]:
+    body = _json(response)
+    if not isinstance(body, dict):
+        raise ValueError(f"expected a JSON object from {response.request.url.path}")
+    return body
+
+
+def _parser(build: Callable[[dict[str, Any]], T]) -> Callable[[httpx.Response], T]:
+    def parse(response: httpx.Response) -> T:
+        return build(_parse_object(response))
+
+    return parse
+
+
+def _parse_versions(response: httpx.Response) -> list[VersionInfo]:
+    return [VersionInfo.from_dict(item) for item in _parse_object(response).get("versions", [])]
+
+
+def _parse_inputs(response: httpx.Response) -> InputsResult:
+    body = _parse_object(response)
+    return InputsResult(
+        values=dict(body.get("values") or {}),
+        findings=[Finding.from_dict(item) for item in body.get("findings", [])],
+    )
+
+
+def _parse_audit(response: httpx.Response) -> AuditPage:
+    body = _parse_object(response)
+    records = [AuditRecord.from_dict(item) for item in body.get("items", [])]
+    return AuditPage(records=records, next_cursor=body.get("next_cursor"))
+
+
+def _query_value(value: str | int | datetime) -> str:
+    return format_time(value) if isinstance(value, datetime) else str(value)
+
+
+def _parse_publish(response: httpx.Response) -> list[PublishResult]:
+    return [
+        PublishResult(
+            outcome=item["outcome"],
+            resource=Resource.from_dict(item["resource"]),
+            warnings=[Finding.from_dict(w) for w in item.get("warnings", [])],
+        )
+        for item in _parse_object(response).get("results", [])
+    ]
+
+
+def _deprecation_message(resource: Resource) -> str:
+    text = f"{resource.name} {resource.version} is deprecated"
+    deprecation = resource.deprecation
+    if deprecation is not None:
+        parts = [text + (f": {deprecation.message}" if deprecation.message else "")]
+        if deprecation.replacement:
+            parts.append(f"use {deprecation.replacement} instead")
+        if deprecation.sunset:
+            parts.append(f"sunset {deprecation.sunset}")
+        text = "; ".join(parts)
+    return text

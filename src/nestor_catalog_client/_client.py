@@ -1,0 +1,274 @@
+"""``CatalogClient``: the blocking client, on ``httpx.Client``.
+
+It does no asyncio, so it works in plain scripts and also from code that runs inside an event
+loop's thread (a Jupyter cell, an async framework's sync handler): it never calls
+``asyncio.run`` or touches the running loop. One client is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import random
+import ssl
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar, Unpack
+
+import httpx
+
+from nestor_catalog_client._base import DEFAULT_TIMEOUT, Call, Filters, Sleep, Token, _BaseCatalogClient
+from nestor_catalog_client._cache import ETagCache
+from nestor_catalog_client._models import FacetCounts, ResourcePage, SearchResult, ValidationReport, VersionInfo
+from nestor_catalog_client._retry import RetryPolicy
+from nestor_catalog_client._subscription import ReconnectPolicy, StreamState, Subscription
+from nestor_catalog_core import AuditPage, EventFilter, EventType, InputsResult, PublishResult, Resource
+
+__all__ = ["CatalogClient"]
+
+T = TypeVar("T")
+
+
+class CatalogClient(_BaseCatalogClient):
+    """Blocking client of a nestor-catalog server (or sidecar).
+
+    ``base_url`` is the server's root (``http://catalog:8080``). ``token`` is a bearer token or a
+    function returning the current one. ``timeout`` is an ``httpx.Timeout`` or seconds.
+    ``retries`` repeats idempotent calls after transient failures (a number or a
+    ``RetryPolicy``). ``cache`` keeps exact versions and inputs schemas and revalidates them
+    with ``If-None-Match`` (True, a maximum number of entries, an ``ETagCache`` to share, or
+    False). ``transport`` is passed to httpx (tests, proxies, custom TLS). ``verify`` is an
+    ``ssl.SSLContext`` (for mTLS, one holding the client certificate) or a bool.
+
+    Errors are the core exception tree: ``ResourceNotFound``, ``NoMatchingVersion``,
+    ``InvalidConstraint``, ``ValidationFailed``... each with the server's ``details`` and
+    ``trace_id``; an unreachable server after retries raises ``ServiceUnavailable`` with the
+    transport error as its ``__cause__``.
+    """
+
+    _http: httpx.Client
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8080",
+        *,
+        token: Token | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        retries: int | RetryPolicy = 3,
+        cache: bool | int | ETagCache | None = True,
+        user_agent: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        super().__init__(token=token, retries=retries, cache=cache, user_agent=user_agent)
+        self._http = httpx.Client(
+            base_url=base_url,
+            timeout=timeout,
+            headers={**self._default_headers(), **(headers or {})},
+            transport=transport,
+            verify=verify,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- the driver ------------------------------------------------------------------------
+
+    def _run(self, call: Call[T]) -> T:
+        flow = self._flow(call)
+        outcome: httpx.Response | httpx.TransportError | None = None
+        while True:
+            try:
+                step = flow.send(outcome)
+            except StopIteration as stop:
+                result: T = stop.value
+                return result
+            if isinstance(step, Sleep):
+                time.sleep(step.seconds)
+                outcome = None
+                continue
+            try:
+                outcome = self._http.send(step.request)
+            except httpx.TransportError as exc:
+                outcome = exc
+
+    # -- resources -------------------------------------------------------------------------
+
+    def get_resource(self, name: str, version: str | None = None, *, constraint: str | None = None) -> Resource:
+        """An exact version (withdrawn ones too), the highest version matching ``constraint``
+        (``^1.2``, ``~> 5.0``, ``>=1.0.0 <2.0.0``...), or the latest. Warns
+        ``CatalogDeprecationWarning`` once per deprecated (name, version)."""
+        return self._run(self._get_resource_call(name, version, constraint))
+
+    def latest(self, name: str) -> Resource:
+        """The highest non-prerelease, non-withdrawn version of ``name``."""
+        return self._run(self._latest_call(name))
+
+    def versions(self, name: str) -> list[VersionInfo]:
+        """Every version of ``name``, newest first, withdrawn ones included and flagged."""
+        return self._run(self._versions_call(name))
+
+    def list_page(
+        self, *, cursor: str | None = None, limit: int = 50, facets: bool = False, **filters: Unpack[Filters]
+    ) -> ResourcePage:
+        """One page of the latest version of every name matching ``filters``."""
+        return self._run(self._list_call(filters, cursor, limit, facets))
+
+    def list_resources(self, *, page_size: int = 1000, **filters: Unpack[Filters]) -> Iterator[Resource]:
+        """Every name's latest version matching ``filters``, following cursors page by page."""
+        cursor: str | None = None
+        while True:
+            page = self.list_page(cursor=cursor, limit=page_size, **filters)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def search(
+        self,
+        q: str,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        facets: bool = False,
+        **filters: Unpack[Filters],
+    ) -> SearchResult:
+        """Ranked search: exact name, name prefix, name token, then other fields."""
+        return self._run(self._search_call(q, filters, cursor, limit, facets))
+
+    def facets(self, **filters: Unpack[Filters]) -> FacetCounts:
+        """Counts of names per provider, category, resource_type and engine."""
+        return self._run(self._facets_call(filters))
+
+    def definition_schema(self) -> dict[str, Any]:
+        """The JSON Schema of ``ResourceDefinition`` (for editors and form tools)."""
+        return self._run(self._definition_schema_call())
+
+    def inputs_schema(self, name: str, version: str) -> dict[str, Any]:
+        """The JSON Schema of a version's inputs (for form renderers)."""
+        return self._run(self._inputs_schema_call(name, version))
+
+    # -- validation ------------------------------------------------------------------------
+
+    def validate(
+        self,
+        text: str | bytes,
+        *,
+        content_type: str | None = None,
+        strict: bool | None = None,
+        schema: bool | None = None,
+        policies: bool | None = None,
+        compatibility: bool | None = None,
+    ) -> ValidationReport:
+        """A dry run of publishing ``text`` (YAML or JSON, one or more documents): every finding
+        with file, line and column. Options left None take the server's defaults."""
+        options = {"strict": strict, "schema": schema, "policies": policies, "compatibility": compatibility}
+        return self._run(self._validate_call(text, content_type, options))
+
+    def validate_inputs(self, name: str, version: str, values: Mapping[str, Any]) -> InputsResult:
+        """Check a consumer's input values against a version; ``result.ok``, ``result.findings``
+        and ``result.values`` (with defaults applied). Invalid inputs are a normal answer."""
+        return self._run(self._validate_inputs_call(name, version, values))
+
+    # -- operations ------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """``/api/v1/status``: revision, counts, sync, SSE, storage and (sidecars) upstream lag."""
+        return self._run(self._status_call())
+
+    def health(self) -> dict[str, Any]:
+        return self._run(self._health_call())
+
+    def ready(self) -> dict[str, Any]:
+        """``/ready``; raises ``ServiceUnavailable`` (after retries) when the server is not ready."""
+        return self._run(self._ready_call())
+
+    def audit(
+        self,
+        *,
+        resource: str | None = None,
+        version: str | None = None,
+        user: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> AuditPage:
+        """One page of audit records, newest first."""
+        query = {"resource": resource, "version": version, "user": user, "action": action, "since": since}
+        return self._run(self._audit_call({**query, "until": until, "limit": limit, "cursor": cursor}))
+
+    # -- writes (never retried) ------------------------------------------------------------
+
+    def publish(self, text: str | bytes, *, content_type: str | None = None) -> list[PublishResult]:
+        """Publish YAML/JSON definitions through the API (platform-team token; API-owned names)."""
+        return self._run(self._publish_call(text, content_type))
+
+    def deprecate(
+        self,
+        name: str,
+        version: str,
+        message: str,
+        *,
+        replacement: str | None = None,
+        sunset: str | None = None,
+    ) -> Resource:
+        return self._run(self._deprecate_call(name, version, message, replacement, sunset))
+
+    def undeprecate(self, name: str, version: str) -> Resource:
+        return self._run(self._undeprecate_call(name, version))
+
+    def withdraw(self, name: str, version: str) -> Resource:
+        return self._run(self._withdraw_call(name, version))
+
+    def restore(self, name: str, version: str) -> Resource:
+        return self._run(self._restore_call(name, version))
+
+    # -- events ----------------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        provider: str | None = None,
+        category: str | None = None,
+        name: str | None = None,
+        types: Iterable[str | EventType] | None = None,
+        since: int | None = None,
+        *,
+        resource_type: str | None = None,
+        heartbeat_timeout: float | None = None,
+        reconnect: ReconnectPolicy | None = None,
+    ) -> Subscription:
+        """Live events matching every given filter, as an iterator of ``Event`` and
+        ``StreamReset`` (see ``nestor_catalog_client._subscription`` for the guarantees).
+
+        ``since`` replays from after that sequence; without it the stream starts now.
+        ``heartbeat_timeout`` (seconds of silence before reconnecting) defaults to 2.5 times the
+        server's heartbeat interval. On a ``StreamReset``, re-list and keep iterating.
+        """
+        event_filter = EventFilter.of(
+            provider=provider, category=category, name=name, resource_type=resource_type, types=types
+        )
+        state = StreamState(
+            event_filter=event_filter,
+            since=since,
+            heartbeat_timeout=heartbeat_timeout,
+            reconnect=reconnect or ReconnectPolicy(),
+            jitter=random.random,
+        )
+        return Subscription(self, state)
