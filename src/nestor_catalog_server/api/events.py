@@ -1,0 +1,506 @@
+"""``GET /api/v1/events``: the catalog's event log as Server-Sent Events.
+
+Wire format (lines end with ``\\n``; every frame ends with a blank line)::
+
+    retry: 3000                                  first frame, no data line (no browser event)
+
+    id: 42                                       one frame per event; id = event sequence
+    event: resource.created
+    data: {"apiVersion":...,"status":{...}}      compact JSON: the resource body, or the event's data
+
+    id: 57                                       the requested position is gone (or ahead of the log):
+    event: reset                                 re-list, then keep reading; later ids follow 57
+    data: {"sequence":57,"reason":"...","requested":3,"first_available":40}
+
+    : heartbeat 1767225600                       a comment after ``sse.heartbeat_interval`` of silence
+
+Admission happens before anything streams, so refusals are ordinary error envelopes: ``sse.enabled``
+false -> 404; a bad ``filter`` or a ``since``/``Last-Event-ID`` that is not an integer >= 0 -> 400;
+``sse.max_connections`` open streams (or a shutdown in progress) -> 503 with ``Retry-After``.
+``Last-Event-ID`` wins over ``since``; without either the stream starts at the current head.
+
+Each admitted stream runs four small tasks: a producer reading ``CatalogReader.subscribe`` into a
+bounded queue of ``sse.buffer_size`` events, a writer sending frames to the socket (heartbeats
+when idle), and two watchers (client disconnect, ``AppState.shutdown``). The queue decouples the
+event source from the socket: the producer waits while the queue is full, so a burst or a replay
+from ``since=0`` never costs more than ``buffer_size`` queued events per client, and a client that
+falls behind simply reads older events from the hub's ring or the durable log later. A client is
+*slow* when its queue is full and it accepted nothing for a whole heartbeat interval (its socket
+is full: the ASGI server's ``send`` stopped returning): the stream is then cut. Nothing is lost:
+the client reconnects with ``Last-Event-ID`` and replays from the durable log.
+
+An event's frame is encoded once and shared by every subscriber (a small per-app cache keyed by
+sequence), so fanning an event out to a thousand streams costs a thousand socket writes, not a
+thousand JSON encodings. Slots are counted in ``AppState.sse_connections`` and the
+``catalog_sse_connections`` gauge from admission until the stream ends, however it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import AsyncGenerator, Iterable
+from contextlib import aclosing, suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Final
+
+from litestar import Controller, Request, get
+from litestar.di import Provide
+from litestar.params import HeaderParameter, QueryParameter, SkipValidation
+from litestar.response import Response
+from litestar.response.base import ASGIResponse
+
+from nestor_catalog_core import InvalidRequest, NotFoundError, ServiceUnavailable
+from nestor_catalog_core.events import EventFilter, StreamReset
+from nestor_catalog_core.models import Event, EventType
+from nestor_catalog_server.state import AppState, provide_app_state
+
+if TYPE_CHECKING:
+    from litestar.app import Litestar
+    from litestar.background_tasks import BackgroundTask, BackgroundTasks
+    from litestar.datastructures import Cookie
+    from litestar.enums import MediaType
+    from litestar.types import HTTPResponseBodyEvent, Receive, Scope, Send, TypeEncodersMap
+
+    from nestor_catalog_core import CatalogReader
+    from nestor_catalog_server.observability import Metrics
+
+__all__ = ["EVENTS_PATH", "EventsController", "route_handlers"]
+
+log = logging.getLogger("nestor_catalog.server.events")
+
+EVENTS_PATH: Final = "/api/v1/events"
+#: Frames of this many recent events stay encoded for the next subscriber that sends them.
+FRAME_CACHE_SIZE: Final = 1024
+#: At most this many queued frames go out in one ``send`` (a replay, a burst).
+MAX_FRAMES_PER_SEND: Final = 64
+#: A ``since``/``Last-Event-ID`` longer than this is not a sequence (int64 has 19 digits).
+_MAX_POSITION_DIGITS: Final = 19
+#: Seconds a stream that is ending gets to tell its client so.
+_CLOSE_TIMEOUT: Final = 1.0
+
+_STREAM_HEADERS: Final = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+_END_OF_BODY: Final[HTTPResponseBodyEvent] = {"type": "http.response.body", "body": b"", "more_body": False}
+
+
+# --------------------------------------------------------------------------------------------- frames
+
+
+def retry_frame(milliseconds: int) -> bytes:
+    """The reconnection hint. No ``data`` line: a frame without data dispatches no browser event."""
+    return b"retry: %d\n\n" % milliseconds
+
+
+def heartbeat_frame(now: float) -> bytes:
+    return b": heartbeat %d\n\n" % int(now)
+
+
+def event_frame(event: Event) -> bytes:
+    """``id``/``event``/``data`` for one event. Compact JSON never contains a raw line break
+    (JSON escapes them), so ``data`` is always a single line."""
+    data = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False)
+    return f"id: {event.sequence}\nevent: {event.type.value}\ndata: {data}\n\n".encode()
+
+
+def reset_frame(reset: StreamReset) -> bytes:
+    if reset.requested > reset.sequence:
+        reason = (
+            f"position {reset.requested} is ahead of this catalog's event log (head {reset.sequence}): "
+            "the log was replaced or this replica is behind; re-list, then continue"
+        )
+    else:
+        reason = (
+            f"position {reset.requested} is older than the retained event log "
+            f"(first available {reset.first_available}); re-list, then continue"
+        )
+    payload = {
+        "sequence": reset.sequence,
+        "reason": reason,
+        "requested": reset.requested,
+        "first_available": reset.first_available,
+    }
+    data = json.dumps(payload, separators=(",", ":"))
+    return f"id: {reset.sequence}\nevent: reset\ndata: {data}\n\n".encode()
+
+
+class FrameCache:
+    """Encoded frames of recent events, keyed by sequence, shared by every stream of one app.
+
+    An entry also records the event's type and time, so an event that reuses a sequence (a
+    store replaced under a running server) is encoded afresh instead of served stale.
+    """
+
+    def __init__(self, capacity: int = FRAME_CACHE_SIZE) -> None:
+        self._capacity = capacity
+        self._frames: OrderedDict[int, tuple[EventType, datetime, bytes]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def frame(self, event: Event) -> bytes:
+        cached = self._frames.get(event.sequence)
+        if cached is not None and cached[0] is event.type and cached[1] == event.time:
+            return cached[2]
+        frame = event_frame(event)
+        self._frames[event.sequence] = (event.type, event.time, frame)
+        if len(self._frames) > self._capacity:
+            self._frames.popitem(last=False)
+        return frame
+
+
+# --------------------------------------------------------------------------------------------- admission
+
+
+def parse_position(value: str | None, parameter: str) -> int | None:
+    """An event sequence from a query parameter or header: ``None`` when absent (an empty
+    ``Last-Event-ID`` is absent too, as browsers treat it); ``InvalidRequest`` unless it is an
+    integer >= 0."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text and parameter == "Last-Event-ID":
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_POSITION_DIGITS:
+        raise InvalidRequest(
+            f"{parameter} must be an event sequence (an integer >= 0), got {value!r}",
+            details={"parameter": parameter, "value": value},
+        )
+    return int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamOptions:
+    """What one stream needs from the configuration, in the units it uses."""
+
+    buffer_size: int
+    heartbeat: float
+    retry_ms: int
+
+    @classmethod
+    def of(cls, app_state: AppState) -> StreamOptions:
+        sse = app_state.settings.sse
+        return cls(
+            buffer_size=sse.buffer_size,
+            heartbeat=sse.heartbeat_interval.total_seconds(),
+            retry_ms=math.ceil(sse.retry.total_seconds() * 1000),
+        )
+
+
+def _retry_after_seconds(app_state: AppState) -> int:
+    return max(1, math.ceil(app_state.settings.sse.retry.total_seconds()))
+
+
+def admit(app_state: AppState) -> None:
+    """Take a connection slot or refuse with 503; the caller must ``release`` what it took."""
+    sse = app_state.settings.sse
+    if app_state.shutdown.is_set():
+        app_state.metrics.sse_disconnected("shutdown")
+        raise ServiceUnavailable(
+            "the server is shutting down; reconnect to another replica or retry later",
+            details={"retry_after": _retry_after_seconds(app_state)},
+        )
+    if app_state.sse_connections >= sse.max_connections:
+        app_state.metrics.sse_disconnected("max_connections")
+        raise ServiceUnavailable(
+            f"too many event streams open ({sse.max_connections}); retry later",
+            details={"max_connections": sse.max_connections, "retry_after": _retry_after_seconds(app_state)},
+        )
+    app_state.sse_connections += 1
+    app_state.metrics.sse_connections.inc()
+
+
+def release(app_state: AppState) -> None:
+    app_state.sse_connections -= 1
+    app_state.metrics.sse_connections.dec()
+
+
+# --------------------------------------------------------------------------------------------- streaming
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """One queued frame and the event type it counts as."""
+
+    frame: bytes
+    type: str
+
+
+class EventStream:
+    """One admitted stream. ``serve`` runs it to the end and always gives its slot back."""
+
+    def __init__(
+        self,
+        app_state: AppState,
+        frames: FrameCache,
+        event_filter: EventFilter,
+        since: int | None,
+        options: StreamOptions,
+    ) -> None:
+        self._state = app_state
+        self._catalog: CatalogReader = app_state.catalog
+        self._metrics: Metrics = app_state.metrics
+        self._frames = frames
+        self._filter = event_filter
+        self._since = since
+        self._options = options
+        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=options.buffer_size)
+        self._done: asyncio.Future[str] | None = None
+        self._released = False
+
+    def release(self) -> None:
+        """Give the connection slot back (idempotent)."""
+        if not self._released:
+            self._released = True
+            release(self._state)
+
+    async def serve(self, send: Send, receive: Receive) -> str:
+        """Stream until the client leaves, the server shuts down or the client is too slow;
+        returns why it ended: ``client_closed``, ``shutdown``, ``slow_consumer`` or ``error``."""
+        self._done = asyncio.get_running_loop().create_future()
+        tasks = [
+            asyncio.create_task(self._produce(), name="sse-producer"),
+            asyncio.create_task(self._write(send), name="sse-writer"),
+            asyncio.create_task(self._watch_client(receive), name="sse-client"),
+            asyncio.create_task(self._watch_shutdown(), name="sse-shutdown"),
+        ]
+        try:
+            reason = await self._done
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+        if reason != "client_closed":
+            self._metrics.sse_disconnected(reason)
+        if reason in ("shutdown", "error"):
+            with suppress(Exception):
+                async with asyncio.timeout(_CLOSE_TIMEOUT):
+                    await send(_END_OF_BODY)
+        return reason
+
+    def _finish(self, reason: str) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_result(reason)
+
+    # -- the producer: subscription -> queue ----------------------------------------------------
+
+    async def _events(self) -> AsyncGenerator[Event | StreamReset, None]:
+        since = self._since
+        head = self._catalog.hub.head
+        if since is not None and since > head:
+            yield StreamReset(sequence=head, requested=since, first_available=await self._catalog.first_sequence())
+            since = head
+        events = self._catalog.subscribe(self._filter, since=since)
+        try:
+            async for item in events:
+                yield item
+        finally:
+            if isinstance(events, AsyncGenerator):
+                await events.aclose()
+
+    def _item(self, item: Event | StreamReset) -> _Item:
+        if isinstance(item, StreamReset):
+            return _Item(reset_frame(item), "reset")
+        return _Item(self._frames.frame(item), item.type.value)
+
+    async def _produce(self) -> None:
+        try:
+            async with aclosing(self._events()) as events:
+                async for item in events:
+                    if not await self._enqueue(self._item(item)):
+                        self._finish("slow_consumer")
+                        return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("event stream failed while reading the event log")
+            self._finish("error")
+            return
+        self._finish("shutdown")  # the hub closed: the catalog is shutting down
+
+    async def _enqueue(self, item: _Item) -> bool:
+        """Queue ``item``; False when the queue stayed full for a heartbeat interval."""
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            try:
+                async with asyncio.timeout(self._options.heartbeat):
+                    await self._queue.put(item)
+            except TimeoutError:
+                return False
+        return True
+
+    # -- the writer: queue -> socket ------------------------------------------------------------
+
+    async def _write(self, send: Send) -> None:
+        try:
+            await self._send(send, retry_frame(self._options.retry_ms))
+            while True:
+                items = await self._next_items()
+                if not items:
+                    await self._send(send, heartbeat_frame(time.time()))
+                    continue
+                await self._send(send, b"".join(item.frame for item in items))
+                for item in items:
+                    self._metrics.sse_event_sent(item.type)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the ASGI server refuses to send: the client is gone
+            log.debug("event stream send failed: %r", exc)
+            self._finish("client_closed")
+
+    async def _next_items(self) -> list[_Item]:
+        """Queued items (at most ``MAX_FRAMES_PER_SEND``), waiting up to a heartbeat interval
+        for the first; empty when the interval passed in silence."""
+        queue = self._queue
+        if queue.empty():
+            try:
+                async with asyncio.timeout(self._options.heartbeat):
+                    first = await queue.get()
+            except TimeoutError:
+                return []
+        else:
+            first = queue.get_nowait()
+        items = [first]
+        while len(items) < MAX_FRAMES_PER_SEND and not queue.empty():
+            items.append(queue.get_nowait())
+        return items
+
+    @staticmethod
+    async def _send(send: Send, body: bytes) -> None:
+        await send({"type": "http.response.body", "body": body, "more_body": True})
+
+    # -- the watchers ----------------------------------------------------------------------------
+
+    async def _watch_client(self, receive: Receive) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self._finish("client_closed")
+                return
+
+    async def _watch_shutdown(self) -> None:
+        await self._state.shutdown.wait()
+        self._finish("shutdown")
+
+
+class _EventStreamASGIResponse(ASGIResponse):
+    """Sends the headers, then runs the stream; the slot is released however it ends
+    (client gone, shutdown, slow consumer, cancellation, an error in ``send``)."""
+
+    __slots__ = ("_stream",)
+
+    _should_set_content_length = False
+
+    def __init__(self, stream: EventStream, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.start_response(send)
+            await self._stream.serve(send, receive)
+        finally:
+            self._stream.release()
+
+
+class EventStreamResponse(Response[bytes]):
+    """The handler's return value: headers for ``text/event-stream`` around an ``EventStream``."""
+
+    def __init__(self, stream: EventStream) -> None:
+        super().__init__(content=b"", media_type="text/event-stream", headers=dict(_STREAM_HEADERS))
+        self.stream = stream
+
+    def to_asgi_response(
+        self,
+        app: Litestar | None,
+        request: Request[Any, Any, Any],
+        *,
+        background: BackgroundTask | BackgroundTasks | None = None,
+        cookies: Iterable[Cookie] | None = None,
+        encoded_headers: Iterable[tuple[bytes, bytes]] | None = None,
+        headers: dict[str, str] | None = None,
+        is_head_response: bool = False,
+        media_type: MediaType | str | None = None,
+        status_code: int | None = None,
+        type_encoders: TypeEncodersMap | None = None,
+    ) -> ASGIResponse:
+        merged = {**headers, **self.headers} if headers else dict(self.headers)
+        return _EventStreamASGIResponse(
+            self.stream,
+            cookies=[*self.cookies, *(cookies or ())],
+            headers=merged,
+            media_type="text/event-stream",
+            status_code=200,
+        )
+
+
+# --------------------------------------------------------------------------------------------- routes
+
+
+class EventsController(Controller):
+    """The SSE endpoint. One instance per app holds the app's frame cache."""
+
+    path = EVENTS_PATH
+    tags = ["events"]
+    dependencies = {"app_state": Provide(provide_app_state, sync_to_thread=False)}
+
+    def __init__(self, owner: Any) -> None:
+        super().__init__(owner)
+        self.frames = FrameCache()
+
+    @get(
+        "",
+        media_type="text/event-stream",
+        summary="Live catalog events (Server-Sent Events)",
+        description=(
+            "Streams the event log: `id:` is the event sequence, `event:` its type, `data:` the resource "
+            "body (resource events) or the event's data. Resume with `Last-Event-ID` (wins) or `?since=`; "
+            "a position older than retention gets `event: reset`. The first frame is `retry:`; "
+            "comments (`: heartbeat <unix time>`) keep idle streams alive. 503 with `Retry-After` when "
+            "`sse.max_connections` streams are open; a client whose buffer overflows is disconnected "
+            "and resumes with `Last-Event-ID`."
+        ),
+        response_description="An endless text/event-stream (see the description for its frames)",
+        cache=False,
+    )
+    async def stream_events(
+        self,
+        app_state: SkipValidation[AppState],
+        filters: Annotated[
+            list[str] | None,
+            QueryParameter(
+                name="filter",
+                required=False,
+                description="KEY:VALUE, repeatable (all must match); keys provider, category, name, "
+                "type (resource type), event (event types, comma-separated).",
+            ),
+        ] = None,
+        since: Annotated[
+            str | None, QueryParameter(name="since", required=False, description="Replay events after this sequence.")
+        ] = None,
+        last_event_id: Annotated[
+            str | None, HeaderParameter(name="Last-Event-ID", required=False, description="Resume after this sequence.")
+        ] = None,
+    ) -> EventStreamResponse:
+        if not app_state.settings.sse.enabled:
+            raise NotFoundError("live events are disabled on this server (sse.enabled: false)")
+        event_filter = EventFilter.parse(filters or ())
+        position = parse_position(last_event_id, "Last-Event-ID")
+        if position is None:
+            position = parse_position(since, "since")
+        admit(app_state)
+        try:
+            stream = EventStream(app_state, self.frames, event_filter, position, StreamOptions.of(app_state))
+        except BaseException:
+            release(app_state)
+            raise
+        return EventStreamResponse(stream)
+
+
+#: What ``create_app`` registers.
+route_handlers: list[type[Controller]] = [EventsController]
