@@ -17,7 +17,8 @@ Wire format (lines end with ``\\n``; every frame ends with a blank line)::
 Admission happens before anything streams, so refusals are ordinary error envelopes: ``sse.enabled``
 false -> 404; a bad ``filter`` or a ``since``/``Last-Event-ID`` that is not an integer >= 0 -> 400;
 ``sse.max_connections`` open streams (or a shutdown in progress) -> 503 with ``Retry-After``.
-``Last-Event-ID`` wins over ``since``; without either the stream starts at the current head.
+``Last-Event-ID`` wins over ``since``; without either the stream starts at the head the catalog had
+when the request was admitted, so every event published after admission is delivered.
 
 Each admitted stream runs four small tasks: a producer reading ``CatalogReader.subscribe`` into a
 bounded queue of ``sse.buffer_size`` events, a writer sending frames to the socket (heartbeats
@@ -238,7 +239,7 @@ class EventStream:
         app_state: AppState,
         frames: FrameCache,
         event_filter: EventFilter,
-        since: int | None,
+        since: int,
         options: StreamOptions,
     ) -> None:
         self._state = app_state
@@ -291,7 +292,7 @@ class EventStream:
     async def _events(self) -> AsyncGenerator[Event | StreamReset, None]:
         since = self._since
         head = self._catalog.hub.head
-        if since is not None and since > head:
+        if since > head:
             yield StreamReset(sequence=head, requested=since, first_available=await self._catalog.first_sequence())
             since = head
         events = self._catalog.subscribe(self._filter, since=since)
@@ -493,6 +494,8 @@ class EventsController(Controller):
         position = parse_position(last_event_id, "Last-Event-ID")
         if position is None:
             position = parse_position(since, "since")
+        if position is None:
+            position = app_state.catalog.hub.head  # "from now" means from admission, not first read
         admit(app_state)
         try:
             stream = EventStream(app_state, self.frames, event_filter, position, StreamOptions.of(app_state))

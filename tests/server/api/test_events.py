@@ -297,6 +297,23 @@ async def test_stream_without_position_starts_at_head(catalog: Catalog) -> None:
     assert (frame.id, frame.json()["metadata"]["name"]) == (new.sequence, "new-one")
 
 
+async def test_events_published_between_admission_and_the_first_frame_are_delivered(catalog: Catalog) -> None:
+    app, state = make_app(catalog)
+    client = StreamClient(app)
+    client.accepting.clear()  # the response head waits in send(): admitted, not yet streaming
+    opening = asyncio.create_task(client.open())
+    while state.sse_connections == 0:
+        await asyncio.sleep(0)
+    event = await publish(catalog, "between")
+    client.accepting.set()
+    await opening
+    try:
+        frame = await client.event()
+    finally:
+        await client.disconnect()
+    assert frame.id == event.sequence
+
+
 async def test_heartbeat_comment_when_idle(catalog: Catalog) -> None:
     app, _ = make_app(catalog, heartbeat_interval=timedelta(milliseconds=20))
     async with streaming(app) as client:
