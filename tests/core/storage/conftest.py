@@ -2,19 +2,22 @@
 
 Every test in ``test_conformance.py`` takes the ``store`` fixture (an opened store) and,
 when it needs to close and reopen, the ``store_factory`` fixture. Adding an adapter is one
-more ``StoreFactory`` in ``FACTORIES`` (DynamoDB: a factory that starts ``moto_server``
-on a free port and opens ``dynamodb://<table>?endpoint=...``).
+more ``StoreFactory`` in ``FACTORIES``. DynamoDB runs against ``moto_server`` over HTTP
+(``moto_endpoint``, one server per session), a new table per store.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlencode
 
+import boto3
 import pytest
 
 from nestor_catalog_core.storage import ComponentStore, open_store
+from tests.support.moto import REGION, moto_or_skip, unique_table_name
 
 
 class StoreFactory(Protocol):
@@ -90,15 +93,59 @@ class SQLiteFactory(_Tracking):
         return self.track(store)
 
 
-FACTORIES: dict[str, Callable[[Path], StoreFactory]] = {
-    "memory": lambda _tmp: MemoryFactory(),
-    "sqlite": lambda tmp: SQLiteFactory(tmp),
+class DynamoDBFactory(_Tracking):
+    """Each ``create`` makes a new table on the session's moto_server; ``aclose`` drops them."""
+
+    durable = True
+
+    def __init__(self, endpoint: str) -> None:
+        super().__init__()
+        self.endpoint = endpoint
+        self.tables: list[str] = []
+
+    def uri(self, table: str) -> str:
+        return f"dynamodb://{table}?{urlencode({'region': REGION, 'endpoint': self.endpoint})}"
+
+    async def create(self) -> ComponentStore:
+        table = unique_table_name()
+        self.tables.append(table)
+        store = open_store(self.uri(table), create_table=True)
+        await store.open()
+        return self.track(store)
+
+    async def reopen(self, store: ComponentStore) -> ComponentStore:
+        await store.close()
+        table = getattr(store, "table_name", None)
+        assert isinstance(table, str)
+        reopened = open_store(self.uri(table))
+        await reopened.open()
+        return self.track(reopened)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        client = boto3.client("dynamodb", region_name=REGION, endpoint_url=self.endpoint)
+        for table in self.tables:
+            client.delete_table(TableName=table)
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """The base URL of a moto_server shared by the session (each store uses its own table)."""
+    with moto_or_skip() as server:
+        yield server.endpoint
+
+
+FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], StoreFactory]] = {
+    "memory": lambda _request, _tmp: MemoryFactory(),
+    "sqlite": lambda _request, tmp: SQLiteFactory(tmp),
+    "dynamodb": lambda request, _tmp: DynamoDBFactory(request.getfixturevalue("moto_endpoint")),
 }
 
 
 @pytest.fixture(params=sorted(FACTORIES))
 async def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
-    factory = FACTORIES[request.param](tmp_path)
+    factory = FACTORIES[request.param](request, tmp_path)
     yield factory
     await factory.aclose()
 
