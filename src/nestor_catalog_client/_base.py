@@ -51,6 +51,8 @@ __all__ = [
     "Send",
     "Sleep",
     "Token",
+    "name_path",
+    "version_path",
 ]
 
 T = TypeVar("T")
@@ -214,15 +216,15 @@ class _BaseCatalogClient:
                 details={"resource_name": name, "version": version, "constraint": constraint},
             )
         if version is not None:
-            return Call("GET", _version_path(name, version), self._parse_resource, cacheable=True)
+            return Call("GET", version_path(name, version), self._parse_resource, cacheable=True)
         params = (("constraint", constraint),) if constraint is not None else ()
-        return Call("GET", _name_path(name), self._parse_resource, params=params)
+        return Call("GET", name_path(name), self._parse_resource, params=params)
 
     def _latest_call(self, name: str) -> Call[Resource]:
-        return Call("GET", f"{_name_path(name)}/latest", self._parse_resource)
+        return Call("GET", f"{name_path(name)}/latest", self._parse_resource)
 
     def _versions_call(self, name: str) -> Call[list[VersionInfo]]:
-        return Call("GET", f"{_name_path(name)}/versions", _parse_versions)
+        return Call("GET", f"{name_path(name)}/versions", _parse_versions)
 
     def _list_call(self, filters: Filters, cursor: str | None, limit: int, facets: bool) -> Call[ResourcePage]:
         params = _filter_params(filters) + _page_params(cursor, limit, facets)
@@ -243,7 +245,7 @@ class _BaseCatalogClient:
         return Call("GET", f"{API}/schema", _parse_object, cacheable=True)
 
     def _inputs_schema_call(self, name: str, version: str) -> Call[dict[str, Any]]:
-        return Call("GET", f"{_version_path(name, version)}/schema", _parse_object, cacheable=True)
+        return Call("GET", f"{version_path(name, version)}/schema", _parse_object, cacheable=True)
 
     def _validate_call(
         self,
@@ -267,7 +269,7 @@ class _BaseCatalogClient:
             raise InvalidRequest("inputs must be a mapping of input names to values", details={"type": type(values)})
         return Call(
             "POST",
-            f"{_version_path(name, version)}/inputs:validate",
+            f"{version_path(name, version)}/inputs:validate",
             _parse_inputs,
             content=json.dumps(dict(values), separators=(",", ":")).encode(),
             content_type=_JSON,
@@ -276,6 +278,10 @@ class _BaseCatalogClient:
     def _audit_call(self, query: Mapping[str, str | int | datetime | None]) -> Call[AuditPage]:
         params = tuple((key, _query_value(value)) for key, value in query.items() if value is not None)
         return Call("GET", f"{API}/audit", _parse_audit, params=params)
+
+    def _raw_call(self, path: str, params: tuple[tuple[str, str], ...] = ()) -> Call[dict[str, Any]]:
+        """A GET answering a JSON object, unparsed (the mirror stores bodies as they come)."""
+        return Call("GET", path, _parse_object, params=params)
 
     def _status_call(self) -> Call[dict[str, Any]]:
         return Call("GET", f"{API}/status", _parse_object)
@@ -306,7 +312,7 @@ class _BaseCatalogClient:
         body = {k: v for k, v in (("message", message), ("replacement", replacement), ("sunset", sunset)) if v}
         return Call(
             "PUT",
-            f"{_version_path(name, version)}/deprecation",
+            f"{version_path(name, version)}/deprecation",
             self._parse_resource_quietly,
             content=json.dumps(body).encode(),
             content_type=_JSON,
@@ -314,14 +320,14 @@ class _BaseCatalogClient:
         )
 
     def _undeprecate_call(self, name: str, version: str) -> Call[Resource]:
-        path = f"{_version_path(name, version)}/deprecation"
+        path = f"{version_path(name, version)}/deprecation"
         return Call("DELETE", path, self._parse_resource_quietly, idempotent=False)
 
     def _withdraw_call(self, name: str, version: str) -> Call[Resource]:
-        return Call("DELETE", _version_path(name, version), self._parse_resource_quietly, idempotent=False)
+        return Call("DELETE", version_path(name, version), self._parse_resource_quietly, idempotent=False)
 
     def _restore_call(self, name: str, version: str) -> Call[Resource]:
-        path = f"{_version_path(name, version)}/restore"
+        path = f"{version_path(name, version)}/restore"
         return Call("POST", path, self._parse_resource_quietly, idempotent=False)
 
     # -- parsing ---------------------------------------------------------------------------
@@ -347,7 +353,7 @@ class _BaseCatalogClient:
         """Drop cached responses of ``name`` (one version, or all) so the next read fetches them
         in full; subscriptions call it for lifecycle events they see."""
         if self.cache is not None:
-            prefix = _version_path(name, version) if version is not None else f"{_name_path(name)}/"
+            prefix = version_path(name, version) if version is not None else f"{name_path(name)}/"
             self.cache.discard_prefix(prefix)
 
 
@@ -367,12 +373,12 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _name_path(name: str) -> str:
+def name_path(name: str) -> str:
     return f"{API}/resources/{_segment(name)}"
 
 
-def _version_path(name: str, version: str) -> str:
-    return f"{_name_path(name)}/{_segment(version)}"
+def version_path(name: str, version: str) -> str:
+    return f"{name_path(name)}/{_segment(version)}"
 
 
 def _bool(value: bool) -> str:

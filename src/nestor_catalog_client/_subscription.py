@@ -39,7 +39,14 @@ if TYPE_CHECKING:
     from nestor_catalog_client._async_client import AsyncCatalogClient
     from nestor_catalog_client._client import CatalogClient
 
-__all__ = ["AsyncSubscription", "ReconnectPolicy", "StreamState", "Subscription", "SubscriptionItem"]
+__all__ = [
+    "AsyncSubscription",
+    "ReconnectPolicy",
+    "StreamState",
+    "Subscription",
+    "SubscriptionItem",
+    "heartbeat_timeout_for",
+]
 
 log = logging.getLogger("nestor_catalog.client")
 
@@ -103,13 +110,7 @@ class StreamState:
         return self.heartbeat_timeout is None
 
     def learn_heartbeat_interval(self, status: dict[str, Any] | None) -> None:
-        """Take the server's heartbeat interval from its ``/api/v1/status`` (``sse.heartbeat_interval``
-        in seconds), else assume the default."""
-        interval = DEFAULT_HEARTBEAT_INTERVAL
-        sse = status.get("sse") if isinstance(status, dict) else None
-        if isinstance(sse, dict) and isinstance(sse.get("heartbeat_interval"), int | float):
-            interval = float(sse["heartbeat_interval"]) or DEFAULT_HEARTBEAT_INTERVAL
-        self.heartbeat_timeout = interval * HEARTBEAT_MISSES
+        self.heartbeat_timeout = heartbeat_timeout_for(status)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -212,6 +213,18 @@ class StreamState:
         elif frame.id is not None and frame.id.isdigit():
             self.last_event_id = int(frame.id)
         return item
+
+
+def heartbeat_timeout_for(status: dict[str, Any] | None) -> float:
+    """Seconds of silence after which a stream from this server is dead: 2.5 times the
+    heartbeat interval its ``/api/v1/status`` publishes (``sse.heartbeat_interval``, seconds),
+    or 2.5 times the default interval when it publishes none."""
+    interval = DEFAULT_HEARTBEAT_INTERVAL
+    sse = status.get("sse") if isinstance(status, dict) else None
+    value = sse.get("heartbeat_interval") if isinstance(sse, dict) else None
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        interval = float(value)
+    return interval * HEARTBEAT_MISSES
 
 
 def _heartbeat_time(frame: SSEFrame) -> float | None:
