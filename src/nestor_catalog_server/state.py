@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from litestar.datastructures import State
+from litestar.params import Dependency
 
 from nestor_catalog_core import Catalog, CatalogReader, ReadOnly
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from nestor_catalog_server.observability import Metrics
     from nestor_catalog_server.sync import SyncManager
 
-__all__ = ["STATE_KEY", "AppState", "provide_app_state"]
+__all__ = ["STATE_KEY", "AppState", "AppStateParam", "provide_app_state"]
 
 STATE_KEY = "nestor"
 
@@ -62,3 +63,9 @@ def provide_app_state(state: State) -> AppState:
     """Litestar dependency: ``Provide(provide_app_state, sync_to_thread=False)`` as ``app_state``."""
     app_state: AppState = state[STATE_KEY]
     return app_state
+
+
+#: The handler parameter type for the ``app_state`` dependency: ``app_state: AppStateParam``.
+#: ``skip_validation`` keeps Litestar from running the dataclass through msgspec on every request
+#: (which costs time and would need the names ``AppState`` only imports for type checking).
+AppStateParam = Annotated[AppState, Dependency(skip_validation=True)]

@@ -51,6 +51,7 @@ __all__ = [
     "GitConfig",
     "LeadershipConfig",
     "LoggingConfig",
+    "RateLimitConfig",
     "RedisConfig",
     "RepositoryConfig",
     "SQLiteConfig",
@@ -236,6 +237,18 @@ class TLSConfig(_Section):
                 raise key_error("ca_certs", f"cannot load the CA bundle: {exc}") from None
 
 
+class RateLimitConfig(_Section):
+    """A per-client request limit (keyed on the client address); off by default.
+
+    ``requests`` per ``per`` (a fixed window); past it the API answers 429 with ``Retry-After``.
+    Health, readiness and metrics are never limited.
+    """
+
+    enabled: bool = False
+    requests: int = Field(default=100, ge=1)
+    per: Annotated[Literal["second", "minute", "hour", "day"], BeforeValidator(_lower)] = "second"
+
+
 class ServiceConfig(_Section):
     """The process: where it listens, where it keeps its data, how much it accepts."""
 
@@ -249,6 +262,7 @@ class ServiceConfig(_Section):
     tls: TLSConfig = TLSConfig()
     read_only: bool = False
     upstream: Annotated[HttpUrl | None, BeforeValidator(_empty_to_none)] = None
+    rate_limit: RateLimitConfig = RateLimitConfig()
 
 
 class LoggingConfig(_Section):

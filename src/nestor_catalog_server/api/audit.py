@@ -1,0 +1,71 @@
+"""The audit trail: who published, deprecated, withdrew or was refused what, newest first."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated
+
+from litestar import Controller, Response, get
+from litestar.params import Parameter
+
+from nestor_catalog_core import AuditQuery, Catalog, NotFoundError
+from nestor_catalog_server.api import schemas
+from nestor_catalog_server.api.resources import JSON
+from nestor_catalog_server.state import AppStateParam
+
+__all__ = ["AuditController"]
+
+Text = Annotated[str | None, Parameter(description="Exact match.")]
+Moment = Annotated[datetime | None, Parameter(description="RFC 3339 date-time.")]
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A date-time without an offset is read as UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+class AuditController(Controller):
+    """``/api/v1/audit``."""
+
+    path = "/api/v1/audit"
+    tags = ["audit"]
+
+    @get(
+        "/",
+        summary="Audit records, newest first (since inclusive, until exclusive)",
+        responses=schemas.responses(schemas.AuditPageBody, 400, 401, 403, 404),
+    )
+    async def list_audit(
+        self,
+        app_state: AppStateParam,
+        resource: Text = None,
+        version: Text = None,
+        user: Text = None,
+        action: Annotated[str | None, Parameter(description="resource.created, resource.withdrawn, ...")] = None,
+        since: Moment = None,
+        until: Moment = None,
+        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+        cursor: str | None = None,
+    ) -> Response[bytes]:
+        catalog = app_state.catalog
+        if not isinstance(catalog, Catalog):
+            raise NotFoundError(
+                "this catalog is a mirror: the audit log is kept by the upstream catalog",
+                details={"reason": "mirror"},
+            )
+        query = AuditQuery(
+            resource=resource,
+            version=version,
+            user=user,
+            action=action,
+            since=_utc(since),
+            until=_utc(until),
+            limit=limit,
+            cursor=cursor,
+        )
+        page = await catalog.audit(query)
+        body = {"items": [record.to_dict() for record in page.records], "next_cursor": page.next_cursor}
+        return Response(content=json.dumps(body, ensure_ascii=False, default=str).encode(), media_type=JSON)

@@ -1,0 +1,157 @@
+"""Operations: liveness, readiness, Prometheus metrics, the status page and the OpenAPI document.
+
+``/health`` checks nothing but the process (a liveness probe must not restart a server because
+its database blinked). ``/ready`` says whether this process should get traffic: storage answers
+a ping, the first sync of every repository has finished, no optional component (mirror
+upstream, Redis, ...) reports ``ok: false``, and the app is not shutting down; otherwise 503 with
+the checks as the envelope's details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Final
+
+from litestar import Controller, Request, Response, get
+
+from nestor_catalog_core import Catalog, CatalogError, ServiceUnavailable, __version__
+from nestor_catalog_server.api import schemas
+from nestor_catalog_server.api._request import raw_header
+from nestor_catalog_server.api.resources import JSON
+from nestor_catalog_server.state import AppStateParam
+
+__all__ = ["HealthController", "OpenAPIDocumentController", "readiness_checks", "status_body"]
+
+#: Seconds a storage ping may take before the store counts as unreachable.
+PING_TIMEOUT: Final = 2.0
+NO_STORE: Final = {"Cache-Control": "no-store"}
+_HEALTH_BODY: Final = b'{"status":"ok"}'
+
+
+async def _storage_check(app_state: AppStateParam) -> dict[str, Any]:
+    catalog = app_state.catalog
+    storage_type = app_state.settings.storage.type
+    if not isinstance(catalog, Catalog):
+        return {"ok": True, "type": "mirror"}
+    try:
+        await asyncio.wait_for(catalog.store.ping(), timeout=PING_TIMEOUT)
+    except TimeoutError:
+        return {"ok": False, "type": storage_type, "error": f"no answer within {PING_TIMEOUT:g}s"}
+    except CatalogError as exc:
+        return {"ok": False, "type": storage_type, "error": exc.message}
+    return {"ok": True, "type": storage_type}
+
+
+def _sync_check(app_state: AppStateParam) -> dict[str, Any]:
+    sync = app_state.sync
+    if sync is None:
+        return {"ok": True, "enabled": False}
+    sources = sync.sources()
+    return {"ok": sync.ready, "enabled": True, "sources": len(sources)}
+
+
+def _component_ok(value: Any) -> bool:
+    return not (isinstance(value, dict) and value.get("ok") is False)
+
+
+async def readiness_checks(app_state: AppStateParam) -> dict[str, dict[str, Any]]:
+    """Every readiness check by name; each has ``ok``."""
+    checks: dict[str, dict[str, Any]] = {"storage": await _storage_check(app_state), "sync": _sync_check(app_state)}
+    for name, value in app_state.components.items():
+        checks[name] = {"ok": _component_ok(value), **(value if isinstance(value, dict) else {"value": value})}
+    if app_state.shutdown.is_set():
+        checks["lifecycle"] = {"ok": False, "reason": "shutting down"}
+    return checks
+
+
+async def status_body(app_state: AppStateParam) -> dict[str, Any]:
+    """``/api/v1/status``: counts, sync per repository, SSE, storage, mirror upstream, uptime."""
+    catalog = app_state.catalog
+    stats = catalog.stats()
+    settings = app_state.settings
+    return {
+        "service": settings.service.name,
+        "version": __version__,
+        "uptime_seconds": round(app_state.uptime_seconds, 3),
+        "revision": catalog.revision,
+        "counts": {key: stats[key] for key in ("resources", "versions", "withdrawn", "deprecated")},
+        "repositories": [status.to_dict() for status in app_state.sync.status()] if app_state.sync else [],
+        "sse": {"connections": app_state.sse_connections, "max_connections": settings.sse.max_connections},
+        "storage": await _storage_check(app_state),
+        "read_only": catalog.read_only,
+        "upstream": app_state.components.get("upstream"),
+        "components": dict(app_state.components),
+    }
+
+
+def _json(body: Any, headers: dict[str, str] | None = None) -> Response[bytes]:
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+    return Response(content=content, media_type=JSON, headers=headers)
+
+
+class HealthController(Controller):
+    """``/health``, ``/ready``, ``/metrics`` (public) and ``/api/v1/status``."""
+
+    path = "/"
+    tags = ["operations"]
+    opt = {"public": True}
+
+    @get(
+        "/health",
+        sync_to_thread=False,
+        summary="Liveness",
+        responses=schemas.responses(dict[str, str]),
+        opt={"public": True, "no_rate_limit": True},
+    )
+    def health(self) -> Response[bytes]:
+        return Response(content=_HEALTH_BODY, media_type=JSON, headers=NO_STORE)
+
+    @get(
+        "/ready",
+        summary="Readiness: storage reachable, first syncs done, components healthy",
+        responses=schemas.responses(schemas.ReadyBody, 503),
+        opt={"public": True, "no_rate_limit": True},
+    )
+    async def ready(self, app_state: AppStateParam) -> Response[bytes]:
+        checks = await readiness_checks(app_state)
+        if not all(check["ok"] for check in checks.values()):
+            failing = sorted(name for name, check in checks.items() if not check["ok"])
+            raise ServiceUnavailable(f"not ready: {', '.join(failing)}", details=checks)
+        return _json({"status": "ready", "checks": checks}, NO_STORE)
+
+    @get(
+        "/metrics",
+        sync_to_thread=False,
+        summary="Prometheus exposition (OpenMetrics when asked)",
+        responses=schemas.responses(str, media_type="text/plain; version=0.0.4"),
+        opt={"public": True, "no_rate_limit": True},
+    )
+    def metrics(self, request: Request[Any, Any, Any], app_state: AppStateParam) -> Response[bytes]:
+        stats = app_state.catalog.stats()
+        metrics = app_state.metrics
+        metrics.set_catalog_size(stats["resources"], stats["versions"] - stats["withdrawn"])
+        metrics.set_last_sequence(app_state.catalog.revision)
+        body, content_type = metrics.render(raw_header(request, b"accept"))
+        return Response(content=body, media_type=content_type, headers=NO_STORE)
+
+    @get(
+        "/api/v1/status",
+        summary="Catalog status: counts, per-repository sync, SSE connections, storage, uptime",
+        responses=schemas.responses(schemas.StatusBody, 401, 403),
+        opt={"public": False},
+    )
+    async def status(self, app_state: AppStateParam) -> Response[bytes]:
+        return _json(await status_body(app_state), NO_STORE)
+
+
+class OpenAPIDocumentController(Controller):
+    """``/api/v1/openapi.json`` (the docs UI lives at ``/docs``)."""
+
+    path = "/api/v1/openapi.json"
+    include_in_schema = False
+
+    @get("/", sync_to_thread=False, opt={"public": True})
+    def openapi_document(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        document = request.app.openapi_schema.to_schema()
+        return _json(document, {"Cache-Control": "no-cache"})

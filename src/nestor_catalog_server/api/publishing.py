@@ -1,0 +1,175 @@
+"""Writing resources over HTTP: publish, deprecate, withdraw, restore.
+
+Only for callers with the write claim (``opt=WRITE``), only on a writable catalog (a mirror
+answers 405 ``READ_ONLY``), and only for names the API owns: what a git repository or a local
+directory published is changed there, so touching it here answers 409 ``OWNERSHIP_CONFLICT``.
+Each write is recorded with ``Source(kind=api, user=<token subject>)``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from litestar import Request, Response, delete, post, put
+from pydantic import ValidationError
+
+from nestor_catalog_core import (
+    Catalog,
+    CatalogEntry,
+    Deprecation,
+    InvalidRequest,
+    OwnershipConflict,
+    PublishResult,
+    Source,
+    SourceKind,
+    ValidationFailed,
+)
+from nestor_catalog_server.api import schemas
+from nestor_catalog_server.api._request import definition_suffix, json_object, read_body
+from nestor_catalog_server.api.security import WRITE, principal_of
+from nestor_catalog_server.state import AppStateParam
+
+__all__ = ["PublishingRoutes"]
+
+JSON: Final = "application/json"
+API_FILE: Final = "<api>"
+_API_OWNER: Final = Source(kind=SourceKind.API).owner
+
+
+def _api_source(request: Request[Any, Any, Any]) -> Source:
+    return Source(kind=SourceKind.API, user=principal_of(request).subject)
+
+
+def _owned_entry(catalog: Catalog, name: str, version: str) -> CatalogEntry:
+    """The version, if the API owns its name; 409 otherwise."""
+    entry = catalog.entry(name, version)
+    owner = entry.stored.source.owner
+    if owner != _API_OWNER:
+        raise OwnershipConflict(
+            f"{name} is owned by {owner}; change it there, not through the API",
+            details={"resource_name": name, "version": version, "owner": owner},
+        )
+    return entry
+
+
+def _resource_response(catalog: Catalog, name: str, version: str) -> Response[bytes]:
+    return Response(content=catalog.entry(name, version).body(), media_type=JSON)
+
+
+def _result_dict(result: PublishResult) -> dict[str, Any]:
+    return {
+        "outcome": result.outcome,
+        "resource": result.resource.to_dict(),
+        "warnings": [finding.to_dict() for finding in result.warnings],
+    }
+
+
+def _deprecation(body: bytes) -> Deprecation:
+    data = json_object(body, what="the deprecation")
+    try:
+        return Deprecation.model_validate(data, strict=False)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]} for error in exc.errors()
+        ]
+        summary = "; ".join(f"{p['field'] or 'body'}: {p['message']}" for p in problems)
+        raise InvalidRequest(f"invalid deprecation: {summary}", details={"errors": problems}) from None
+
+
+class PublishingRoutes:
+    """The write routes of ``ResourcesController`` (mixed in: Litestar wants one controller per
+    path); each is marked ``opt=WRITE`` for the auth guard."""
+
+    @post(
+        "/",
+        opt=WRITE,
+        tags=["publishing"],
+        summary="Publish one or more definitions (YAML or JSON)",
+        responses={
+            **schemas.responses(schemas.PublishResultsBody, 400, 401, 403, 405, 409, 413, 422, status=201),
+            200: schemas.responses(schemas.PublishResultsBody, description="Nothing new was created")[200],
+        },
+    )
+    async def publish(self, request: Request[Any, Any, Any], app_state: AppStateParam) -> Response[bytes]:
+        catalog = app_state.writable_catalog
+        definition_suffix(request)
+        body = await read_body(request)
+        source = _api_source(request)
+        try:
+            results = await catalog.publish_bytes(body, file=API_FILE, source=source, user=source.user)
+        except ValidationFailed as exc:
+            app_state.metrics.validation_failed(f.rule for f in exc.findings if f.is_error)
+            raise
+        created = any(result.outcome == "created" for result in results)
+        content = json.dumps({"results": [_result_dict(r) for r in results]}, ensure_ascii=False, default=str)
+        return Response(content=content.encode(), media_type=JSON, status_code=201 if created else 200)
+
+    @put(
+        "/{name:str}/{version:str}/deprecation",
+        opt=WRITE,
+        tags=["publishing"],
+        status_code=200,
+        summary="Deprecate a version (or change its deprecation)",
+        responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409, 413),
+    )
+    async def deprecate(
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+    ) -> Response[bytes]:
+        catalog = app_state.writable_catalog
+        _owned_entry(catalog, name, version)
+        deprecation = _deprecation(await read_body(request))
+        source = _api_source(request)
+        await catalog.deprecate(name, version, deprecation, source=source, user=source.user)
+        return _resource_response(catalog, name, version)
+
+    @delete(
+        "/{name:str}/{version:str}/deprecation",
+        opt=WRITE,
+        tags=["publishing"],
+        status_code=200,
+        summary="Clear a version's deprecation",
+        responses=schemas.responses(schemas.ResourceBody, 401, 403, 404, 405, 409),
+    )
+    async def undeprecate(
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+    ) -> Response[bytes]:
+        catalog = app_state.writable_catalog
+        _owned_entry(catalog, name, version)
+        source = _api_source(request)
+        await catalog.deprecate(name, version, None, source=source, user=source.user)
+        return _resource_response(catalog, name, version)
+
+    @delete(
+        "/{name:str}/{version:str}",
+        opt=WRITE,
+        tags=["publishing"],
+        status_code=200,
+        summary="Withdraw a version (still fetchable exactly; excluded from latest, lists and constraints)",
+        responses=schemas.responses(schemas.ResourceBody, 401, 403, 404, 405, 409),
+    )
+    async def withdraw(
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+    ) -> Response[bytes]:
+        catalog = app_state.writable_catalog
+        _owned_entry(catalog, name, version)
+        source = _api_source(request)
+        await catalog.withdraw(name, version, source=source, user=source.user, reason="withdrawn through the API")
+        return _resource_response(catalog, name, version)
+
+    @post(
+        "/{name:str}/{version:str}/restore",
+        opt=WRITE,
+        tags=["publishing"],
+        status_code=200,
+        summary="Restore a withdrawn version",
+        responses=schemas.responses(schemas.ResourceBody, 401, 403, 404, 405, 409),
+    )
+    async def restore(
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+    ) -> Response[bytes]:
+        catalog = app_state.writable_catalog
+        _owned_entry(catalog, name, version)
+        source = _api_source(request)
+        await catalog.restore(name, version, source=source, user=source.user)
+        return _resource_response(catalog, name, version)

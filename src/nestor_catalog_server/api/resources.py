@@ -1,0 +1,239 @@
+"""Reading resources: lists, latest, constraints, exact versions, version lists, input schemas
+and input validation.
+
+Bodies are the read model's cached JSON bytes (``CatalogEntry.body()``), written as they are;
+pages are those bytes joined. Every read is a dict lookup on the in-memory model, so handlers
+are synchronous and run on the event loop. ``If-None-Match`` is checked before any body is
+touched.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Final
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+
+from nestor_catalog_core import (
+    CatalogEntry,
+    CatalogReader,
+    InvalidVersion,
+    NoMatchingVersion,
+    Page,
+    VersionNotFound,
+    inputs_json_schema,
+    validate_inputs,
+)
+from nestor_catalog_core.models import format_time
+from nestor_catalog_core.versions import is_version
+from nestor_catalog_server.api import schemas
+from nestor_catalog_server.api._request import json_object, next_link, raw_header, read_body
+from nestor_catalog_server.api.caching import (
+    NO_CACHE,
+    entry_headers,
+    etag_matches,
+    revision_etag,
+)
+from nestor_catalog_server.api.publishing import PublishingRoutes
+from nestor_catalog_server.state import AppStateParam
+
+__all__ = ["ResourcesController", "page_body"]
+
+JSON: Final = "application/json"
+SCHEMA_JSON: Final = "application/schema+json"
+_IF_NONE_MATCH: Final = b"if-none-match"
+
+Limit = Annotated[int, Parameter(ge=1, le=1000, description="Page size (1..1000).")]
+Text = Annotated[str | None, Parameter(description="Exact match.")]
+
+
+def not_modified(headers: dict[str, str]) -> Response[bytes]:
+    return Response(content=b"", status_code=304, headers=headers)
+
+
+def page_body(page: Page, revision: int, *, query: str | None = None) -> bytes:
+    """``{"items": [...], "total", "next_cursor", "revision", "facets"?}`` with the items' cached
+    bytes spliced in (``query`` first for searches)."""
+    tail: dict[str, Any] = {"total": page.total, "next_cursor": page.next_cursor, "revision": revision}
+    if page.facets is not None:
+        tail["facets"] = page.facets
+    head = b"{" if query is None else b'{"query":' + json.dumps(query, ensure_ascii=False).encode() + b","
+    items = b",".join(entry.body() for entry in page.items)
+    return head + b'"items":[' + items + b"]," + json.dumps(tail, separators=(",", ":")).encode()[1:]
+
+
+def page_response(request: Request[Any, Any, Any], body: bytes, etag: str, next_cursor: str | None) -> Response[bytes]:
+    headers = {"ETag": etag, "Cache-Control": NO_CACHE}
+    if next_cursor is not None:
+        headers["Link"] = next_link(request, next_cursor)
+    return Response(content=body, media_type=JSON, headers=headers)
+
+
+def _exact_entry(catalog: CatalogReader, name: str, version: str) -> CatalogEntry:
+    try:
+        return catalog.entry(name, version)
+    except VersionNotFound:
+        if not is_version(version):
+            raise InvalidVersion(
+                f"{version!r} is not a version: expected a full SemVer 2.0.0 version like 1.2.3",
+                details={"resource_name": name, "version": version},
+            ) from None
+        raise
+
+
+def _entry_response(request: Request[Any, Any, Any], entry: CatalogEntry, *, exact: bool) -> Response[bytes]:
+    headers = entry_headers(entry, exact=exact)
+    if etag_matches(raw_header(request, _IF_NONE_MATCH), headers["ETag"]):
+        return not_modified(headers)
+    return Response(content=entry.body(), media_type=JSON, headers=headers)
+
+
+def _version_info(entry: CatalogEntry) -> dict[str, Any]:
+    stored = entry.stored
+    return {
+        "version": entry.version,
+        "digest": entry.digest,
+        "published_at": format_time(stored.published_at),
+        "deprecated": entry.deprecated,
+        "withdrawn": entry.withdrawn,
+        "prerelease": entry.prerelease,
+        "source": stored.source.to_dict(),
+    }
+
+
+class ResourcesController(PublishingRoutes, Controller):
+    """``/api/v1/resources``: the reads here, the writes from ``PublishingRoutes``."""
+
+    path = "/api/v1/resources"
+    tags = ["resources"]
+
+    @get(
+        "/",
+        sync_to_thread=False,
+        summary="List the latest version of every resource",
+        responses=schemas.responses(schemas.ResourcePage, 304, 400),
+    )
+    def list_resources(
+        self,
+        request: Request[Any, Any, Any],
+        app_state: AppStateParam,
+        provider: Text = None,
+        category: Text = None,
+        resource_type: Text = None,
+        engine: Text = None,
+        maintainer: Text = None,
+        deprecated: bool | None = None,
+        limit: Limit = 50,
+        cursor: str | None = None,
+        facets: bool = False,
+    ) -> Response[bytes]:
+        catalog = app_state.catalog
+        revision = catalog.revision
+        etag = revision_etag(revision)
+        if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
+            return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
+        page = catalog.list(
+            provider=provider,
+            category=category,
+            resource_type=resource_type,
+            engine=engine,
+            maintainer=maintainer,
+            deprecated=deprecated,
+            limit=limit,
+            cursor=cursor,
+            facets=facets,
+        )
+        return page_response(request, page_body(page, revision), etag, page.next_cursor)
+
+    @get(
+        "/{name:str}",
+        sync_to_thread=False,
+        summary="The latest version, or the highest one matching ?constraint=",
+        responses=schemas.responses(schemas.ResourceBody, 304, 400, 404),
+    )
+    def get_resource(
+        self,
+        request: Request[Any, Any, Any],
+        app_state: AppStateParam,
+        name: str,
+        constraint: Annotated[
+            str | None, Parameter(description="A version constraint such as ^1.2, ~> 5.0 or >=1.0.0 <2.0.0.")
+        ] = None,
+    ) -> Response[bytes]:
+        catalog = app_state.catalog
+        entry = catalog.latest_entry(name) if constraint is None else catalog.resolve_entry(name, constraint)
+        return _entry_response(request, entry, exact=False)
+
+    @get(
+        "/{name:str}/latest",
+        sync_to_thread=False,
+        summary="The latest version",
+        responses=schemas.responses(schemas.ResourceBody, 304, 404),
+    )
+    def get_latest(self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str) -> Response[bytes]:
+        return _entry_response(request, app_state.catalog.latest_entry(name), exact=False)
+
+    @get(
+        "/{name:str}/versions",
+        sync_to_thread=False,
+        summary="Every version of a resource, newest first (withdrawn ones flagged)",
+        responses=schemas.responses(schemas.VersionList, 304, 404),
+    )
+    def list_versions(self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str) -> Response[bytes]:
+        catalog = app_state.catalog
+        etag = revision_etag(catalog.revision)
+        if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
+            return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
+        entries = catalog.versions(name)
+        try:
+            latest: str | None = catalog.latest_entry(name).version
+        except NoMatchingVersion:
+            latest = None
+        body = {"name": name, "latest": latest, "versions": [_version_info(entry) for entry in entries]}
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        return Response(content=content, media_type=JSON, headers={"ETag": etag, "Cache-Control": NO_CACHE})
+
+    @get(
+        "/{name:str}/{version:str}",
+        sync_to_thread=False,
+        summary="An exact version (withdrawn ones too, with a Warning)",
+        responses=schemas.responses(schemas.ResourceBody, 304, 400, 404),
+    )
+    def get_version(
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+    ) -> Response[bytes]:
+        return _entry_response(request, _exact_entry(app_state.catalog, name, version), exact=True)
+
+    @get(
+        "/{name:str}/{version:str}/schema",
+        sync_to_thread=False,
+        summary="JSON Schema of a version's inputs (for form renderers)",
+        responses=schemas.responses(dict[str, Any], 304, 400, 404, media_type=SCHEMA_JSON),
+    )
+    def get_inputs_schema(
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+    ) -> Response[bytes]:
+        entry = _exact_entry(app_state.catalog, name, version)
+        headers = entry_headers(entry, exact=True)
+        if etag_matches(raw_header(request, _IF_NONE_MATCH), headers["ETag"]):
+            return not_modified(headers)
+        schema = inputs_json_schema(entry.definition())
+        content = json.dumps(schema, ensure_ascii=False, separators=(",", ":")).encode()
+        return Response(content=content, media_type=SCHEMA_JSON, headers=headers)
+
+    @post(
+        "/{name:str}/{version:str}/inputs:validate",
+        status_code=200,
+        summary="Check input values against a version (defaults applied)",
+        responses=schemas.responses(schemas.InputsValidationBody, 400, 404, 413),
+    )
+    async def validate_inputs(
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+    ) -> Response[bytes]:
+        entry = _exact_entry(app_state.catalog, name, version)
+        values = json_object(await read_body(request), what="the inputs")
+        result = validate_inputs(entry.definition(), values)
+        body = {"valid": result.ok, "values": result.values, "findings": [f.to_dict() for f in result.findings]}
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
+        return Response(content=content, media_type=JSON)

@@ -1,0 +1,110 @@
+"""Discovery: ranked search and facet counts over the latest versions."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.params import Parameter
+
+from nestor_catalog_core import InvalidRequest
+from nestor_catalog_server.api import schemas
+from nestor_catalog_server.api._request import raw_header
+from nestor_catalog_server.api.caching import NO_CACHE, etag_matches, revision_etag
+from nestor_catalog_server.api.resources import JSON, Limit, Text, not_modified, page_body, page_response
+from nestor_catalog_server.state import AppStateParam
+
+__all__ = ["SearchController"]
+
+
+class SearchController(Controller):
+    """``/api/v1/search`` and ``/api/v1/facets``."""
+
+    path = "/api/v1"
+    tags = ["discovery"]
+
+    @get(
+        "/search",
+        sync_to_thread=False,
+        summary="Ranked search: exact name > name prefix > name token > other fields",
+        responses=schemas.responses(schemas.SearchPage, 304, 400),
+    )
+    def search(
+        self,
+        request: Request[Any, Any, Any],
+        app_state: AppStateParam,
+        q: Annotated[str | None, Parameter(description="The words to look for (required).")] = None,
+        provider: Text = None,
+        category: Text = None,
+        resource_type: Text = None,
+        engine: Text = None,
+        maintainer: Text = None,
+        deprecated: bool | None = None,
+        limit: Limit = 20,
+        cursor: str | None = None,
+        facets: bool = False,
+    ) -> Response[bytes]:
+        if q is None or not q.strip():
+            raise InvalidRequest("q is required: /api/v1/search?q=mysql", details={"parameter": "q"})
+        catalog = app_state.catalog
+        revision = catalog.revision
+        etag = revision_etag(revision)
+        if etag_matches(raw_header(request, b"if-none-match"), etag):
+            return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
+        page = catalog.search(
+            q,
+            provider=provider,
+            category=category,
+            resource_type=resource_type,
+            engine=engine,
+            maintainer=maintainer,
+            deprecated=deprecated,
+            limit=limit,
+            cursor=cursor,
+            facets=facets,
+        )
+        return page_response(request, page_body(page, revision, query=q), etag, page.next_cursor)
+
+    @get(
+        "/facets",
+        sync_to_thread=False,
+        summary="Counts per provider, category, resource_type and engine over the filtered resources",
+        responses=schemas.responses(schemas.FacetsBody, 304, 400),
+    )
+    def facets(
+        self,
+        request: Request[Any, Any, Any],
+        app_state: AppStateParam,
+        provider: Text = None,
+        category: Text = None,
+        resource_type: Text = None,
+        engine: Text = None,
+        maintainer: Text = None,
+        deprecated: bool | None = None,
+    ) -> Response[bytes]:
+        catalog = app_state.catalog
+        revision = catalog.revision
+        etag = revision_etag(revision)
+        if etag_matches(raw_header(request, b"if-none-match"), etag):
+            return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
+        counts = catalog.facets(
+            provider=provider,
+            category=category,
+            resource_type=resource_type,
+            engine=engine,
+            maintainer=maintainer,
+            deprecated=deprecated,
+        )
+        total = catalog.list(
+            provider=provider,
+            category=category,
+            resource_type=resource_type,
+            engine=engine,
+            maintainer=maintainer,
+            deprecated=deprecated,
+            limit=1,
+        ).total
+        body = {"total": total, "facets": counts, "revision": revision}
+        content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        return Response(content=content, media_type=JSON, headers={"ETag": etag, "Cache-Control": NO_CACHE})

@@ -1,0 +1,116 @@
+"""Git sync over HTTP: status per repository, a manual trigger, and the webhook receiver.
+
+Webhooks carry no bearer token: a delivery is authenticated by its repository's
+``webhook_secret`` only (checked over the raw body before anything is parsed) and is only ever
+a hint: the sync fetches the branch and trusts the fetched commit. A push answers 202 at once;
+the sync runs in the background, coalesced with any sync already in flight.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from litestar import Controller, Request, Response, get, post
+
+from nestor_catalog_core import ReadOnly, SourceNotFound
+from nestor_catalog_server.api import schemas
+from nestor_catalog_server.api._request import read_body
+from nestor_catalog_server.api.resources import JSON
+from nestor_catalog_server.api.security import WRITE
+from nestor_catalog_server.state import AppStateParam
+
+if TYPE_CHECKING:
+    from nestor_catalog_server.sync import SyncManager
+
+__all__ = ["SyncController", "WebhookController", "webhook_answer"]
+
+
+def _json(body: dict[str, Any], status: int = 200) -> Response[bytes]:
+    return Response(
+        content=json.dumps(body, ensure_ascii=False, default=str).encode(), media_type=JSON, status_code=status
+    )
+
+
+def _manager(app_state: AppStateParam, repo: str) -> SyncManager:
+    if app_state.sync is None:
+        if app_state.catalog.read_only:
+            raise ReadOnly("this catalog is a read-only mirror: it does not sync repositories itself")
+        raise SourceNotFound(f"no repository named {repo!r} is configured", details={"repository": repo})
+    return app_state.sync
+
+
+def webhook_answer(
+    repo: str, kind: str, event: str, delivery_id: str | None, reason: str
+) -> tuple[int, dict[str, Any]]:
+    """api.md's webhook answers: 202 for a push that syncs, 200 for a ping or an ignored event."""
+    if kind == "push":
+        return 202, {"status": "accepted", "repository": repo, "event": event, "delivery": delivery_id}
+    if kind == "ping":
+        return 200, {"status": "ok", "event": "ping", "repository": repo}
+    return 200, {"status": "ignored", "reason": reason, "event": event, "repository": repo}
+
+
+class SyncController(Controller):
+    """``/api/v1/sync``."""
+
+    path = "/api/v1/sync"
+    tags = ["sync"]
+
+    @get(
+        "/",
+        sync_to_thread=False,
+        summary="Sync status of every configured repository and directory",
+        responses=schemas.responses(schemas.SyncListBody, 401, 403),
+    )
+    def list_sources(self, app_state: AppStateParam) -> Response[bytes]:
+        statuses = app_state.sync.status() if app_state.sync is not None else []
+        return _json({"repositories": [status.to_dict() for status in statuses]})
+
+    @get(
+        "/{repo:str}",
+        sync_to_thread=False,
+        summary="Sync status of one repository",
+        responses=schemas.responses(dict[str, Any], 401, 403, 404),
+    )
+    def get_source(self, app_state: AppStateParam, repo: str) -> Response[bytes]:
+        if app_state.sync is None:
+            raise SourceNotFound(f"no repository named {repo!r} is configured", details={"repository": repo})
+        return _json(app_state.sync.source_status(repo).to_dict())
+
+    @post(
+        "/{repo:str}",
+        opt=WRITE,
+        status_code=202,
+        summary="Sync a repository now (coalesced with a sync in flight)",
+        responses=schemas.responses(schemas.SyncAccepted, 401, 403, 404, 405, status=202, description="Scheduled"),
+    )
+    async def trigger(self, app_state: AppStateParam, repo: str) -> Response[bytes]:
+        _manager(app_state, repo).trigger(repo, reason="api")
+        return _json({"repository": repo, "status": "scheduled"}, 202)
+
+
+class WebhookController(Controller):
+    """``/api/v1/webhooks/{provider}/{repo}``: authenticated by the repository's secret only
+    (``public``: no bearer token). ``SyncManager.handle_webhook`` counts deliveries by outcome."""
+
+    path = "/api/v1/webhooks"
+    tags = ["sync"]
+    opt = {"public": True}
+
+    @post(
+        "/{provider:str}/{repo:str}",
+        summary="Receive a push/ping from GitHub, Gitea, GitLab, Bitbucket or a generic HMAC sender",
+        responses={
+            **schemas.responses(schemas.WebhookAnswer, 400, 401, 403, 404, 413, status=202, description="Sync"),
+            200: schemas.responses(schemas.WebhookAnswer, description="Ping answered or event ignored")[200],
+        },
+    )
+    async def receive(
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, provider: str, repo: str
+    ) -> Response[bytes]:
+        body = await read_body(request)
+        headers = dict(request.headers.items())
+        delivery = await _manager(app_state, repo).handle_webhook(provider, repo, headers, body)
+        status, answer = webhook_answer(repo, delivery.kind, delivery.event, delivery.delivery_id, delivery.reason)
+        return _json(answer, status)

@@ -1,0 +1,156 @@
+"""Dry runs and schemas: ``POST /api/v1/validate`` and ``GET /api/v1/schema``.
+
+``/validate`` reports what ``nestor-catalog validate`` reports for the posted text (the same
+loader, the same rules, every finding with its line and column) and, with
+``compatibility=true``, what a publish would also refuse: a published version whose content
+differs (``IMMUTABLE_VERSION``) and changes that need a larger version bump than the one
+declared against the highest published version below it. Nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Annotated, Any, Final
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
+
+from nestor_catalog_core import (
+    CatalogReader,
+    Finding,
+    LoadedDocument,
+    LoadOptions,
+    NotFoundError,
+    ResourceDefinition,
+    Severity,
+    ValidationSettings,
+    definition_json_schema,
+    load_bytes,
+    validate_document,
+)
+from nestor_catalog_core.versions import compare, version_key
+from nestor_catalog_server.api import schemas
+from nestor_catalog_server.api._request import definition_suffix, read_body
+from nestor_catalog_server.state import AppStateParam
+
+__all__ = ["ValidateController", "compatibility_findings"]
+
+JSON: Final = "application/json"
+REQUEST_FILE: Final = "<request>"
+Switch = Annotated[bool | None, Parameter(description="Defaults to the server's validation settings.")]
+
+
+@lru_cache(maxsize=1)
+def _definition_schema_bytes() -> bytes:
+    return json.dumps(definition_json_schema(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def compatibility_findings(
+    catalog: CatalogReader, document: LoadedDocument, definition: ResourceDefinition, *, mode: str
+) -> list[Finding]:
+    """What a publish of ``definition`` would meet in ``catalog``: immutability of an existing
+    version, else the compatibility report against the highest version below it (errors in
+    ``strict`` mode, warnings in ``warn``, nothing when ``off``)."""
+    name, version = definition.key
+    if catalog.has(name, version):
+        published = catalog.entry(name, version)
+        if published.digest == definition.compute_digest():
+            return []
+        line, column = document.position(("metadata", "version"))
+        message = (
+            f"{name} {version} is already published with other content; versions are immutable, "
+            "so publish the change as a new version"
+        )
+        return [Finding("IMMUTABLE_VERSION", Severity.ERROR, "metadata.version", message, document.file, line, column)]
+    if mode == "off":
+        return []
+    previous = _predecessor(catalog, name, version)
+    if previous is None:
+        return []
+    report = compare(previous, definition)
+    findings = report.findings(document.file, locate=document)
+    if mode == "warn":
+        return [f if not f.is_error else _as_warning(f) for f in findings]
+    return findings
+
+
+def _predecessor(catalog: CatalogReader, name: str, version: str) -> ResourceDefinition | None:
+    """The highest published version below ``version`` (withdrawn ones too, as a publish does)."""
+    try:
+        entries = catalog.versions(name)
+    except NotFoundError:
+        return None
+    key = version_key(version)
+    for entry in entries:
+        if entry.key < key:
+            return entry.definition()
+    return None
+
+
+def _as_warning(finding: Finding) -> Finding:
+    return Finding(
+        finding.rule, Severity.WARNING, finding.field, finding.message, finding.file, finding.line, finding.column
+    )
+
+
+class ValidateController(Controller):
+    """``/api/v1/validate`` and ``/api/v1/schema``."""
+
+    path = "/api/v1"
+    tags = ["validation"]
+
+    @get(
+        "/schema",
+        sync_to_thread=False,
+        summary="The ResourceDefinition JSON Schema (for editors and yaml-language-server)",
+        responses=schemas.responses(dict[str, Any], media_type="application/schema+json"),
+    )
+    def definition_schema(self) -> Response[bytes]:
+        return Response(
+            content=_definition_schema_bytes(),
+            media_type="application/schema+json",
+            headers={"Cache-Control": "public, max-age=3600"},
+        )
+
+    @post(
+        "/validate",
+        status_code=200,
+        summary="Validate posted YAML or JSON without publishing (the CLI's checks plus compatibility)",
+        responses=schemas.responses(schemas.ValidateBody, 400, 413),
+    )
+    async def validate(
+        self,
+        request: Request[Any, Any, Any],
+        app_state: AppStateParam,
+        strict: Switch = None,
+        schema: Switch = None,
+        policies: Switch = None,
+        compatibility: Annotated[
+            bool, Parameter(description="Also check immutability and semantic versioning against the catalog.")
+        ] = True,
+    ) -> Response[bytes]:
+        config = app_state.settings.validation
+        settings = ValidationSettings(
+            strict_mode=config.strict_mode if strict is None else strict,
+            schema_validation=config.schema_validation if schema is None else schema,
+            policy_enforcement=config.policy_enforcement if policies is None else policies,
+        )
+        suffix = definition_suffix(request)
+        body = await read_body(request)
+        loaded = load_bytes(body, REQUEST_FILE, options=LoadOptions(max_file_size=config.max_file_size), suffix=suffix)
+        findings = list(loaded.findings)
+        for document in loaded.documents:
+            validated = validate_document(document, settings)
+            findings.extend(validated.findings)
+            if compatibility and validated.ok and validated.definition is not None:
+                findings.extend(
+                    compatibility_findings(app_state.catalog, document, validated.definition, mode=config.compatibility)
+                )
+        result = {
+            "valid": not any(f.is_error for f in findings),
+            "files": 1,
+            "definitions": len(loaded.documents),
+            "findings": [f.to_dict() for f in findings],
+        }
+        return Response(content=json.dumps(result, ensure_ascii=False).encode(), media_type=JSON)

@@ -1,0 +1,267 @@
+"""The app factory: ``create_app(settings)`` returns the Litestar app serving the catalog.
+
+Everything with a lifetime is opened in the lifespan and closed in reverse: logging, the store
+and the ``Catalog`` (unless one is passed in), the ``SyncManager`` (unless one is passed in, the
+catalog is read-only, or no source is configured), and two background tasks on a catalog the
+app opened itself: following the store's event log (writes by other processes, such as
+``nestor-catalog sync`` on the same SQLite file) and event-log retention. Shutdown sets
+``AppState.shutdown`` first (live event streams end on it), then stops sync, cancels the
+tasks and closes the catalog. The running app's ``AppState`` is ``app.state[STATE_KEY]``.
+
+Per request the app does the least it can: one outer middleware (trace id, metrics, access
+log), no authentication work at all when ``auth.enabled`` is false, and handlers that serve
+the read model's cached bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware.rate_limit import RateLimitConfig as LitestarRateLimit
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.types import ControllerRouterHandler, Middleware
+
+from nestor_catalog_core import Catalog, CatalogError, CatalogReader, __version__, open_store
+from nestor_catalog_core.models import utcnow
+from nestor_catalog_server.api.audit import AuditController
+from nestor_catalog_server.api.errors import exception_handlers
+from nestor_catalog_server.api.health import HealthController, OpenAPIDocumentController
+from nestor_catalog_server.api.middleware import RequestObserver
+from nestor_catalog_server.api.resources import ResourcesController
+from nestor_catalog_server.api.search import SearchController
+from nestor_catalog_server.api.security import authorize
+from nestor_catalog_server.api.sync import SyncController, WebhookController
+from nestor_catalog_server.api.validate import ValidateController
+from nestor_catalog_server.auth import TokenVerifier
+from nestor_catalog_server.config import Settings, catalog_settings
+from nestor_catalog_server.observability import Metrics, configure_logging
+from nestor_catalog_server.state import STATE_KEY, AppState, provide_app_state
+
+if TYPE_CHECKING:
+    from nestor_catalog_server.sync import SyncManager
+
+__all__ = ["DOCS_PATH", "FOLLOW_INTERVAL", "RETENTION_INTERVAL", "create_app", "route_handlers"]
+
+log = logging.getLogger("nestor_catalog_server.app")
+
+DOCS_PATH: Final = "/docs"
+#: Seconds between two reads of the store's event log for other writers' events.
+FOLLOW_INTERVAL: Final = 1.0
+#: Seconds between two event-log retention passes (the first runs shortly after start).
+RETENTION_INTERVAL: Final = 300.0
+_FIRST_RETENTION_DELAY: Final = 5.0
+
+
+def _app_state_dependency(state: State) -> AppState:
+    """The app-wide ``app_state`` dependency (``provide_app_state``).
+
+    A distinct function rather than ``provide_app_state`` itself: Litestar refuses an equal
+    provider declared again on a lower layer, and a controller may declare its own ``app_state``
+    (to be mountable on a bare test app); with distinct providers the lower one simply wins.
+    """
+    return provide_app_state(state)
+
+
+def _events_handlers() -> list[ControllerRouterHandler]:
+    """The SSE endpoint's handlers (``api.events.route_handlers``), while that module lands."""
+    try:
+        from nestor_catalog_server.api import events
+    except ModuleNotFoundError as exc:
+        if exc.name != "nestor_catalog_server.api.events":
+            raise
+        return []
+    handlers: Sequence[ControllerRouterHandler] = events.route_handlers
+    return list(handlers)
+
+
+def route_handlers() -> list[ControllerRouterHandler]:
+    """Every controller of the app, in the order the OpenAPI document lists them."""
+    return [
+        ResourcesController,
+        SearchController,
+        ValidateController,
+        AuditController,
+        SyncController,
+        WebhookController,
+        HealthController,
+        OpenAPIDocumentController,
+        *_events_handlers(),
+    ]
+
+
+def _openapi_config(settings: Settings) -> OpenAPIConfig:
+    security: list[dict[str, list[str]]] | None = [{"bearer": []}] if settings.auth.enabled else None
+    return OpenAPIConfig(
+        title="nestor-catalog",
+        version=__version__,
+        description=(
+            "The catalog of infrastructure ResourceDefinitions for the Nestor platform. Errors are always "
+            '{"error": {"code", "message", "service", "details", "trace_id"}}.'
+        ),
+        render_plugins=[SwaggerRenderPlugin(path="/")],
+        openapi_router=Router(DOCS_PATH, route_handlers=[], include_in_schema=False, opt={"public": True}),
+        components=Components(
+            security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+        ),
+        security=security,
+        use_handler_docstrings=True,
+    )
+
+
+def _middleware(settings: Settings) -> list[Middleware]:
+    limit = settings.service.rate_limit
+    if not limit.enabled:
+        return []
+    config = LitestarRateLimit(rate_limit=(limit.per, limit.requests), exclude_opt_key="no_rate_limit")
+    return [config.middleware]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    catalog: CatalogReader | None = None,
+    sync: SyncManager | None = None,
+    metrics: Metrics | None = None,
+) -> Litestar:
+    """The Litestar app for ``settings``.
+
+    ``catalog`` (a started ``Catalog``, or a mirror's ``CatalogReader``) and ``sync`` are used as
+    given and left to the caller to stop and close; without them the lifespan opens the store of
+    ``settings.store_uri()`` and creates the sync manager. ``metrics`` lets a caller share or
+    inspect the registry. Raises ``ConfigError`` for unusable auth keys.
+    """
+    metrics = metrics or Metrics(service=settings.service.name, version=__version__)
+    verifier = TokenVerifier(settings.auth) if settings.auth.enabled else None
+    lifespan = _Lifespan(settings, catalog=catalog, sync=sync, metrics=metrics, verifier=verifier)
+    app = Litestar(
+        route_handlers=route_handlers(),
+        dependencies={"app_state": Provide(_app_state_dependency, sync_to_thread=False)},
+        exception_handlers=exception_handlers(settings.service.name),
+        guards=[authorize] if settings.auth.enabled else None,
+        middleware=_middleware(settings),
+        lifespan=[lifespan],
+        openapi_config=_openapi_config(settings),
+        request_max_body_size=settings.service.max_body_size,
+        logging_config=None,
+        debug=False,
+        state=State(),
+    )
+    app.asgi_handler = RequestObserver(app.asgi_handler, metrics)
+    return app
+
+
+class _Lifespan:
+    """Opens and closes what the app holds; see the module docstring for the order."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        catalog: CatalogReader | None,
+        sync: SyncManager | None,
+        metrics: Metrics,
+        verifier: TokenVerifier | None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.sync = sync
+        self.metrics = metrics
+        self.verifier = verifier
+
+    @contextlib.asynccontextmanager
+    async def __call__(self, app: Litestar) -> AsyncIterator[None]:
+        settings = self.settings
+        configure_logging(settings.logging, settings.service.name)
+        async with contextlib.AsyncExitStack() as stack:
+            catalog = self.catalog if self.catalog is not None else await self._open_catalog(stack)
+            state = AppState(
+                settings=settings, catalog=catalog, metrics=self.metrics, verifier=self.verifier, sync=self.sync
+            )
+            app.state[STATE_KEY] = state
+            stack.push_async_callback(_cancel_tasks, state.tasks)
+            if self.catalog is None and isinstance(catalog, Catalog):
+                self._start_background(state, catalog)
+            if state.sync is None and self._should_sync(catalog):
+                state.sync = await self._start_sync(catalog, stack)
+            stack.callback(state.shutdown.set)
+            log.info(
+                "catalog serving",
+                extra={
+                    "operation": "start",
+                    "revision": catalog.revision,
+                    "storage": settings.storage.type,
+                    "sources": state.sync.sources() if state.sync is not None else [],
+                    "read_only": catalog.read_only,
+                    "auth": settings.auth.enabled,
+                },
+            )
+            yield
+        log.info("catalog stopped", extra={"operation": "stop"})
+
+    async def _open_catalog(self, stack: contextlib.AsyncExitStack) -> Catalog:
+        uri = self.settings.store_uri()
+        catalog = Catalog(open_store(uri), catalog_settings(self.settings))
+        await catalog.start()
+        stack.push_async_callback(catalog.close)
+        return catalog
+
+    def _should_sync(self, catalog: CatalogReader) -> bool:
+        git = self.settings.git
+        return isinstance(catalog, Catalog) and not catalog.read_only and bool(git.repositories or git.directories)
+
+    async def _start_sync(self, catalog: CatalogReader, stack: contextlib.AsyncExitStack) -> SyncManager:
+        from nestor_catalog_server.sync import SyncManager
+
+        assert isinstance(catalog, Catalog)
+        manager = SyncManager(
+            catalog,
+            self.settings.git,
+            data_dir=self.settings.service.data_dir,
+            metrics=self.metrics,
+            load_options=catalog.settings.load_options,
+        )
+        await manager.start()
+        stack.push_async_callback(manager.stop)
+        return manager
+
+    def _start_background(self, state: AppState, catalog: Catalog) -> None:
+        events = self.settings.storage.events
+        state.tasks["follow"] = asyncio.create_task(catalog.follow(FOLLOW_INTERVAL), name="catalog-follow")
+        if not catalog.read_only:
+            retention = _every(RETENTION_INTERVAL, lambda: _trim_events(catalog, events.retention, events.max_events))
+            state.tasks["retention"] = asyncio.create_task(retention, name="event-retention")
+
+
+async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
+    """Run ``job`` shortly after start, then every ``interval`` seconds; a failure is logged, not fatal."""
+    await asyncio.sleep(_FIRST_RETENTION_DELAY)
+    while True:
+        try:
+            await job()
+        except CatalogError as exc:
+            log.warning("background job failed: %s", exc.message, extra={"error_code": exc.code})
+        await asyncio.sleep(interval)
+
+
+async def _trim_events(catalog: Catalog, retention: timedelta, max_events: int) -> None:
+    removed = await catalog.store.trim_events(older_than=utcnow() - retention, keep_last=max_events)
+    if removed:
+        log.info("event log trimmed", extra={"operation": "trim_events", "removed": removed})
+
+
+async def _cancel_tasks(tasks: dict[str, asyncio.Task[Any]]) -> None:
+    for task in tasks.values():
+        task.cancel()
+    if tasks:
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+    tasks.clear()

@@ -1,0 +1,46 @@
+"""``nestor-catalog serve``: run the HTTP API (and git sync) in the foreground.
+
+Exit codes: 0 after a clean shutdown (SIGINT/SIGTERM), 2 when the configuration cannot start
+(the message names the key and its line; no traceback), 1 when the server fails while running.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Final, NoReturn
+
+import click
+
+from nestor_catalog_core import ConfigError
+from nestor_catalog_server.config import load_settings
+
+__all__ = ["EXIT_CONFIG", "serve"]
+
+EXIT_CONFIG: Final = 2
+
+
+@click.command("serve")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Configuration file (YAML); without it, defaults and environment variables.",
+)
+@click.option("--host", default=None, help="Listen address (default: service.host).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Listen port (default: service.port).")
+def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
+    """Serve the catalog over HTTP until SIGINT or SIGTERM."""
+    from nestor_catalog_server.runner import serve as run
+
+    try:
+        settings = load_settings(config_path)
+        run(settings, host, port)
+    except ConfigError as exc:
+        _fail_config(exc.message)
+
+
+def _fail_config(message: str) -> NoReturn:
+    click.echo(f"nestor-catalog serve: {message}", err=True)
+    sys.exit(EXIT_CONFIG)
