@@ -30,7 +30,7 @@ from typing import Any, Final
 
 from watchfiles import Change, DefaultFilter, awatch
 
-from nestor_catalog_core import Catalog, LoadOptions, LoadResult, Source, SourceKind, discover, load_file
+from nestor_catalog_core import Catalog, LoadOptions, LoadResult, Source, SourceKind, SyncError, discover, load_file
 from nestor_catalog_core.loading import DEFINITION_SUFFIXES, IGNORE_FILE
 from nestor_catalog_core.models.records import utcnow
 from nestor_catalog_server.config import DirectoryConfig
@@ -106,7 +106,16 @@ class LocalSource(SyncSource):
     # -- scanning ----------------------------------------------------------------------------
 
     def scan(self) -> dict[str, str]:
-        """Every file of the source: path relative to the directory -> content digest (blocking)."""
+        """Every file of the source: path relative to the directory -> content digest (blocking).
+
+        A missing directory is a ``SyncError`` (reason ``not_found``), never an empty source: an
+        unmounted volume must not withdraw everything."""
+        if not self.root.is_dir():
+            raise SyncError(
+                f"local source {self.name!r}: {str(self.root)!r} is not a directory (any more); "
+                "nothing was withdrawn, the catalog keeps what was synced until it returns",
+                details={"repository": self.name, "path": str(self.root), "reason": "not_found"},
+            )
         files: dict[str, str] = {}
         for path in discover([self.root], options=self._load_options):
             rel = path.relative_to(self.root).as_posix()

@@ -396,7 +396,13 @@ class _Runner:
             "sync of %s failed: %s",
             self.source.name,
             error.message,
-            extra={"operation": "sync_repository", "repository": self.source.name, **status.last_error},
+            extra={
+                "operation": "sync_repository",
+                "repository": self.source.name,
+                "error_code": error.code,
+                "reason": status.last_error["reason"],
+                "consecutive_failures": status.consecutive_failures,
+            },
         )
         report = SyncReport(
             source=self.source.name,
