@@ -17,7 +17,7 @@ from typing import Any, Final
 import yaml
 
 from nestor_catalog_core.loading._documents import LoadOptions, Position, load_finding
-from nestor_catalog_core.loading._yaml import YamlLocator
+from nestor_catalog_core.loading._yaml import YamlLocator, compose_one
 from nestor_catalog_core.models.findings import Finding
 
 __all__ = ["JsonLocator", "JsonProblem", "parse_json"]
@@ -176,7 +176,7 @@ class JsonLocator:
         if not self._tried:
             self._tried = True
             try:
-                root = yaml.compose(self.data, Loader=yaml.CSafeLoader)
+                root = compose_one(self.data)
             except yaml.YAMLError:
                 root = None
             self._located = YamlLocator(root) if root is not None else None

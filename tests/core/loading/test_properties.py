@@ -6,6 +6,7 @@ import json
 import math
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -112,3 +113,37 @@ def _paths(data: Any, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | in
         for index, value in enumerate(data):
             out.extend(_paths(value, (*prefix, index)))
     return out
+
+
+def _tags(root: yaml.Node | None) -> list[tuple[str, str, Any]]:
+    out: list[tuple[str, str, Any]] = []
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        out.append((type(node).__name__, node.tag, node.value if isinstance(node, yaml.ScalarNode) else None))
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(part for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+    return out
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(YAML_ALPHABET, max_size=80).map("".join))
+def test_our_parser_resolves_tags_exactly_like_the_safe_loader(text: str) -> None:
+    from nestor_catalog_core.loading._yaml import compose_one
+
+    try:
+        expected = yaml.compose(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:
+        with pytest.raises(yaml.YAMLError):
+            compose_one(text)
+        return
+    assert _tags(compose_one(text)) == _tags(expected)
+
+
+def test_our_parser_resolves_every_implicit_type() -> None:
+    from nestor_catalog_core.loading._yaml import compose_one
+
+    text = "a: [1, 0x1F, 1.5, .inf, yes, No, ~, null, '', 2001-01-01, =, <<, !!str 3, !foo x, ! 12, x]\n? ''\n: 1\n"
+    assert _tags(compose_one(text)) == _tags(yaml.compose(text, Loader=yaml.CSafeLoader))
