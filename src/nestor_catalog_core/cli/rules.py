@@ -1,15 +1,65 @@
-"""``nestor-catalog rules``: every rule id with its severity, layer, meaning and fix."""
+"""``nestor-catalog rules``: every rule id with its severity, layer, meaning and fix.
+
+Loading, structure, policy, inputs and tree rules come from ``validation.RULES``; the
+compatibility rules of ``check-compat`` from ``versions.RULES`` (each with the smallest
+version bump it needs), so one command lists every id the catalog can report.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
 from nestor_catalog_core.validation import RULES, Layer
 
 __all__ = ["rules"]
+
+COMPATIBILITY = "compatibility"
+
+
+def _rows() -> list[dict[str, Any]]:
+    rows = [
+        {"rule": r.id, "severity": r.severity.value, "layer": r.layer.value, "summary": r.summary, "fix": r.fix}
+        for r in RULES.values()
+    ]
+    from nestor_catalog_core.versions import BUMP_TOO_SMALL, VERSION_NOT_INCREASED
+    from nestor_catalog_core.versions import RULES as CHANGE_RULES
+
+    for rule_id, bump in CHANGE_RULES.items():
+        rows.append(
+            {
+                "rule": rule_id,
+                "severity": "error",
+                "layer": COMPATIBILITY,
+                "summary": (
+                    f"A change that needs at least a {bump.name.lower()} version bump "
+                    "(an error only when the declared bump is smaller)."
+                ),
+                "fix": f"Release the change as a new {bump.name.lower()} version, or undo it.",
+            }
+        )
+    rows.append(
+        {
+            "rule": BUMP_TOO_SMALL,
+            "severity": "error",
+            "layer": COMPATIBILITY,
+            "summary": "The declared version bump is smaller than the changes need.",
+            "fix": "Raise the version as the message says, or undo the breaking changes.",
+        }
+    )
+    rows.append(
+        {
+            "rule": VERSION_NOT_INCREASED,
+            "severity": "error",
+            "layer": COMPATIBILITY,
+            "summary": "The new version is not higher than the previous one.",
+            "fix": "Give the new content a higher version; published versions never change.",
+        }
+    )
+    return rows
 
 
 @click.command()
@@ -18,20 +68,16 @@ __all__ = ["rules"]
     "--layer",
     "layers",
     multiple=True,
-    type=click.Choice([layer.value for layer in Layer]),
+    type=click.Choice([*(layer.value for layer in Layer), COMPATIBILITY]),
     help="Only rules of this layer (repeatable).",
 )
 def rules(fmt: str, layers: tuple[str, ...]) -> None:
-    """List the rule ids that validation reports, with what each means and how to fix it."""
-    selected = [r for r in RULES.values() if not layers or r.layer.value in layers]
+    """List the rule ids that validation and check-compat report, with what each means and how to fix it."""
+    selected = [row for row in _rows() if not layers or row["layer"] in layers]
     if fmt == "json":
-        rows = [
-            {"rule": r.id, "severity": r.severity.value, "layer": r.layer.value, "summary": r.summary, "fix": r.fix}
-            for r in selected
-        ]
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        sys.stdout.write(json.dumps(selected, indent=2) + "\n")
         return
-    width = max((len(r.id) for r in selected), default=0)
-    for r in selected:
-        click.echo(f"{r.id:<{width}}  {r.severity.value:<7}  {r.layer.value:<9}  {r.summary}")
-        click.echo(f"{'':<{width}}  {'':<7}  {'':<9}  fix: {r.fix}")
+    width = max((len(row["rule"]) for row in selected), default=0)
+    for row in selected:
+        click.echo(f"{row['rule']:<{width}}  {row['severity']:<7}  {row['layer']:<13}  {row['summary']}")
+        click.echo(f"{'':<{width}}  {'':<7}  {'':<13}  fix: {row['fix']}")

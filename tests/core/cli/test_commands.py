@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from nestor_catalog_core.cli import main
 from nestor_catalog_core.cli._group import CORE_COMMANDS, ENTRY_POINT_GROUP, LazyGroup
 from nestor_catalog_core.validation import RULES, definition_json_schema, inputs_json_schema, validate_data
+from nestor_catalog_core.versions import RULES as CHANGE_RULES
 from tests.core.validation.builders import definition
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -154,7 +155,10 @@ def test_rules_lists_every_rule() -> None:
 
 def test_rules_as_json_and_by_layer() -> None:
     rows = json.loads(invoke("rules", "--format", "json").output)
-    assert [row["rule"] for row in rows] == list(RULES)
+    assert [row["rule"] for row in rows][: len(RULES)] == list(RULES)
+    compatibility = {row["rule"]: row for row in rows if row["layer"] == "compatibility"}
+    assert set(compatibility) == {*CHANGE_RULES, "BUMP_TOO_SMALL", "VERSION_NOT_INCREASED"}
+    assert compatibility["PATTERN_CHANGED"]["summary"].startswith("A change that needs at least a major version bump")
     assert set(rows[0]) == {"rule", "severity", "layer", "summary", "fix"}
     inputs_only = json.loads(invoke("rules", "--format", "json", "--layer", "inputs").output)
     assert {row["layer"] for row in inputs_only} == {"inputs"}
