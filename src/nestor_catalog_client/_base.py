@@ -180,6 +180,8 @@ class _BaseCatalogClient:
                     raise transport_error(outcome, prepared.request, attempt + 1) from outcome
             else:
                 assert outcome is not None
+                if self._stale(call, prepared, outcome):
+                    continue
                 response = self._accept(call, prepared, outcome)
                 if response is not None:
                     return call.parse(response)
@@ -188,6 +190,15 @@ class _BaseCatalogClient:
                     raise error_from_response(outcome)
             attempt += 1
             yield Sleep(delay)
+
+    def _stale(self, call: Call[Any], prepared: _Prepared, response: httpx.Response) -> bool:
+        """A 304 whose lifecycle headers differ from the cached copy's: the status changed, so
+        the cached body is dropped and the next attempt fetches it in full."""
+        if response.status_code != 304 or prepared.cached is None or prepared.cached.same_lifecycle(response):
+            return False
+        if self.cache is not None:
+            self.cache.discard(call.cache_key)
+        return True
 
     def _accept(self, call: Call[Any], prepared: _Prepared, response: httpx.Response) -> httpx.Response | None:
         """The response to parse, or None when it is an error."""

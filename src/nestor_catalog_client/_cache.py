@@ -2,8 +2,14 @@
 
 Exact versions (``/resources/{name}/{version}``) and their inputs schemas never change their
 definition, so the client keeps their bytes and ETag and asks the server only whether they
-are still current: a ``304`` costs no body and no parsing. Every fetch still goes to the
-server, so a version's status (deprecated, withdrawn) is as fresh as the server says.
+are still current: a ``304`` costs no body and no parsing.
+
+The ETag is the definition's digest, which a deprecation or a withdrawal does not change,
+while the body's ``status`` block does. So a ``304`` is trusted only when its lifecycle
+headers (``Deprecation``, ``Sunset``, ``Link``, ``Warning``, ``Cache-Control``) equal the cached
+ones; otherwise the client fetches the version in full. A change of only the deprecation
+*message* shows in no header: it reaches a cached copy through the lifecycle events a
+subscription of the same client sees (they evict it), or ``ETagCache.clear()``.
 The cache is shared by every thread using one client, hence the lock.
 """
 
@@ -16,6 +22,9 @@ from dataclasses import dataclass
 import httpx
 
 __all__ = ["CachedResponse", "ETagCache"]
+
+#: Headers that change with a version's status while its ETag (the digest) stays the same.
+_LIFECYCLE_HEADERS = ("deprecation", "sunset", "link", "warning", "cache-control")
 
 #: Response headers worth replaying from the cache (the rest describe the transfer).
 _KEPT_HEADERS = (
@@ -44,6 +53,11 @@ class CachedResponse:
             return None
         headers = tuple((k, v) for k in _KEPT_HEADERS for v in response.headers.get_list(k))
         return cls(etag=etag, content=response.content, headers=headers)
+
+    def same_lifecycle(self, revalidated: httpx.Response) -> bool:
+        """Whether a ``304`` describes the status the cached body has."""
+        cached = {key: [v for k, v in self.headers if k == key] for key in _LIFECYCLE_HEADERS}
+        return all(revalidated.headers.get_list(key) == cached[key] for key in _LIFECYCLE_HEADERS)
 
     def as_response(self, request: httpx.Request, revalidated: httpx.Response | None = None) -> httpx.Response:
         """The cached answer to ``request``; headers of a ``304`` (``revalidated``) win, as

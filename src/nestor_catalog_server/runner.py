@@ -5,7 +5,8 @@ uvicorn (``benchmarks/bench_http.py`` measures both in every run), and it verifi
 certificates itself (``ssl_ca`` + ``ssl_client_verify``), so mTLS needs nothing in front.
 
 ``serve(settings)`` runs in the foreground until SIGINT/SIGTERM: granian's main process binds
-the socket and forks one worker process, which builds the app with ``create_app(settings)``
+the socket and forks one worker process, which builds the app with ``build_app(settings)``:
+``create_app``, or the read-only sidecar of ``sidecar.py`` when ``service.upstream`` is set
 (the settings object travels to the worker; nothing is re-read from the environment). TLS comes
 from ``service.tls``: ``certfile``/``keyfile``/``keyfile_password``; ``ca_certs`` names the CA
 bundle client certificates are checked against, and ``client_cert_required`` refuses the
@@ -26,10 +27,10 @@ from typing import Any, Final
 from litestar import Litestar
 
 from nestor_catalog_core import open_store
-from nestor_catalog_server.app import create_app
 from nestor_catalog_server.auth import TokenVerifier
 from nestor_catalog_server.config import Settings, TLSConfig, load_settings
 from nestor_catalog_server.observability import configure_logging
+from nestor_catalog_server.sidecar import build_app
 
 __all__ = ["CONFIG_ENV", "app_from_environment", "check_startable", "granian_options", "serve"]
 
@@ -49,7 +50,7 @@ def app_from_environment() -> Litestar:
     """An app for ASGI servers that import a factory: settings from the file named by
     ``NESTOR_CATALOG_CONFIG`` (defaults and the environment overrides when unset)."""
     path = os.environ.get(CONFIG_ENV)
-    return create_app(load_settings(Path(path) if path else None))
+    return build_app(load_settings(Path(path) if path else None))
 
 
 def _tls_options(tls: TLSConfig) -> dict[str, Any]:
@@ -114,4 +115,4 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         extra={"operation": "serve", "tls": settings.service.tls.enabled, "environment": settings.service.environment},
     )
     server = Server(_TARGET, **options)
-    server.serve(target_loader=functools.partial(create_app, settings), wrap_loader=False)
+    server.serve(target_loader=functools.partial(build_app, settings), wrap_loader=False)

@@ -30,12 +30,21 @@ EXIT_CONFIG: Final = 2
 )
 @click.option("--host", default=None, help="Listen address (default: service.host).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Listen port (default: service.port).")
-def serve(config_path: Path | None, host: str | None, port: int | None) -> None:
+@click.option(
+    "--upstream",
+    default=None,
+    metavar="URL",
+    help="Run as a read-only sidecar mirroring the catalog at URL (default: service.upstream).",
+)
+def serve(config_path: Path | None, host: str | None, port: int | None, upstream: str | None) -> None:
     """Serve the catalog over HTTP until SIGINT or SIGTERM."""
     from nestor_catalog_server.runner import serve as run
+    from nestor_catalog_server.sidecar import with_upstream
 
     try:
         settings = load_settings(config_path)
+        if upstream is not None:
+            settings = with_upstream(settings, upstream)
         run(settings, host, port)
     except ConfigError as exc:
         _fail_config(exc.message)

@@ -261,7 +261,12 @@ class ServiceConfig(_Section):
     request_timeout: PositiveDuration = timedelta(seconds=30)
     tls: TLSConfig = TLSConfig()
     read_only: bool = False
-    upstream: Annotated[HttpUrl | None, BeforeValidator(_empty_to_none)] = None
+    upstream: Annotated[HttpUrl | None, BeforeValidator(_empty_to_none)] = Field(
+        default=None, description="Run as a read-only sidecar mirroring the catalog at this URL."
+    )
+    upstream_token: OptionalSecret = Field(
+        default=None, description="Bearer token the sidecar presents to its upstream (e.g. ${CATALOG_TOKEN})."
+    )
     rate_limit: RateLimitConfig = RateLimitConfig()
 
 
