@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import yaml
-from yaml._yaml import CParser
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.resolver import Resolver
@@ -63,11 +62,11 @@ def _implicit_table() -> tuple[dict[str, _Implicit], _Implicit]:
 _IMPLICIT, _IMPLICIT_ANY = _implicit_table()
 
 
-class _Parser(CParser):
+class _Parser(yaml.CBaseLoader):
     """libyaml's parser and composer with ``yaml.SafeLoader``'s tag resolution, minus the
-    rest: no constructor (nothing is ever built from a tag) and no path resolvers, whose
-    per-node hooks cost a fifth of composing a definition. ``resolve`` gives exactly the
-    tags ``Resolver.resolve`` gives (the tests compare them)."""
+    rest: its constructor is never called (nothing is ever built from a tag) and there are
+    no path resolvers, whose per-node hooks cost a fifth of composing a definition.
+    ``resolve`` gives exactly the tags ``Resolver.resolve`` gives (the tests compare them)."""
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         return None
