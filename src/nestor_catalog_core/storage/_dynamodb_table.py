@@ -100,13 +100,12 @@ class TableSetup:
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        verb = "created table" if self.created else "table already exists:"
-        indexes = ", ".join(INDEXES)
-        lines = [
-            f"{verb} {self.table} (billing {self.billing_mode}, indexes {indexes}), status {self.status}",
-            f"point-in-time recovery: {self.point_in_time_recovery}",
-        ]
-        return lines + self.notes
+        shape = f"billing {self.billing_mode}, indexes {', '.join(INDEXES)}, status {self.status}"
+        if self.created:
+            first = f"created table {self.table} ({shape})"
+        else:
+            first = f"table {self.table} already exists with the expected layout ({shape}); nothing created"
+        return [first, f"point-in-time recovery: {self.point_in_time_recovery}", *self.notes]
 
 
 # -- the schema ----------------------------------------------------------------------------

@@ -78,8 +78,8 @@ Leases
 URI: ``dynamodb://<table>?region=us-west-2&endpoint=http://127.0.0.1:8000`` with options
 ``create_table`` (create the table at ``open()`` if missing: tests and ``storage init``),
 ``billing_mode`` (``PAY_PER_REQUEST`` or ``PROVISIONED``), ``read_capacity``,
-``write_capacity``, ``enable_point_in_time_recovery``, ``max_attempts`` (botocore, default
-8), ``timeout`` (connect/read seconds, default 10) and ``max_write_attempts`` (transaction
+``write_capacity``, ``enable_point_in_time_recovery``, ``max_attempts`` (tries per request,
+botocore's retries included, default 8), ``timeout`` (connect/read seconds, default 10) and ``max_write_attempts`` (transaction
 retries under contention, default 50).
 
 Credentials come from boto3's default chain. With an explicit endpoint that is not an AWS
@@ -558,7 +558,7 @@ class DynamoDBStore(ComponentStore):
         if _is_emulator(self.endpoint) and session.get_credentials() is None:
             key_id = secret = _DUMMY_CREDENTIAL
         config = Config(
-            retries={"mode": "standard", "max_attempts": self.max_attempts},
+            retries={"mode": "standard", "total_max_attempts": self.max_attempts},
             connect_timeout=self.timeout,
             read_timeout=self.timeout,
             max_pool_connections=_READERS + 4,
