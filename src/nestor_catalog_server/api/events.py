@@ -42,9 +42,12 @@ import asyncio
 import json
 import logging
 import math
+import os
+import signal
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,6 +65,8 @@ from nestor_catalog_core.models import Event, EventType
 from nestor_catalog_server.state import AppState, provide_app_state
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from litestar.app import Litestar
     from litestar.background_tasks import BackgroundTask, BackgroundTasks
     from litestar.datastructures import Cookie
@@ -71,7 +76,7 @@ if TYPE_CHECKING:
     from nestor_catalog_core import CatalogReader
     from nestor_catalog_server.observability import Metrics
 
-__all__ = ["EVENTS_PATH", "EventsController", "route_handlers"]
+__all__ = ["EVENTS_PATH", "EventsController", "route_handlers", "stop_streams_on_signals"]
 
 log = logging.getLogger("nestor_catalog.server.events")
 
@@ -438,6 +443,51 @@ class EventStreamResponse(Response[bytes]):
             media_type="text/event-stream",
             status_code=200,
         )
+
+
+# --------------------------------------------------------------------------------------------- shutdown
+
+
+def stop_streams_on_signals(
+    app_state: AppState, signals: Iterable[int] = (signal.SIGTERM, signal.SIGINT)
+) -> Callable[[], None]:
+    """Set ``app_state.shutdown`` the moment the process gets one of ``signals``; returns a
+    function that puts the previous handlers back.
+
+    Call it from the lifespan's startup (it must run in the main thread, where the ASGI server's
+    event loop runs). Why: granian (like most ASGI servers) answers SIGTERM by draining open
+    connections *before* it runs the lifespan shutdown, and an event stream never ends on its
+    own, so without this a graceful stop waits until the process is killed. The previous
+    handler still runs afterwards (asyncio's, the server's), so the server's own shutdown
+    proceeds as before; a default disposition is re-raised. Outside the main thread it does
+    nothing and returns a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        log.debug("not in the main thread: event streams end at lifespan shutdown only")
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    previous: dict[int, Any] = {}
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        with suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(app_state.shutdown.set)
+        before = previous.get(signum, signal.SIG_DFL)
+        if callable(before):
+            before(signum, frame)
+        elif before == signal.SIG_DFL:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    for signum in signals:
+        previous[signum] = signal.getsignal(signum)
+        signal.signal(signum, handle)
+
+    def restore() -> None:
+        for signum, before in previous.items():
+            if signal.getsignal(signum) is handle:
+                signal.signal(signum, before)
+
+    return restore
 
 
 # --------------------------------------------------------------------------------------------- routes

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
-from collections.abc import AsyncIterator
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,6 +36,7 @@ from nestor_catalog_server.api.events import (
     event_frame,
     parse_position,
     route_handlers,
+    stop_streams_on_signals,
 )
 from nestor_catalog_server.config import Settings, SSEConfig
 from nestor_catalog_server.observability import Metrics
@@ -241,6 +246,13 @@ async def streaming(
         await client.disconnect()
 
 
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """Let other tasks run until ``condition`` holds (guarded by ``WAIT``)."""
+    async with asyncio.timeout(WAIT):
+        while not condition():  # noqa: ASYNC110 - the condition is state the app owns, with no event to await
+            await asyncio.sleep(0.001)
+
+
 def _other_tasks() -> set[asyncio.Task[Any]]:
     return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
 
@@ -302,8 +314,7 @@ async def test_events_published_between_admission_and_the_first_frame_are_delive
     client = StreamClient(app)
     client.accepting.clear()  # the response head waits in send(): admitted, not yet streaming
     opening = asyncio.create_task(client.open())
-    while state.sse_connections == 0:
-        await asyncio.sleep(0)
+    await wait_until(lambda: state.sse_connections == 1)
     event = await publish(catalog, "between")
     client.accepting.set()
     await opening
@@ -577,6 +588,65 @@ async def test_cancelled_request_releases_the_slot(catalog: Catalog) -> None:
     with pytest.raises(asyncio.CancelledError):
         await client.task
     assert state.sse_connections == 0
+
+
+async def test_a_signal_ends_streams_at_once_and_reaches_the_previous_handler(catalog: Catalog) -> None:
+    app, state = make_app(catalog)
+    seen: list[int] = []
+
+    def previous(signum: int, frame: Any) -> None:
+        seen.append(signum)
+
+    original = signal.signal(signal.SIGUSR1, previous)
+    try:
+        restore = stop_streams_on_signals(state, [signal.SIGUSR1])
+        client = await StreamClient(app).open()
+        await client.frame()
+        os.kill(os.getpid(), signal.SIGUSR1)
+        await client.finished()
+        assert state.shutdown.is_set()
+        assert seen == [signal.SIGUSR1]
+        assert state.sse_connections == 0
+        restore()
+        assert signal.getsignal(signal.SIGUSR1) is previous
+    finally:
+        signal.signal(signal.SIGUSR1, original)
+
+
+def test_a_signal_with_the_default_disposition_still_ends_the_process() -> None:
+    script = """
+import asyncio, os, signal
+from nestor_catalog_server.api.events import stop_streams_on_signals
+
+class State:
+    shutdown = asyncio.Event()
+
+async def main():
+    stop_streams_on_signals(State(), [signal.SIGTERM])
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.sleep(30)
+
+asyncio.run(main())
+"""
+    finished = subprocess.run([sys.executable, "-c", script], timeout=60, capture_output=True, check=False)
+    assert finished.returncode == -signal.SIGTERM, finished.stderr.decode()
+
+
+async def test_signal_hook_is_a_no_op_outside_the_main_thread(catalog: Catalog) -> None:
+    _, state = make_app(catalog)
+    loop = asyncio.get_running_loop()
+
+    def install() -> Any:
+        asyncio.set_event_loop(loop)
+        try:
+            return stop_streams_on_signals(state, [signal.SIGUSR2])
+        finally:
+            asyncio.set_event_loop(None)
+
+    before = signal.getsignal(signal.SIGUSR2)
+    restore = await asyncio.to_thread(install)
+    assert signal.getsignal(signal.SIGUSR2) is before
+    restore()
 
 
 # --------------------------------------------------------------------------------------------- slow clients
