@@ -2,9 +2,10 @@
 
 Core commands come from a table of ``"module:attribute"`` strings, so ``validate`` never
 imports the server (Litestar) or jsonschema. Other packages add commands through the
-``nestor_catalog.commands`` entry-point group (the server registers ``serve``, ``sync``,
-``storage``). A command whose module cannot be imported still shows up, and says why it is
-unavailable when run, instead of breaking the whole CLI.
+``nestor_catalog.commands`` entry-point group (the server registers ``serve`` and ``sync``);
+a core command wins over a plugin of the same name. A command whose module cannot be
+imported still shows up, and says why it is unavailable when run, instead of breaking the
+whole CLI.
 """
 
 from __future__ import annotations
