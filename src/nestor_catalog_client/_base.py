@@ -38,6 +38,7 @@ from nestor_catalog_core import (
     InputsResult,
     InvalidRequest,
     PublishResult,
+    RemoteError,
     Resource,
     __version__,
 )
@@ -69,9 +70,10 @@ Token = str | Callable[[], str]
 _YAML: Final = "application/yaml"
 _JSON: Final = "application/json"
 
-#: ``warnings.warn`` stack level that points at the consumer's call (``get_resource`` ->
-#: driver -> flow -> parser -> warn helper), the same for both clients.
-_WARN_STACKLEVEL: Final = 6
+#: ``warnings.warn`` stack level that points at the consumer's call: consumer -> ``get_resource``
+#: -> ``_run`` -> ``_flow`` -> ``_parse`` -> ``_parse_resource`` -> ``_warn_deprecated``, the same
+#: for both clients (a test checks the reported file).
+_WARN_STACKLEVEL: Final = 7
 
 
 class Filters(TypedDict, total=False):
@@ -184,7 +186,7 @@ class _BaseCatalogClient:
                     continue
                 response = self._accept(call, prepared, outcome)
                 if response is not None:
-                    return call.parse(response)
+                    return _parse(call, response)
                 delay = self.retry_policy.delay_after_response(attempt, outcome, idempotent=call.idempotent)
                 if delay is None:
                     raise error_from_response(outcome)
@@ -366,6 +368,20 @@ class _BaseCatalogClient:
         if self.cache is not None:
             prefix = version_path(name, version) if version is not None else f"{name_path(name)}/"
             self.cache.discard_prefix(prefix)
+
+
+def _parse(call: Call[T], response: httpx.Response) -> T:
+    """The call's result; a success whose body is not what the contract says is a ``RemoteError``
+    (``INVALID_RESPONSE``), not a ``KeyError`` from deep inside the client."""
+    try:
+        return call.parse(response)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RemoteError(
+            "INVALID_RESPONSE",
+            f"unexpected answer to {call.method} {call.path}: {type(exc).__name__}: {exc}",
+            details={"status_code": response.status_code, "path": call.path},
+            trace_id=response.headers.get("x-request-id"),
+        ) from exc
 
 
 def _make_cache(cache: bool | int | ETagCache | None) -> ETagCache | None:
