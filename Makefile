@@ -42,6 +42,7 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 bench: $(STAMP) tools
+	@scripts/ensure-bench-tools
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 clean:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any
 
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.params import Dependency
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from nestor_catalog_server.observability import Metrics
     from nestor_catalog_server.sync import SyncManager
 
-__all__ = ["STATE_KEY", "AppState", "AppStateParam", "provide_app_state"]
+__all__ = ["STATE_KEY", "AppState", "AppStateParam", "app_state_of", "provide_app_state"]
 
 STATE_KEY = "nestor"
 
@@ -57,6 +58,13 @@ class AppState:
     @property
     def uptime_seconds(self) -> float:
         return time.time() - self.started_at
+
+
+def app_state_of(connection: ASGIConnection[Any, Any, Any, Any]) -> AppState:
+    """The app's ``AppState`` from a request (guards, and the hottest read handlers, which skip
+    dependency injection: resolving even a trivial dependency costs more than their read)."""
+    app_state: AppState = connection.app.state[STATE_KEY]
+    return app_state
 
 
 def provide_app_state(state: State) -> AppState:

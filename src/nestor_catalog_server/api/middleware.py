@@ -4,9 +4,15 @@ It wraps the whole Litestar app (outside routing and the exception handlers), so
 errors are counted, logged and tagged like every other response. Per request it does only what
 cannot be skipped: one scan of the raw headers for ``traceparent``/``X-Request-ID`` (else a new
 random id), a context variable for the log records, one header appended to the response, one
-counter and one histogram sample (labelled by route template, never by raw path), and one
-access-log record when the ``nestor_catalog_server.access`` logger is enabled for it
-(``/health``, ``/ready`` and ``/metrics`` log at debug: probes would drown everything else).
+counter and one histogram sample (labelled by route template, never by raw path; the labelled
+children are looked up once per method/route/status) and, when its level is enabled, one
+access-log record on ``nestor_catalog_server.access``.
+
+Access-log levels (``access_level``): a read answered 2xx/3xx is ``debug`` (a read-heavy
+catalog serves thousands a second, and a JSON line costs more than the read itself); writes and
+4xx answers are ``info``; 5xx answers are ``error``; any request slower than
+``SLOW_REQUEST_SECONDS`` (live event streams excepted) is ``warning``. So ``logging.level: info``
+keeps what an operator investigates and ``debug`` logs every request.
 
 ``HEAD`` is served by the ``GET`` handler of the same path with the body dropped, so every
 readable URL answers ``HEAD`` with the same headers, as HTTP caches expect.
@@ -17,18 +23,29 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from typing import Final, cast
+from typing import Any, Final, cast
 
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
-from nestor_catalog_server.observability import Metrics, new_trace_id, reset_trace_id, set_trace_id
+from nestor_catalog_server.observability import (
+    UNMATCHED_ROUTE,
+    Metrics,
+    new_trace_id,
+    reset_trace_id,
+    set_trace_id,
+)
 from nestor_catalog_server.observability import trace_id_from_headers as _trace_id_from_headers
+from nestor_catalog_server.observability.metrics import HTTP_METHODS
 
-__all__ = ["ACCESS_LOGGER", "QUIET_PATHS", "RequestObserver", "trace_id_of"]
+__all__ = ["ACCESS_LOGGER", "QUIET_PATHS", "SLOW_REQUEST_SECONDS", "RequestObserver", "access_level", "trace_id_of"]
 
 ACCESS_LOGGER: Final = "nestor_catalog_server.access"
-#: Paths logged at debug instead of info (liveness/readiness probes and scrapes).
+#: Probes and scrapes: always debug, whatever they answer (a failing probe is seen on /ready itself).
 QUIET_PATHS: Final = frozenset({"/health", "/ready", "/metrics"})
+#: A request slower than this logs a warning.
+SLOW_REQUEST_SECONDS: Final = 1.0
+_READS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_STREAMING_ROUTES: Final = frozenset({"/api/v1/events"})
 _TRACE_HEADERS: Final = frozenset({b"traceparent", b"x-request-id"})
 _REQUEST_ID: Final = b"x-request-id"
 
@@ -49,12 +66,53 @@ def trace_id_of(raw_headers: Iterable[tuple[bytes, bytes]]) -> str:
     return _trace_id_from_headers(found)
 
 
+def access_level(method: str, path: str, route: str | None, status: int, seconds: float) -> int:
+    """The level of a request's access-log record (see the module docstring)."""
+    if path in QUIET_PATHS:
+        return logging.DEBUG
+    if status >= 500:
+        return logging.ERROR
+    if seconds >= SLOW_REQUEST_SECONDS and route not in _STREAMING_ROUTES:
+        return logging.WARNING
+    if status >= 400 or method not in _READS:
+        return logging.INFO
+    return logging.DEBUG
+
+
+class _Series:
+    """The request counter and latency histogram children, labelled once per key."""
+
+    __slots__ = ("_children", "_metrics")
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+        self._children: dict[tuple[str, str | None, int], tuple[Any, Any]] = {}
+
+    def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = self._label(method, route, status)
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def _label(self, method: str, route: str | None, status: int) -> tuple[Any, Any]:
+        method = method if method in HTTP_METHODS else "OTHER"
+        route = route or UNMATCHED_ROUTE
+        metrics = self._metrics
+        return (
+            metrics.api_requests.labels(method=method, route=route, status=str(status)),
+            metrics.api_request_duration.labels(method=method, route=route),
+        )
+
+
 class RequestObserver:
     """ASGI middleware around the whole app; see the module docstring."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._series = _Series(metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]  # lifespan scopes pass through too
@@ -91,16 +149,16 @@ class RequestObserver:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or None
-            self.metrics.observe_request(method, route, status or 500, elapsed)
+            self._series.observe(method, route, status or 500, elapsed)
             _log_access(scope, method, route, status or 500, elapsed)
             reset_trace_id(token)
 
 
 def _log_access(scope: HTTPScope, method: str, route: str | None, status: int, elapsed: float) -> None:
-    path = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
-    level = logging.DEBUG if scope["path"] in QUIET_PATHS else logging.INFO
+    level = access_level(method, scope["path"], route, status, elapsed)
     if not access_log.isEnabledFor(level):
         return
+    path = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
     client = scope.get("client")
     access_log.log(
         level,

@@ -4,7 +4,10 @@ and input validation.
 Bodies are the read model's cached JSON bytes (``CatalogEntry.body()``), written as they are;
 pages are those bytes joined. Every read is a dict lookup on the in-memory model, so handlers
 are synchronous and run on the event loop. ``If-None-Match`` is checked before any body is
-touched.
+touched. The hottest reads (exact version, latest, constraint, list, and search) reach the
+``AppState`` with ``app_state_of(request)`` instead of dependency injection and answer a
+``RawResponse``: on the exact-version path those two choices are most of the difference to a
+bare endpoint returning the same bytes (``benchmarks/bench_http.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from nestor_catalog_core.models import format_time
 from nestor_catalog_core.versions import is_version
 from nestor_catalog_server.api import schemas
 from nestor_catalog_server.api._request import json_object, next_link, raw_header, read_body
+from nestor_catalog_server.api._response import RawResponse, json_response, not_modified
 from nestor_catalog_server.api.caching import (
     NO_CACHE,
     entry_headers,
@@ -36,7 +40,7 @@ from nestor_catalog_server.api.caching import (
     revision_etag,
 )
 from nestor_catalog_server.api.publishing import PublishingRoutes
-from nestor_catalog_server.state import AppStateParam
+from nestor_catalog_server.state import AppStateParam, app_state_of
 
 __all__ = ["ResourcesController", "page_body"]
 
@@ -46,10 +50,6 @@ _IF_NONE_MATCH: Final = b"if-none-match"
 
 Limit = Annotated[int, Parameter(ge=1, le=1000, description="Page size (1..1000).")]
 Text = Annotated[str | None, Parameter(description="Exact match.")]
-
-
-def not_modified(headers: dict[str, str]) -> Response[bytes]:
-    return Response(content=b"", status_code=304, headers=headers)
 
 
 def page_body(page: Page, revision: int, *, query: str | None = None) -> bytes:
@@ -63,11 +63,11 @@ def page_body(page: Page, revision: int, *, query: str | None = None) -> bytes:
     return head + b'"items":[' + items + b"]," + json.dumps(tail, separators=(",", ":")).encode()[1:]
 
 
-def page_response(request: Request[Any, Any, Any], body: bytes, etag: str, next_cursor: str | None) -> Response[bytes]:
+def page_response(request: Request[Any, Any, Any], body: bytes, etag: str, next_cursor: str | None) -> RawResponse:
     headers = {"ETag": etag, "Cache-Control": NO_CACHE}
     if next_cursor is not None:
         headers["Link"] = next_link(request, next_cursor)
-    return Response(content=body, media_type=JSON, headers=headers)
+    return json_response(body, headers)
 
 
 def _exact_entry(catalog: CatalogReader, name: str, version: str) -> CatalogEntry:
@@ -82,11 +82,11 @@ def _exact_entry(catalog: CatalogReader, name: str, version: str) -> CatalogEntr
         raise
 
 
-def _entry_response(request: Request[Any, Any, Any], entry: CatalogEntry, *, exact: bool) -> Response[bytes]:
+def _entry_response(request: Request[Any, Any, Any], entry: CatalogEntry, *, exact: bool) -> RawResponse:
     headers = entry_headers(entry, exact=exact)
     if etag_matches(raw_header(request, _IF_NONE_MATCH), headers["ETag"]):
         return not_modified(headers)
-    return Response(content=entry.body(), media_type=JSON, headers=headers)
+    return json_response(entry.body(), headers)
 
 
 def _version_info(entry: CatalogEntry) -> dict[str, Any]:
@@ -117,7 +117,6 @@ class ResourcesController(PublishingRoutes, Controller):
     def list_resources(
         self,
         request: Request[Any, Any, Any],
-        app_state: AppStateParam,
         provider: Text = None,
         category: Text = None,
         resource_type: Text = None,
@@ -127,8 +126,8 @@ class ResourcesController(PublishingRoutes, Controller):
         limit: Limit = 50,
         cursor: str | None = None,
         facets: bool = False,
-    ) -> Response[bytes]:
-        catalog = app_state.catalog
+    ) -> RawResponse:
+        catalog = app_state_of(request).catalog
         revision = catalog.revision
         etag = revision_etag(revision)
         if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
@@ -155,13 +154,12 @@ class ResourcesController(PublishingRoutes, Controller):
     def get_resource(
         self,
         request: Request[Any, Any, Any],
-        app_state: AppStateParam,
         name: str,
         constraint: Annotated[
             str | None, Parameter(description="A version constraint such as ^1.2, ~> 5.0 or >=1.0.0 <2.0.0.")
         ] = None,
-    ) -> Response[bytes]:
-        catalog = app_state.catalog
+    ) -> RawResponse:
+        catalog = app_state_of(request).catalog
         entry = catalog.latest_entry(name) if constraint is None else catalog.resolve_entry(name, constraint)
         return _entry_response(request, entry, exact=False)
 
@@ -171,8 +169,8 @@ class ResourcesController(PublishingRoutes, Controller):
         summary="The latest version",
         responses=schemas.responses(schemas.ResourceBody, 304, 404),
     )
-    def get_latest(self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str) -> Response[bytes]:
-        return _entry_response(request, app_state.catalog.latest_entry(name), exact=False)
+    def get_latest(self, request: Request[Any, Any, Any], name: str) -> RawResponse:
+        return _entry_response(request, app_state_of(request).catalog.latest_entry(name), exact=False)
 
     @get(
         "/{name:str}/versions",
@@ -180,7 +178,7 @@ class ResourcesController(PublishingRoutes, Controller):
         summary="Every version of a resource, newest first (withdrawn ones flagged)",
         responses=schemas.responses(schemas.VersionList, 304, 404),
     )
-    def list_versions(self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str) -> Response[bytes]:
+    def list_versions(self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str) -> RawResponse:
         catalog = app_state.catalog
         etag = revision_etag(catalog.revision)
         if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
@@ -192,7 +190,7 @@ class ResourcesController(PublishingRoutes, Controller):
             latest = None
         body = {"name": name, "latest": latest, "versions": [_version_info(entry) for entry in entries]}
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        return Response(content=content, media_type=JSON, headers={"ETag": etag, "Cache-Control": NO_CACHE})
+        return json_response(content, {"ETag": etag, "Cache-Control": NO_CACHE})
 
     @get(
         "/{name:str}/{version:str}",
@@ -200,10 +198,8 @@ class ResourcesController(PublishingRoutes, Controller):
         summary="An exact version (withdrawn ones too, with a Warning)",
         responses=schemas.responses(schemas.ResourceBody, 304, 400, 404),
     )
-    def get_version(
-        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
-    ) -> Response[bytes]:
-        return _entry_response(request, _exact_entry(app_state.catalog, name, version), exact=True)
+    def get_version(self, request: Request[Any, Any, Any], name: str, version: str) -> RawResponse:
+        return _entry_response(request, _exact_entry(app_state_of(request).catalog, name, version), exact=True)
 
     @get(
         "/{name:str}/{version:str}/schema",
@@ -213,14 +209,14 @@ class ResourcesController(PublishingRoutes, Controller):
     )
     def get_inputs_schema(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
-    ) -> Response[bytes]:
+    ) -> RawResponse:
         entry = _exact_entry(app_state.catalog, name, version)
         headers = entry_headers(entry, exact=True)
         if etag_matches(raw_header(request, _IF_NONE_MATCH), headers["ETag"]):
             return not_modified(headers)
         schema = inputs_json_schema(entry.definition())
         content = json.dumps(schema, ensure_ascii=False, separators=(",", ":")).encode()
-        return Response(content=content, media_type=SCHEMA_JSON, headers=headers)
+        return json_response(content, headers, media_type=SCHEMA_JSON)
 
     @post(
         "/{name:str}/{version:str}/inputs:validate",

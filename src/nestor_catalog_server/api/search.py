@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, get
 from litestar.params import Parameter
 
 from nestor_catalog_core import InvalidRequest
 from nestor_catalog_server.api import schemas
 from nestor_catalog_server.api._request import raw_header
+from nestor_catalog_server.api._response import RawResponse, json_response, not_modified
 from nestor_catalog_server.api.caching import NO_CACHE, etag_matches, revision_etag
-from nestor_catalog_server.api.resources import JSON, Limit, Text, not_modified, page_body, page_response
-from nestor_catalog_server.state import AppStateParam
+from nestor_catalog_server.api.resources import Limit, Text, page_body, page_response
+from nestor_catalog_server.state import AppStateParam, app_state_of
 
 __all__ = ["SearchController"]
 
@@ -33,7 +34,6 @@ class SearchController(Controller):
     def search(
         self,
         request: Request[Any, Any, Any],
-        app_state: AppStateParam,
         q: Annotated[str | None, Parameter(description="The words to look for (required).")] = None,
         provider: Text = None,
         category: Text = None,
@@ -44,10 +44,10 @@ class SearchController(Controller):
         limit: Limit = 20,
         cursor: str | None = None,
         facets: bool = False,
-    ) -> Response[bytes]:
+    ) -> RawResponse:
         if q is None or not q.strip():
             raise InvalidRequest("q is required: /api/v1/search?q=mysql", details={"parameter": "q"})
-        catalog = app_state.catalog
+        catalog = app_state_of(request).catalog
         revision = catalog.revision
         etag = revision_etag(revision)
         if etag_matches(raw_header(request, b"if-none-match"), etag):
@@ -82,7 +82,7 @@ class SearchController(Controller):
         engine: Text = None,
         maintainer: Text = None,
         deprecated: bool | None = None,
-    ) -> Response[bytes]:
+    ) -> RawResponse:
         catalog = app_state.catalog
         revision = catalog.revision
         etag = revision_etag(revision)
@@ -107,4 +107,4 @@ class SearchController(Controller):
         ).total
         body = {"total": total, "facets": counts, "revision": revision}
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        return Response(content=content, media_type=JSON, headers={"ETag": etag, "Cache-Control": NO_CACHE})
+        return json_response(content, {"ETag": etag, "Cache-Control": NO_CACHE})

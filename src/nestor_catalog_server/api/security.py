@@ -19,18 +19,13 @@ from litestar.handlers.base import BaseRouteHandler
 
 from nestor_catalog_core import AuthenticationError, PermissionDenied
 from nestor_catalog_server.auth import ANONYMOUS, Principal
-from nestor_catalog_server.state import STATE_KEY, AppState
+from nestor_catalog_server.state import app_state_of
 
 __all__ = ["WRITE", "authorize", "principal_of"]
 
 #: ``opt`` of write handlers: ``@post(..., opt=WRITE)``.
 WRITE: Final = {"write": True}
 _PRINCIPAL: Final = "principal"
-
-
-def _app_state(connection: ASGIConnection[Any, Any, Any, Any]) -> AppState:
-    state: AppState = connection.app.state[STATE_KEY]
-    return state
 
 
 def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -41,7 +36,7 @@ def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRoute
     """
     if handler.opt.get("public"):
         return
-    state = _app_state(connection)
+    state = app_state_of(connection)
     verifier = state.verifier
     if verifier is None or not verifier.enabled:
         return
@@ -68,7 +63,7 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     principal = connection.scope["state"].get(_PRINCIPAL)
     if isinstance(principal, Principal):
         return principal
-    verifier = _app_state(connection).verifier
+    verifier = app_state_of(connection).verifier
     if verifier is not None and verifier.enabled:
         raise AuthenticationError("authentication required", details={"reason": "token_missing"})
     return ANONYMOUS

@@ -1,0 +1,318 @@
+"""HTTP throughput of the catalog with 10,000 definitions (1,000 with ``--quick``).
+
+Four reads, each beside a ceiling measured in the same run: a bare Litestar app whose handler
+for the same path returns the same bytes (no middleware, no dependencies, no headers beyond
+the content type), served by the same ASGI server (granian, one worker, the options
+``nestor-catalog serve`` uses). The load generator is ``wrk -t2 -c64`` (5 s per measurement,
+2 s with ``--quick``, after a 1 s warm-up). All servers run at once and the measurements
+alternate (ours, then the ceiling, endpoint by endpoint, three rounds; two with ``--quick``),
+keeping the best of each, so a busy neighbour on a shared machine hits both sides alike. Goal
+from the issue: an exact-version GET at >= 80% of the bare endpoint.
+
+- ``GET /api/v1/resources/{name}/{version}``: the hot path (the cached body, ETag, immutable
+  caching headers, request id, metrics, access log);
+- ``GET /api/v1/resources/{name}``: latest;
+- ``GET /api/v1/resources?limit=50``: a page of the list (50 cached bodies joined);
+- ``GET /api/v1/search?q=mysql&limit=20``: a ranked search.
+
+Also the measurement behind the choice of ASGI server: the bare exact-version endpoint under
+granian vs uvicorn (one worker each, uvicorn with its fastest installed loop and parser).
+
+The definitions are ``bench_validate``'s generator; they are published into SQLite once with
+``nestor-catalog sync --once`` and reused by later runs. Our server runs with the production
+logging (JSON, info: one access-log line per request, to a file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+import yaml
+from litestar import Litestar, Response, get
+
+from benchmarks._harness import Context, Row
+from benchmarks.bench_validate import generate
+
+GOAL: Final = 0.80
+CONNECTIONS: Final = 64
+THREADS: Final = 2
+BODIES_ENV: Final = "BENCH_HTTP_BODIES"
+ROOT: Final = Path(__file__).resolve().parent.parent
+ENDPOINTS: Final = ("exact", "latest", "list", "search")
+_LABELS: Final = {
+    "exact": "GET exact version",
+    "latest": "GET latest",
+    "list": "GET list (limit=50)",
+    "search": "GET search q=mysql (limit=20)",
+}
+_RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+
+
+# --------------------------------------------------------------------------------------------- the ceiling
+
+
+def create_bare_app() -> Litestar:
+    """The ceiling: the same paths answering the bytes our server answered, and nothing else."""
+    folder = Path(os.environ[BODIES_ENV])
+    bodies = {name: (folder / f"{name}.json").read_bytes() for name in ENDPOINTS}
+
+    @get("/api/v1/resources/{name:str}/{version:str}", sync_to_thread=False)
+    def exact(name: str, version: str) -> Response[bytes]:
+        return Response(content=bodies["exact"], media_type="application/json")
+
+    @get("/api/v1/resources/{name:str}", sync_to_thread=False)
+    def latest(name: str) -> Response[bytes]:
+        return Response(content=bodies["latest"], media_type="application/json")
+
+    @get("/api/v1/resources", sync_to_thread=False)
+    def listing() -> Response[bytes]:
+        return Response(content=bodies["list"], media_type="application/json")
+
+    @get("/api/v1/search", sync_to_thread=False)
+    def search() -> Response[bytes]:
+        return Response(content=bodies["search"], media_type="application/json")
+
+    @get("/health", sync_to_thread=False)
+    def health() -> Response[bytes]:
+        return Response(content=b'{"status":"ok"}', media_type="application/json")
+
+    return Litestar([exact, latest, listing, search, health], logging_config=None, openapi_config=None)
+
+
+# --------------------------------------------------------------------------------------------- data
+
+
+def _prepare_database(ctx: Context, count: int) -> Path:
+    """A SQLite catalog holding ``count`` generated definitions (built once, then reused)."""
+    folder = ctx.workdir / "bench_http"
+    database = folder / f"catalog-{count}.db"
+    marker = folder / f"catalog-{count}.complete"
+    if marker.exists() and database.exists():
+        return database
+    for stale in folder.glob(f"catalog-{count}.db*"):
+        stale.unlink()
+    definitions = folder / f"definitions-{count}"
+    generate(definitions, count)
+    config = folder / f"sync-{count}.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "service": {"data_dir": str(folder / "data")},
+                "logging": {"level": "warning"},
+                "storage": {"type": "sqlite", "sqlite": {"path": str(database), "synchronous": "normal"}},
+                "git": {"directories": [{"name": "bench", "path": str(definitions)}]},
+            }
+        )
+    )
+    started = time.perf_counter()
+    subprocess.run([*_cli(), "sync", "--config", str(config), "--once"], check=True, stdout=subprocess.DEVNULL)
+    print(f"published {count} definitions in {time.perf_counter() - started:.1f}s", file=sys.stderr)
+    marker.touch()
+    return database
+
+
+def _cli() -> list[str]:
+    from tests.support.server import server_command
+
+    return server_command()
+
+
+# --------------------------------------------------------------------------------------------- load
+
+
+@dataclass(frozen=True)
+class Load:
+    rps: float
+    errors: int
+    tool: str
+
+
+def wrk_available() -> bool:
+    return shutil.which("wrk") is not None
+
+
+def measure(url: str, seconds: float) -> Load:
+    """Requests per second ``url`` sustains under ``wrk -t2 -c64`` (after a 1 s warm-up)."""
+    if not wrk_available():
+        return asyncio.run(_httpx_load(url, seconds))
+    subprocess.run(["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", "-d1s", url], check=True, capture_output=True)
+    result = subprocess.run(
+        ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds:g}s", url], check=True, capture_output=True, text=True
+    )
+    rps = _RPS.search(result.stdout)
+    if rps is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{result.stdout}\n{result.stderr}")
+    errors = _NON_2XX.search(result.stdout)
+    return Load(float(rps.group(1)), int(errors.group(1)) if errors else 0, "wrk")
+
+
+async def _httpx_load(url: str, seconds: float) -> Load:
+    """The fallback without wrk: 64 keep-alive connections in one process (much slower than wrk;
+    the ratio is still same-run, the absolute figures are not comparable)."""
+    done = 0
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+    async with httpx.AsyncClient(limits=limits, timeout=10.0) as client:
+
+        async def worker() -> None:
+            nonlocal done, errors
+            while time.perf_counter() < deadline:
+                response = await client.get(url)
+                done += 1
+                errors += response.status_code >= 400
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+        elapsed = time.perf_counter() - started
+    return Load(done / elapsed, errors, "httpx loop (wrk not installed)")
+
+
+# --------------------------------------------------------------------------------------------- servers
+
+
+@contextlib.contextmanager
+def _bare_server(bodies: Path, *, server: str) -> Iterator[str]:
+    """The bare app under ``granian`` or ``uvicorn`` (one worker); yields its base URL."""
+    from tests.support.server import free_port
+
+    port = free_port()
+    target = "benchmarks.bench_http:create_bare_app"
+    if server == "granian":
+        command = [
+            sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--workers", "1", "--http", "auto",
+            "--no-ws", "--log-level", "warning", "--host", "127.0.0.1", "--port", str(port), target,
+        ]  # fmt: skip
+    else:
+        command = [
+            sys.executable, "-m", "uvicorn", "--factory", "--workers", "1", "--log-level", "warning",
+            "--no-access-log", "--host", "127.0.0.1", "--port", str(port), target,
+        ]  # fmt: skip
+    env = {**os.environ, BODIES_ENV: str(bodies), "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{process.args} did not answer /health")
+
+
+def _paths(client: httpx.Client) -> dict[str, str]:
+    """The four request paths, on a resource that exists."""
+    page = client.get("/api/v1/search", params={"q": "mysql", "limit": 1}).json()
+    item = page["items"][0]["metadata"]
+    return {
+        "exact": f"/api/v1/resources/{item['name']}/{item['version']}",
+        "latest": f"/api/v1/resources/{item['name']}",
+        "list": "/api/v1/resources?limit=50",
+        "search": "/api/v1/search?q=mysql&limit=20",
+    }
+
+
+def _save_bodies(client: httpx.Client, paths: dict[str, str], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, path in paths.items():
+        response = client.get(path)
+        response.raise_for_status()
+        (folder / f"{name}.json").write_bytes(response.content)
+
+
+def _server_config(database: Path) -> dict[str, Any]:
+    return {
+        "logging": {"level": "info", "format": "json"},
+        "storage": {"type": "sqlite", "sqlite": {"path": str(database), "synchronous": "normal"}},
+    }
+
+
+# --------------------------------------------------------------------------------------------- run
+
+
+def run(ctx: Context) -> list[Row]:
+    from tests.support.server import run_server
+
+    count = ctx.scale(10_000, 1_000)
+    seconds = 2.0 if ctx.quick else 5.0
+    rounds = 2 if ctx.quick else 3
+    database = _prepare_database(ctx, count)
+    bodies = ctx.workdir / "bench_http" / "bodies"
+    ours: dict[str, list[Load]] = {name: [] for name in ENDPOINTS}
+    bare: dict[str, list[Load]] = {name: [] for name in ENDPOINTS}
+    uvicorn: list[Load] = []
+    with run_server(_server_config(database), startup_timeout=180) as server, server.client() as client:
+        paths = _paths(client)
+        _save_bodies(client, paths, bodies)
+        with _bare_server(bodies, server="granian") as bare_url, _bare_server(bodies, server="uvicorn") as uvicorn_url:
+            for _round in range(rounds):
+                for name in ENDPOINTS:
+                    ours[name].append(measure(server.url + paths[name], seconds))
+                    bare[name].append(measure(bare_url + paths[name], seconds))
+                uvicorn.append(measure(uvicorn_url + paths["exact"], seconds))
+    return [
+        *(_row(name, ours[name], bare[name], count) for name in ENDPOINTS),
+        _server_row(bare["exact"], uvicorn),
+    ]
+
+
+def _best(loads: list[Load]) -> Load:
+    return max(loads, key=lambda load: load.rps)
+
+
+def _row(name: str, ours: list[Load], bare: list[Load], count: int) -> Row:
+    mine, ceiling = _best(ours), _best(bare)
+    ratio = mine.rps / ceiling.rps if ceiling.rps else 0.0
+    goal = f">= {GOAL:.0%} of ceiling" if name == "exact" else ""
+    return Row(
+        benchmark=f"{_LABELS[name]} ({count:,} defs, HTTP)",
+        figure=mine.rps,
+        unit="req/s",
+        ceiling=ceiling.rps,
+        ceiling_label="bare Litestar, same bytes, granian",
+        goal=goal,
+        met=ratio >= GOAL if name == "exact" else None,
+        extra={"load": mine.tool, "errors": mine.errors + ceiling.errors, "rounds": len(ours)},
+    )
+
+
+def _server_row(granian: list[Load], uvicorn: list[Load]) -> Row:
+    fast, slow = _best(granian), _best(uvicorn)
+    return Row(
+        benchmark="bare endpoint: granian vs uvicorn (server choice)",
+        figure=fast.rps,
+        unit="req/s",
+        ceiling=slow.rps,
+        ceiling_label="uvicorn, same bare app",
+        goal="granian faster",
+        met=fast.rps > slow.rps,
+        extra={"load": fast.tool},
+    )
