@@ -97,6 +97,7 @@ class NameState:
     latest: CatalogEntry | None
     # facet and filter attributes of the latest version
     attributes: dict[str, frozenset[str]] = field(default_factory=dict)
+    search: SearchDocument | None = None  # what search indexes (from the latest version)
     resolved: dict[str, str | None] = field(default_factory=dict)  # constraint text -> version cache
 
     @classmethod
@@ -105,8 +106,10 @@ class NameState:
         available = tuple(e.version for e in ordered if not e.withdrawn)
         latest = _pick_latest(ordered)
         attributes: dict[str, frozenset[str]] = {}
+        search: SearchDocument | None = None
         if latest is not None:
             data = latest.document_dict()
+            search = SearchDocument.from_definition_dict(data)
             meta = data.get("metadata", {})
             spec = data.get("spec", {})
             attributes = {
@@ -124,6 +127,7 @@ class NameState:
             available=available,
             latest=latest,
             attributes=attributes,
+            search=search,
         )
 
     def predecessor(self, version: str) -> CatalogEntry | None:
@@ -235,14 +239,33 @@ class ReadModel:
     # -- writes ----------------------------------------------------------------------------
 
     def load(self, stored: Iterable[StoredVersion]) -> None:
-        """Bulk-build from storage (start-up)."""
+        """Bulk-build from storage (start-up): indexes are collected in plain sets and frozen
+        once, instead of copying a growing frozenset per name."""
         grouped: dict[str, list[CatalogEntry]] = {}
+        versions = self.versions
         for item in stored:
             entry = CatalogEntry(item)
             grouped.setdefault(item.name, []).append(entry)
-            self.versions[item.key] = entry
+            versions[item.key] = entry
+        index: dict[str, dict[str, set[str]]] = {key: {} for key in self.index}
+        listed: list[str] = []
         for name, entries in grouped.items():
-            self._install(NameState.build(name, entries), previous=None)
+            state = NameState.build(name, entries)
+            self.names[name] = state
+            if state.latest is None:
+                continue
+            listed.append(name)
+            for key, values in state.attributes.items():
+                bucket = index[key]
+                for value in values:
+                    bucket.setdefault(value, set()).add(name)
+            if state.search is not None:
+                self.search_index.put(state.search)
+        for key, buckets in index.items():
+            target = self.index[key]
+            for value, names in buckets.items():
+                target[value] = target.get(value, frozenset()) | names
+        self.sorted_names = sorted(set(self.sorted_names).union(listed))
 
     def upsert(self, stored: StoredVersion) -> NameState:
         """Insert or replace one version (from an event) and re-derive its name's state."""
@@ -268,7 +291,8 @@ class ReadModel:
             for key, values in state.attributes.items():
                 for value in values:
                     self._index_add(key, value, state.name)
-            self.search_index.put(SearchDocument.from_definition_dict(state.latest.document_dict()))
+            if state.search is not None:
+                self.search_index.put(state.search)
             if previous is None or previous.latest is None:
                 insort(self.sorted_names, state.name)
         else:
