@@ -32,7 +32,7 @@ import click
 
 from nestor_catalog_core._exceptions import CatalogError, ConfigError
 from nestor_catalog_core.cli._output import EXIT_FINDINGS, EXIT_USAGE
-from nestor_catalog_core.storage import SQLiteStore, open_store
+from nestor_catalog_core.storage import ComponentStore, SQLiteStore, open_store
 
 __all__ = ["init", "storage"]
 
@@ -115,12 +115,14 @@ def _resolve_uri(uri: str | None, table: str | None) -> str:
 
 
 async def _init_dynamodb(uri: str, flags: dict[str, Any], *, wait: bool) -> list[str]:
-    from nestor_catalog_core.storage.dynamodb import DynamoDBStore
-
     options: dict[str, Any] = {key: value for key, value in flags.items() if key in _DYNAMODB_FLAGS and key != "pitr"}
     if "pitr" in flags:
         options["enable_point_in_time_recovery"] = flags["pitr"]
-    store = DynamoDBStore.from_uri(uri, **options)
+    store = open_store(uri, **options)  # reports a missing boto3 as the extra to install
+    from nestor_catalog_core.storage.dynamodb import DynamoDBStore
+
+    if not isinstance(store, DynamoDBStore):  # a plugin registered for dynamodb://
+        return await _open_and_ping(store, uri)
     setup = await store.ensure_table(wait=wait)
     where = f" at {store.endpoint}" if store.endpoint else ""
     return [f"DynamoDB table {store.table_name}{where}:", *(f"  {line}" for line in setup.lines())]
@@ -133,6 +135,10 @@ async def _init_other(uri: str, scheme: str) -> list[str]:
     store = open_store(uri)
     if isinstance(store, SQLiteStore):
         return await _init_sqlite(store)
+    return await _open_and_ping(store, uri)
+
+
+async def _open_and_ping(store: ComponentStore, uri: str) -> list[str]:
     async with store:
         await store.ping()
     return [f"{uri}: opened; its adapter created or migrated what it needs"]

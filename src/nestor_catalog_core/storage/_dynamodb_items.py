@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from nestor_catalog_core._exceptions import PayloadTooLarge, StorageError
+from nestor_catalog_core._exceptions import InvalidRequest, PayloadTooLarge, StorageError
 from nestor_catalog_core.models.records import (
     AuditRecord,
     Event,
@@ -382,8 +382,15 @@ def month_of_micros(micros: int) -> str:
 
 
 def month_of_id(audit_id_or_prefix: str) -> str:
-    """The month of an audit id or id time prefix (``audit_time_bound``)."""
-    return month_of_micros(int(audit_id_or_prefix[:AUDIT_TIME_DIGITS]))
+    """The month of an audit id or id time prefix (``audit_time_bound``). A cursor that is
+    not one of our ids is refused as such."""
+    prefix = audit_id_or_prefix[:AUDIT_TIME_DIGITS]
+    try:
+        if not prefix.isascii() or not prefix.isdigit():
+            raise ValueError(prefix)
+        return month_of_micros(int(prefix))
+    except (ValueError, OverflowError) as exc:
+        raise InvalidRequest("invalid audit cursor", details={"cursor": audit_id_or_prefix}) from exc
 
 
 def audit_month_partition(month: str) -> str:

@@ -48,8 +48,10 @@ Reads and threads
     event loop. One ``boto3`` session and one (thread-safe) client per store. botocore
     retries throttling, 5xx answers and connection errors (``standard`` mode,
     ``max_attempts``) with exponential backoff; what still fails becomes
-    ``StorageUnavailable``. A missing table is a ``StorageError`` naming the command that
-    creates it; other refusals are ``StorageError``.
+    ``StorageUnavailable``. botocore gives each transaction an idempotency token, so its
+    retry of a transaction that committed unseen (a timeout) does not apply it twice. A
+    missing table is a ``StorageError`` naming the command that creates it; other refusals
+    are ``StorageError``.
 
 Sizes
     DynamoDB items hold at most 400 KB. Documents, event data and audit records over 16 KB
@@ -79,8 +81,8 @@ URI: ``dynamodb://<table>?region=us-west-2&endpoint=http://127.0.0.1:8000`` with
 ``create_table`` (create the table at ``open()`` if missing: tests and ``storage init``),
 ``billing_mode`` (``PAY_PER_REQUEST`` or ``PROVISIONED``), ``read_capacity``,
 ``write_capacity``, ``enable_point_in_time_recovery``, ``max_attempts`` (tries per request,
-botocore's retries included, default 8), ``timeout`` (connect/read seconds, default 10) and ``max_write_attempts`` (transaction
-retries under contention, default 50).
+botocore's retries included, default 8), ``timeout`` (connect/read seconds, default 10)
+and ``max_write_attempts`` (tries per transaction under contention, default 50).
 
 Credentials come from boto3's default chain. With an explicit endpoint that is not an AWS
 host (DynamoDB Local, moto, ``http://dynamodb:8000`` in a compose file) and no credentials
@@ -92,6 +94,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -436,6 +439,7 @@ class DynamoDBStore(ComponentStore):
         self._state_lock = asyncio.Lock()
         self._meta: Meta | None = None  # the counters as last written; writer thread only
         self._write_retries = 0
+        self._retries_lock = threading.Lock()
 
     @classmethod
     def from_uri(cls, uri: str, **options: Any) -> Self:
@@ -478,6 +482,10 @@ class DynamoDBStore(ComponentStore):
         DynamoDB throttled them) since this store was created: a contention gauge."""
         return self._write_retries
 
+    def _count_retry(self) -> None:
+        with self._retries_lock:
+            self._write_retries += 1
+
     # -- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -490,12 +498,15 @@ class DynamoDBStore(ComponentStore):
             readers = ThreadPoolExecutor(max_workers=_READERS, thread_name_prefix="nestor-dynamodb-reader")
             writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nestor-dynamodb-writer")
             loop = asyncio.get_running_loop()
+            client: DynamoDBClient | None = None
             try:
                 client = await loop.run_in_executor(readers, self._guarded, self._make_client)
                 await loop.run_in_executor(readers, self._guarded, functools.partial(self._prepare_table, client))
             except BaseException:
                 readers.shutdown(wait=False)
                 writer.shutdown(wait=False)
+                if client is not None:
+                    client.close()
                 raise
             self._meta = None
             self._state = _Open(client=client, readers=readers, writer=writer)
@@ -750,7 +761,7 @@ class DynamoDBStore(ComponentStore):
                 if outcome is not None:
                     return outcome
                 self._check_retryable(plan, reasons, exc)
-                self._write_retries += 1
+                self._count_retry()
                 time.sleep(_backoff(attempt))
                 continue
             self._meta = plan.meta_after
@@ -1085,7 +1096,7 @@ class DynamoDBStore(ComponentStore):
             )
             dropped = max(0, cutoff - meta.first_sequence)
             if dropped and not self._raise_first_sequence(client, meta.first_sequence, cutoff):
-                self._write_retries += 1
+                self._count_retry()
                 time.sleep(_backoff(attempt))
                 continue
             self._purge(client, meta.purged_below, max(cutoff, meta.first_sequence))
@@ -1183,7 +1194,8 @@ class DynamoDBStore(ComponentStore):
         if query.resource is not None:
             partitions = [audit_resource_partition(query.resource)]
         else:
-            low, high = (month_of_id(lower) if lower else ""), (month_of_id(upper) if upper else "9999-99")
+            low = month_of_id(lower) if lower else ""
+            high = month_of_id(upper) if upper else "9999-99"
             months = sorted((m for m in self._read_meta(client).audit_months if low <= m <= high), reverse=True)
             partitions = [audit_month_partition(month) for month in months]
         found: list[dict[str, AttributeValueTypeDef]] = []
@@ -1302,7 +1314,7 @@ class DynamoDBStore(ComponentStore):
                 unexpected = [r.code for r in _reasons(exc) if r.code not in _RETRY_REASONS]
                 if unexpected:
                     raise
-            self._write_retries += 1
+            self._count_retry()
             time.sleep(_backoff(attempt))
         raise StorageUnavailable(
             f"gave up writing the sync state of {source!r}: concurrent writers", details={"table": self.table_name}
@@ -1349,7 +1361,7 @@ class DynamoDBStore(ComponentStore):
             except ClientError as exc:
                 if _error_code(exc) not in ("ConditionalCheckFailedException", "TransactionConflictException"):
                     raise
-                self._write_retries += 1
+                self._count_retry()
                 time.sleep(_backoff(attempt))
                 continue
             return row.as_lease() if row.holder is not None else None

@@ -10,6 +10,7 @@ with the error DynamoDB would send.
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.client
 import json
 import os
@@ -27,6 +28,7 @@ import pytest
 from nestor_catalog_core import (
     ConfigError,
     ImmutableVersionError,
+    InvalidRequest,
     PayloadTooLarge,
     StorageError,
     StorageUnavailable,
@@ -330,6 +332,8 @@ async def test_audit_records_are_kept_by_month_and_by_resource(store: DynamoDBSt
     rest = await store.query_audit(AuditQuery(resource="gcp-bucket", limit=2, cursor=by_resource.next_cursor))
     assert [record.changes[0] for record in rest.records] == ["1"]
     assert rest.next_cursor is None
+    with pytest.raises(InvalidRequest, match="invalid audit cursor"):
+        await store.query_audit(AuditQuery(cursor=base64.urlsafe_b64encode(b"not-an-id").decode()))
 
 
 async def test_versions_by_provider_and_category_read_the_indexes(store: DynamoDBStore) -> None:
