@@ -20,14 +20,17 @@ false -> 404; a bad ``filter`` or a ``since``/``Last-Event-ID`` that is not an i
 ``Last-Event-ID`` wins over ``since``; without either the stream starts at the head the catalog had
 when the request was admitted, so every event published after admission is delivered.
 
-Each admitted stream runs four small tasks: a producer reading ``CatalogReader.subscribe`` into a
-bounded queue of ``sse.buffer_size`` events, a writer sending frames to the socket (heartbeats
-when idle), and two watchers (client disconnect, ``AppState.shutdown``). The queue decouples the
-event source from the socket: the producer waits while the queue is full, so a burst or a replay
-from ``since=0`` never costs more than ``buffer_size`` queued events per client, and a client that
-falls behind simply reads older events from the hub's ring or the durable log later. A client is
-*slow* when its queue is full and it accepted nothing for a whole heartbeat interval (its socket
-is full: the ASGI server's ``send`` stopped returning): the stream is then cut. Nothing is lost:
+Each admitted stream runs three small tasks: a writer that iterates ``CatalogReader.subscribe``
+and sends each frame (one task step per event and subscriber), and two watchers (client
+disconnect, ``AppState.shutdown``), plus one timer re-armed once per heartbeat interval, never per
+event. The event source and the socket stay decoupled without a queue: the subscription is a
+cursor over the hub's shared ring and the durable log, so a client that falls behind holds no
+events of its own, it just reads older ones later (and the ASGI server's ``send`` applies
+backpressure: granian >= 2.8 keeps at most 32 chunks per response). ``sse.buffer_size`` bounds
+how far behind a *stuck* client may fall: when the timer finds the writer blocked in ``send`` for
+a whole heartbeat interval (the client stopped reading and its socket is full) while the catalog
+is ``buffer_size`` or more events past the last one the client accepted, the stream is cut. A
+client that reads slowly but steadily (a large replay) is never cut. Nothing is lost either way:
 the client reconnects with ``Last-Event-ID`` and replays from the durable log.
 
 An event's frame is encoded once and shared by every subscriber (a small per-app cache keyed by
@@ -48,7 +51,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Iterable
-from contextlib import aclosing, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Final
@@ -59,7 +62,7 @@ from litestar.params import HeaderParameter, QueryParameter, SkipValidation
 from litestar.response import Response
 from litestar.response.base import ASGIResponse
 
-from nestor_catalog_core import InvalidRequest, NotFoundError, ServiceUnavailable
+from nestor_catalog_core import CatalogError, InvalidRequest, NotFoundError, ServiceUnavailable
 from nestor_catalog_core.events import EventFilter, StreamReset
 from nestor_catalog_core.models import Event, EventType
 from nestor_catalog_server.state import AppState, provide_app_state
@@ -83,8 +86,6 @@ log = logging.getLogger("nestor_catalog.server.events")
 EVENTS_PATH: Final = "/api/v1/events"
 #: Frames of this many recent events stay encoded for the next subscriber that sends them.
 FRAME_CACHE_SIZE: Final = 1024
-#: At most this many queued frames go out in one ``send`` (a replay, a burst).
-MAX_FRAMES_PER_SEND: Final = 64
 #: A ``since``/``Last-Event-ID`` longer than this is not a sequence (int64 has 19 digits).
 _MAX_POSITION_DIGITS: Final = 19
 #: Seconds a stream that is ending gets to tell its client so.
@@ -228,16 +229,19 @@ def release(app_state: AppState) -> None:
 # --------------------------------------------------------------------------------------------- streaming
 
 
-@dataclass(frozen=True, slots=True)
-class _Item:
-    """One queued frame and the event type it counts as."""
-
-    frame: bytes
-    type: str
+class _ClientGone(Exception):
+    """``send`` failed: the ASGI server has no client to write to any more."""
 
 
 class EventStream:
-    """One admitted stream. ``serve`` runs it to the end and always gives its slot back."""
+    """One admitted stream. ``serve`` runs it to the end; the response gives its slot back.
+
+    One writer task reads the subscription and sends each frame, so an event costs one task
+    step per subscriber. A timer per stream, re-armed once per heartbeat interval (never per
+    event), sends heartbeats when the stream is idle and cuts it when the client is slow: the
+    writer has been stuck in ``send`` for a whole interval (the socket is full) while the
+    catalog moved ``sse.buffer_size`` or more events past what the client accepted.
+    """
 
     def __init__(
         self,
@@ -254,8 +258,15 @@ class EventStream:
         self._filter = event_filter
         self._since = since
         self._options = options
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue(maxsize=options.buffer_size)
+        self._send: Send | None = None
+        self._send_lock = asyncio.Lock()
         self._done: asyncio.Future[str] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
+        self._last_sent = 0.0
+        self._send_started: float | None = None
+        self._position = since
+        self._sent_counters: dict[str, Any] = {}
         self._released = False
 
     def release(self) -> None:
@@ -267,16 +278,22 @@ class EventStream:
     async def serve(self, send: Send, receive: Receive) -> str:
         """Stream until the client leaves, the server shuts down or the client is too slow;
         returns why it ended: ``client_closed``, ``shutdown``, ``slow_consumer`` or ``error``."""
-        self._done = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._send = send
+        self._done = loop.create_future()
+        self._last_sent = loop.time()
+        self._timer = loop.call_later(self._options.heartbeat, self._tick)
         tasks = [
-            asyncio.create_task(self._produce(), name="sse-producer"),
-            asyncio.create_task(self._write(send), name="sse-writer"),
+            asyncio.create_task(self._write(), name="sse-writer"),
             asyncio.create_task(self._watch_client(receive), name="sse-client"),
             asyncio.create_task(self._watch_shutdown(), name="sse-shutdown"),
         ]
         try:
             reason = await self._done
         finally:
+            self._timer.cancel()
+            if self._heartbeat_task is not None:
+                tasks.append(self._heartbeat_task)
             for task in tasks:
                 task.cancel()
             await asyncio.wait(tasks)
@@ -292,93 +309,102 @@ class EventStream:
         if self._done is not None and not self._done.done():
             self._done.set_result(reason)
 
-    # -- the producer: subscription -> queue ----------------------------------------------------
+    # -- sending --------------------------------------------------------------------------------
 
-    async def _events(self) -> AsyncGenerator[Event | StreamReset, None]:
+    async def _send_frames(self, frames: bytes) -> None:
+        """Send under the stream's lock (the writer and a heartbeat never interleave); a failing
+        ``send`` means the ASGI server lost the client and raises ``_ClientGone``."""
+        assert self._send is not None
+        loop = asyncio.get_running_loop()
+        async with self._send_lock:
+            self._send_started = loop.time()
+            try:
+                await self._send({"type": "http.response.body", "body": frames, "more_body": True})
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                raise _ClientGone from exc
+            finally:
+                self._send_started = None
+            self._last_sent = loop.time()
+
+    async def _write(self) -> None:
+        try:
+            await self._send_frames(retry_frame(self._options.retry_ms))
+            if await self._stream_events():
+                self._finish("shutdown")  # the hub closed: the catalog is shutting down
+        except _ClientGone as gone:
+            log.debug("event stream send failed: %r", gone.__cause__)
+            self._finish("client_closed")
+        except CatalogError as exc:
+            log.warning("event stream failed reading the event log: %s", exc.message, extra={"code": exc.code})
+            self._finish("error")
+        except Exception:
+            log.exception("event stream failed")
+            self._finish("error")
+
+    async def _stream_events(self) -> bool:
+        """Send every event of the subscription; True when it ended (the hub closed)."""
         since = self._since
         head = self._catalog.hub.head
         if since > head:
-            yield StreamReset(sequence=head, requested=since, first_available=await self._catalog.first_sequence())
+            first = await self._catalog.first_sequence()
+            await self._send_item(StreamReset(sequence=head, requested=since, first_available=first))
             since = head
         events = self._catalog.subscribe(self._filter, since=since)
         try:
             async for item in events:
-                yield item
+                await self._send_item(item)
         finally:
             if isinstance(events, AsyncGenerator):
                 await events.aclose()
-
-    def _item(self, item: Event | StreamReset) -> _Item:
-        if isinstance(item, StreamReset):
-            return _Item(reset_frame(item), "reset")
-        return _Item(self._frames.frame(item), item.type.value)
-
-    async def _produce(self) -> None:
-        try:
-            async with aclosing(self._events()) as events:
-                async for item in events:
-                    if not await self._enqueue(self._item(item)):
-                        self._finish("slow_consumer")
-                        return
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("event stream failed while reading the event log")
-            self._finish("error")
-            return
-        self._finish("shutdown")  # the hub closed: the catalog is shutting down
-
-    async def _enqueue(self, item: _Item) -> bool:
-        """Queue ``item``; False when the queue stayed full for a heartbeat interval."""
-        try:
-            self._queue.put_nowait(item)
-        except asyncio.QueueFull:
-            try:
-                async with asyncio.timeout(self._options.heartbeat):
-                    await self._queue.put(item)
-            except TimeoutError:
-                return False
         return True
 
-    # -- the writer: queue -> socket ------------------------------------------------------------
-
-    async def _write(self, send: Send) -> None:
-        try:
-            await self._send(send, retry_frame(self._options.retry_ms))
-            while True:
-                items = await self._next_items()
-                if not items:
-                    await self._send(send, heartbeat_frame(time.time()))
-                    continue
-                await self._send(send, b"".join(item.frame for item in items))
-                for item in items:
-                    self._metrics.sse_event_sent(item.type)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the ASGI server refuses to send: the client is gone
-            log.debug("event stream send failed: %r", exc)
-            self._finish("client_closed")
-
-    async def _next_items(self) -> list[_Item]:
-        """Queued items (at most ``MAX_FRAMES_PER_SEND``), waiting up to a heartbeat interval
-        for the first; empty when the interval passed in silence."""
-        queue = self._queue
-        if queue.empty():
-            try:
-                async with asyncio.timeout(self._options.heartbeat):
-                    first = await queue.get()
-            except TimeoutError:
-                return []
+    async def _send_item(self, item: Event | StreamReset) -> None:
+        if isinstance(item, StreamReset):
+            self._position = item.sequence
+            await self._send_frames(reset_frame(item))
+            self._count("reset")
         else:
-            first = queue.get_nowait()
-        items = [first]
-        while len(items) < MAX_FRAMES_PER_SEND and not queue.empty():
-            items.append(queue.get_nowait())
-        return items
+            self._position = item.sequence
+            await self._send_frames(self._frames.frame(item))
+            self._count(item.type.value)
 
-    @staticmethod
-    async def _send(send: Send, body: bytes) -> None:
-        await send({"type": "http.response.body", "body": body, "more_body": True})
+    def _count(self, event_type: str) -> None:
+        counter = self._sent_counters.get(event_type)
+        if counter is None:
+            counter = self._sent_counters[event_type] = self._metrics.sse_events_sent.labels(type=event_type)
+        counter.inc()
+
+    # -- the timer: heartbeats and slow clients -------------------------------------------------
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        interval = self._options.heartbeat
+        started = self._send_started
+        if started is not None:
+            if now - started < interval:
+                next_check = started + interval
+            elif self._catalog.hub.head - self._position >= self._options.buffer_size:
+                self._finish("slow_consumer")
+                return
+            else:
+                next_check = now + interval
+        elif now >= self._last_sent + interval:
+            if self._heartbeat_task is None or self._heartbeat_task.done():
+                self._heartbeat_task = asyncio.create_task(self._send_heartbeat(), name="sse-heartbeat")
+            next_check = now + interval
+        else:
+            next_check = self._last_sent + interval
+        self._timer = loop.call_at(next_check, self._tick)
+
+    async def _send_heartbeat(self) -> None:
+        try:
+            await self._send_frames(heartbeat_frame(time.time()))
+        except _ClientGone as gone:
+            log.debug("event stream heartbeat failed: %r", gone.__cause__)
+            self._finish("client_closed")
 
     # -- the watchers ----------------------------------------------------------------------------
 

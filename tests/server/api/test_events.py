@@ -146,6 +146,7 @@ class StreamClient:
         self.messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.accepting = asyncio.Event()  # cleared: send() blocks like a full socket
         self.accepting.set()
+        self.broken = False  # set: send() fails like a socket the peer reset
         self._gone = asyncio.Event()
         self._requested = False
         self._buffer = b""
@@ -163,6 +164,8 @@ class StreamClient:
 
     async def _send(self, message: dict[str, Any]) -> None:
         await self.accepting.wait()
+        if self.broken:
+            raise OSError("connection reset by peer")
         await self.messages.put(message)
 
     async def open(self) -> StreamClient:
@@ -680,6 +683,35 @@ async def test_client_reading_slowly_but_steadily_is_not_disconnected(catalog: C
         assert client.task is not None
         assert not client.task.done()
     assert sample(state.metrics, "catalog_sse_disconnects_total", reason="slow_consumer") == 0
+
+
+async def test_stuck_client_keeps_its_stream_while_its_lag_is_under_the_buffer(catalog: Catalog) -> None:
+    app, state = make_app(catalog, buffer_size=4, heartbeat_interval=timedelta(milliseconds=20))
+    client = await StreamClient(app).open()
+    await client.frame()
+    client.accepting.clear()
+    for i in range(3):
+        await publish(catalog, f"res-{i}")
+    await asyncio.sleep(0.2)  # ten heartbeat intervals stuck, three events behind
+    assert client.task is not None
+    assert not client.task.done()
+    for i in range(3, 6):
+        await publish(catalog, f"res-{i}")
+    await client.finished()
+    assert sample(state.metrics, "catalog_sse_disconnects_total", reason="slow_consumer") == 1
+
+
+async def test_send_failure_ends_the_stream_as_a_client_disconnect(catalog: Catalog) -> None:
+    app, state = make_app(catalog)
+    before = _other_tasks()
+    client = await StreamClient(app).open()
+    await client.frame()
+    client.broken = True
+    await publish(catalog, "res-0")
+    await client.finished()
+    assert state.sse_connections == 0
+    assert sample(state.metrics, "catalog_sse_disconnects_total", reason="error") == 0
+    assert _other_tasks() == before
 
 
 async def test_one_stuck_client_does_not_hold_back_the_others(catalog: Catalog) -> None:
