@@ -26,6 +26,7 @@ from nestor_catalog_core.models import Event
 from nestor_catalog_core.storage import open_store
 from nestor_catalog_server.app import create_app
 from nestor_catalog_server.config import Settings, settings_from_mapping
+from nestor_catalog_server.state import STATE_KEY
 
 API_SOURCE = Source(kind=SourceKind.API, user="tester")
 WAIT = 20.0  # seconds a test waits for what should happen promptly: a guard against hangs, not a timing
@@ -127,7 +128,13 @@ class LiveServer:
     async def start(self) -> None:
         self.app = create_app(self.settings, catalog=self.catalog)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, lifespan="on", log_level="warning", access_log=False
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
         )
         self._server = uvicorn.Server(config)
         self._task = asyncio.create_task(self._server.serve())
@@ -139,10 +146,13 @@ class LiveServer:
                 await asyncio.sleep(0.01)
 
     async def stop(self) -> None:
+        """Stop like a server that is shut down: event streams end (``AppState.shutdown``), the
+        port closes, the lifespan runs its shutdown."""
         if self._server is not None and self._task is not None:
+            if self.app is not None and STATE_KEY in self.app.state:
+                self.app.state[STATE_KEY].shutdown.set()
             self._server.should_exit = True
-            self._server.force_exit = True
-            await asyncio.gather(self._task, return_exceptions=True)
+            await self._task
         self._server = self._task = None
 
     async def restart(self) -> None:

@@ -80,7 +80,8 @@ async def test_list_page(client: AsyncCatalogClient, catalog: Catalog) -> None:
     assert page.total == len(ALL_NAMES)
     assert page.revision == catalog.revision
     assert page.next_cursor is not None
-    assert page.facets is not None and page.facets["provider"]["aws"] == 2
+    assert page.facets is not None
+    assert page.facets["provider"]["aws"] == 2
     last = await client.list_page(limit=10, cursor=page.next_cursor)
     assert [r.name for r in last.items] == ALL_NAMES[2:]
     assert last.next_cursor is None
@@ -159,7 +160,8 @@ async def test_writes_round_trip(client: AsyncCatalogClient) -> None:
     assert again.outcome == "unchanged"
     deprecated = await client.deprecate("written-by-client", "1.0.0", "use v2", sunset="2030-01-01")
     assert deprecated.deprecated
-    assert deprecated.deprecation is not None and deprecated.deprecation.message == "use v2"
+    assert deprecated.deprecation is not None
+    assert deprecated.deprecation.message == "use v2"
     assert not (await client.undeprecate("written-by-client", "1.0.0")).deprecated
     assert (await client.withdraw("written-by-client", "1.0.0")).withdrawn
     assert not (await client.restore("written-by-client", "1.0.0")).withdrawn

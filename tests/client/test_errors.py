@@ -91,7 +91,8 @@ def test_validation_errors_become_findings() -> None:
     assert isinstance(error, ValidationFailed)
     assert [(f.rule, f.field, f.line) for f in error.findings] == [("NAME_FORMAT", "metadata.name", 4)]
     inputs = error_from_response(envelope_response("INPUTS_INVALID", {"validation_errors": [finding]}, 422))
-    assert isinstance(inputs, InputsInvalid) and len(inputs.findings) == 1
+    assert isinstance(inputs, InputsInvalid)
+    assert len(inputs.findings) == 1
 
 
 def test_invalid_constraint_gets_its_attributes_from_details() -> None:

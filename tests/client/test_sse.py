@@ -135,7 +135,8 @@ def test_other_events_take_name_and_version_from_their_data() -> None:
     event = event_from_data(EventType.VALIDATION_FAILED, 12, data)
     assert (event.name, event.version, event.provider) == ("aws-rds-mysql", "9.0.0", None)
     sync = event_from_data(EventType.SYNC_COMPLETED, 13, {"repository": "platform"})
-    assert sync.name is None and sync.data == {"repository": "platform"}
+    assert sync.name is None
+    assert sync.data == {"repository": "platform"}
 
 
 def test_reset_frame_becomes_a_stream_reset() -> None:
