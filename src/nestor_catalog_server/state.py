@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.params import Dependency
+from litestar.params import SkipValidation
 
 from nestor_catalog_core import Catalog, CatalogReader, ReadOnly
 
@@ -74,6 +74,6 @@ def provide_app_state(state: State) -> AppState:
 
 
 #: The handler parameter type for the ``app_state`` dependency: ``app_state: AppStateParam``.
-#: ``skip_validation`` keeps Litestar from running the dataclass through msgspec on every request
+#: ``SkipValidation`` keeps Litestar from running the dataclass through msgspec on every request
 #: (which costs time and would need the names ``AppState`` only imports for type checking).
-AppStateParam = Annotated[AppState, Dependency(skip_validation=True)]
+AppStateParam = SkipValidation[AppState]

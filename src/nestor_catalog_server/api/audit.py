@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from litestar import Controller, Response, get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from nestor_catalog_core import AuditQuery, Catalog, NotFoundError
 from nestor_catalog_server.api import schemas
@@ -16,8 +16,8 @@ from nestor_catalog_server.state import AppStateParam
 
 __all__ = ["AuditController"]
 
-Text = Annotated[str | None, Parameter(description="Exact match.")]
-Moment = Annotated[datetime | None, Parameter(description="RFC 3339 date-time.")]
+Text = Annotated[str | None, QueryParameter(description="Exact match.")]
+Moment = Annotated[datetime | None, QueryParameter(description="RFC 3339 date-time.")]
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -44,11 +44,11 @@ class AuditController(Controller):
         resource: Text = None,
         version: Text = None,
         user: Text = None,
-        action: Annotated[str | None, Parameter(description="resource.created, resource.withdrawn, ...")] = None,
+        action: Annotated[str | None, QueryParameter(description="resource.created, resource.withdrawn, ...")] = None,
         since: Moment = None,
         until: Moment = None,
-        limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
-        cursor: str | None = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, QueryParameter(description="The next_cursor of the previous page.")] = None,
     ) -> Response[bytes]:
         catalog = app_state.catalog
         if not isinstance(catalog, Catalog):

@@ -12,6 +12,7 @@ import json
 from typing import Any, Final
 
 from litestar import Request, Response, delete, post, put
+from litestar.params import FromPath
 from pydantic import ValidationError
 
 from nestor_catalog_core import (
@@ -114,7 +115,7 @@ class PublishingRoutes:
         responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409, 413),
     )
     async def deprecate(
-        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
         catalog = app_state.writable_catalog
         _owned_entry(catalog, name, version)
@@ -132,7 +133,7 @@ class PublishingRoutes:
         responses=schemas.responses(schemas.ResourceBody, 401, 403, 404, 405, 409),
     )
     async def undeprecate(
-        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
         catalog = app_state.writable_catalog
         _owned_entry(catalog, name, version)
@@ -149,7 +150,7 @@ class PublishingRoutes:
         responses=schemas.responses(schemas.ResourceBody, 401, 403, 404, 405, 409),
     )
     async def withdraw(
-        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
         catalog = app_state.writable_catalog
         _owned_entry(catalog, name, version)
@@ -166,7 +167,7 @@ class PublishingRoutes:
         responses=schemas.responses(schemas.ResourceBody, 401, 403, 404, 405, 409),
     )
     async def restore(
-        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
         catalog = app_state.writable_catalog
         _owned_entry(catalog, name, version)

@@ -16,7 +16,7 @@ import json
 from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, QueryParameter
 
 from nestor_catalog_core import (
     CatalogEntry,
@@ -48,8 +48,11 @@ JSON: Final = "application/json"
 SCHEMA_JSON: Final = "application/schema+json"
 _IF_NONE_MATCH: Final = b"if-none-match"
 
-Limit = Annotated[int, Parameter(ge=1, le=1000, description="Page size (1..1000).")]
-Text = Annotated[str | None, Parameter(description="Exact match.")]
+Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Page size (1..1000).")]
+Text = Annotated[str | None, QueryParameter(description="Exact match.")]
+Flag = Annotated[bool | None, QueryParameter(description="true or false.")]
+Cursor = Annotated[str | None, QueryParameter(description="The next_cursor of the previous page.")]
+WithFacets = Annotated[bool, QueryParameter(description="true to include facet counts.")]
 
 
 def page_body(page: Page, revision: int, *, query: str | None = None) -> bytes:
@@ -122,10 +125,10 @@ class ResourcesController(PublishingRoutes, Controller):
         resource_type: Text = None,
         engine: Text = None,
         maintainer: Text = None,
-        deprecated: bool | None = None,
+        deprecated: Flag = None,
         limit: Limit = 50,
-        cursor: str | None = None,
-        facets: bool = False,
+        cursor: Cursor = None,
+        facets: WithFacets = False,
     ) -> RawResponse:
         catalog = app_state_of(request).catalog
         revision = catalog.revision
@@ -154,9 +157,9 @@ class ResourcesController(PublishingRoutes, Controller):
     def get_resource(
         self,
         request: Request[Any, Any, Any],
-        name: str,
+        name: FromPath[str],
         constraint: Annotated[
-            str | None, Parameter(description="A version constraint such as ^1.2, ~> 5.0 or >=1.0.0 <2.0.0.")
+            str | None, QueryParameter(description="A version constraint such as ^1.2, ~> 5.0 or >=1.0.0 <2.0.0.")
         ] = None,
     ) -> RawResponse:
         catalog = app_state_of(request).catalog
@@ -169,7 +172,7 @@ class ResourcesController(PublishingRoutes, Controller):
         summary="The latest version",
         responses=schemas.responses(schemas.ResourceBody, 304, 404),
     )
-    def get_latest(self, request: Request[Any, Any, Any], name: str) -> RawResponse:
+    def get_latest(self, request: Request[Any, Any, Any], name: FromPath[str]) -> RawResponse:
         return _entry_response(request, app_state_of(request).catalog.latest_entry(name), exact=False)
 
     @get(
@@ -178,7 +181,9 @@ class ResourcesController(PublishingRoutes, Controller):
         summary="Every version of a resource, newest first (withdrawn ones flagged)",
         responses=schemas.responses(schemas.VersionList, 304, 404),
     )
-    def list_versions(self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str) -> RawResponse:
+    def list_versions(
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str]
+    ) -> RawResponse:
         catalog = app_state.catalog
         etag = revision_etag(catalog.revision)
         if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
@@ -198,7 +203,7 @@ class ResourcesController(PublishingRoutes, Controller):
         summary="An exact version (withdrawn ones too, with a Warning)",
         responses=schemas.responses(schemas.ResourceBody, 304, 400, 404),
     )
-    def get_version(self, request: Request[Any, Any, Any], name: str, version: str) -> RawResponse:
+    def get_version(self, request: Request[Any, Any, Any], name: FromPath[str], version: FromPath[str]) -> RawResponse:
         return _entry_response(request, _exact_entry(app_state_of(request).catalog, name, version), exact=True)
 
     @get(
@@ -208,7 +213,7 @@ class ResourcesController(PublishingRoutes, Controller):
         responses=schemas.responses(dict[str, Any], 304, 400, 404, media_type=SCHEMA_JSON),
     )
     def get_inputs_schema(
-        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> RawResponse:
         entry = _exact_entry(app_state.catalog, name, version)
         headers = entry_headers(entry, exact=True)
@@ -225,7 +230,7 @@ class ResourcesController(PublishingRoutes, Controller):
         responses=schemas.responses(schemas.InputsValidationBody, 400, 404, 413),
     )
     async def validate_inputs(
-        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: str, version: str
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
         entry = _exact_entry(app_state.catalog, name, version)
         values = json_object(await read_body(request), what="the inputs")

@@ -6,14 +6,14 @@ import json
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from nestor_catalog_core import InvalidRequest
 from nestor_catalog_server.api import schemas
 from nestor_catalog_server.api._request import raw_header
 from nestor_catalog_server.api._response import RawResponse, json_response, not_modified
 from nestor_catalog_server.api.caching import NO_CACHE, etag_matches, revision_etag
-from nestor_catalog_server.api.resources import Limit, Text, page_body, page_response
+from nestor_catalog_server.api.resources import Cursor, Flag, Limit, Text, WithFacets, page_body, page_response
 from nestor_catalog_server.state import AppStateParam, app_state_of
 
 __all__ = ["SearchController"]
@@ -34,16 +34,16 @@ class SearchController(Controller):
     def search(
         self,
         request: Request[Any, Any, Any],
-        q: Annotated[str | None, Parameter(description="The words to look for (required).")] = None,
+        q: Annotated[str | None, QueryParameter(description="The words to look for (required).")] = None,
         provider: Text = None,
         category: Text = None,
         resource_type: Text = None,
         engine: Text = None,
         maintainer: Text = None,
-        deprecated: bool | None = None,
+        deprecated: Flag = None,
         limit: Limit = 20,
-        cursor: str | None = None,
-        facets: bool = False,
+        cursor: Cursor = None,
+        facets: WithFacets = False,
     ) -> RawResponse:
         if q is None or not q.strip():
             raise InvalidRequest("q is required: /api/v1/search?q=mysql", details={"parameter": "q"})
@@ -81,7 +81,7 @@ class SearchController(Controller):
         resource_type: Text = None,
         engine: Text = None,
         maintainer: Text = None,
-        deprecated: bool | None = None,
+        deprecated: Flag = None,
     ) -> RawResponse:
         catalog = app_state.catalog
         revision = catalog.revision

@@ -12,13 +12,14 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
 
 from nestor_catalog_core import ReadOnly, SourceNotFound
 from nestor_catalog_server.api import schemas
 from nestor_catalog_server.api._request import read_body
 from nestor_catalog_server.api.resources import JSON
 from nestor_catalog_server.api.security import WRITE
-from nestor_catalog_server.state import AppStateParam
+from nestor_catalog_server.state import AppState, AppStateParam
 
 if TYPE_CHECKING:
     from nestor_catalog_server.sync import SyncManager
@@ -32,7 +33,7 @@ def _json(body: dict[str, Any], status: int = 200) -> Response[bytes]:
     )
 
 
-def _manager(app_state: AppStateParam, repo: str) -> SyncManager:
+def _manager(app_state: AppState, repo: str) -> SyncManager:
     if app_state.sync is None:
         if app_state.catalog.read_only:
             raise ReadOnly("this catalog is a read-only mirror: it does not sync repositories itself")
@@ -73,7 +74,7 @@ class SyncController(Controller):
         summary="Sync status of one repository",
         responses=schemas.responses(dict[str, Any], 401, 403, 404),
     )
-    def get_source(self, app_state: AppStateParam, repo: str) -> Response[bytes]:
+    def get_source(self, app_state: AppStateParam, repo: FromPath[str]) -> Response[bytes]:
         if app_state.sync is None:
             raise SourceNotFound(f"no repository named {repo!r} is configured", details={"repository": repo})
         return _json(app_state.sync.source_status(repo).to_dict())
@@ -85,7 +86,7 @@ class SyncController(Controller):
         summary="Sync a repository now (coalesced with a sync in flight)",
         responses=schemas.responses(schemas.SyncAccepted, 401, 403, 404, 405, status=202, description="Scheduled"),
     )
-    async def trigger(self, app_state: AppStateParam, repo: str) -> Response[bytes]:
+    async def trigger(self, app_state: AppStateParam, repo: FromPath[str]) -> Response[bytes]:
         _manager(app_state, repo).trigger(repo, reason="api")
         return _json({"repository": repo, "status": "scheduled"}, 202)
 
@@ -107,7 +108,7 @@ class WebhookController(Controller):
         },
     )
     async def receive(
-        self, request: Request[Any, Any, Any], app_state: AppStateParam, provider: str, repo: str
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, provider: FromPath[str], repo: FromPath[str]
     ) -> Response[bytes]:
         body = await read_body(request)
         headers = dict(request.headers.items())

@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from nestor_catalog_core import (
     CatalogReader,
@@ -38,7 +38,7 @@ __all__ = ["ValidateController", "compatibility_findings"]
 
 JSON: Final = "application/json"
 REQUEST_FILE: Final = "<request>"
-Switch = Annotated[bool | None, Parameter(description="Defaults to the server's validation settings.")]
+Switch = Annotated[bool | None, QueryParameter(description="Defaults to the server's validation settings.")]
 
 
 @lru_cache(maxsize=1)
@@ -127,7 +127,7 @@ class ValidateController(Controller):
         schema: Switch = None,
         policies: Switch = None,
         compatibility: Annotated[
-            bool, Parameter(description="Also check immutability and semantic versioning against the catalog.")
+            bool, QueryParameter(description="Also check immutability and semantic versioning against the catalog.")
         ] = True,
     ) -> Response[bytes]:
         config = app_state.settings.validation
