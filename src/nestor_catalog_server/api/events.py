@@ -26,7 +26,7 @@ disconnect, ``AppState.shutdown``), plus one timer re-armed once per heartbeat i
 event. The event source and the socket stay decoupled without a queue: the subscription is a
 cursor over the hub's shared ring and the durable log, so a client that falls behind holds no
 events of its own, it just reads older ones later (and the ASGI server's ``send`` applies
-backpressure: granian >= 2.8 keeps at most 32 chunks per response). ``sse.buffer_size`` bounds
+backpressure: since 2.8 granian bounds what it holds per response). ``sse.buffer_size`` bounds
 how far behind a *stuck* client may fall: when the timer finds the writer blocked in ``send`` for
 a whole heartbeat interval (the client stopped reading and its socket is full) while the catalog
 is ``buffer_size`` or more events past the last one the client accepted, the stream is cut. A
