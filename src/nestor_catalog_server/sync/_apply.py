@@ -19,9 +19,10 @@ returns the new per-file state. The rules:
   name, are withdrawn unless another file of the source holds them after the sync (a move
   with edits, a copy). Renamed files (same content, new path) move their state and publish
   nothing.
-- **Order.** Files are loaded in chunks in a worker thread (the next chunk loads while the
-  current one publishes); within a chunk documents publish by name and SemVer precedence,
-  so a repository's history is checked for compatibility version after version.
+- **Order.** Files are loaded (read, parsed) in chunks in a worker thread, then the chunk's
+  documents publish on the event loop, by name and SemVer precedence, so a repository's
+  history is checked for compatibility version after version. (Loading the next chunk while
+  publishing gains nothing: both hold the GIL, and the thread hand-offs cost more.)
 - **Failures of the sync itself** (storage errors, a read-only catalog) propagate: the caller
   saves no state, and the next attempt redoes the work (publishing is idempotent).
 """
@@ -217,27 +218,18 @@ class ChangeApplier:
         paths = [*diff.added, *diff.modified]
         chunks = [paths[i : i + self._chunk_size] for i in range(0, len(paths), self._chunk_size)]
         outcomes: list[_FileOutcome] = []
-        pending = self._load_chunk(chunks[0], diff, load) if chunks else None
-        for index in range(len(chunks)):
-            assert pending is not None
-            loaded = await pending
-            pending = self._load_chunk(chunks[index + 1], diff, load) if index + 1 < len(chunks) else None
-            try:
-                counts.loaded += len(loaded)
-                outcomes.extend(await self._publish_chunk(loaded, records, provenance, counts))
-            except BaseException:
-                if pending is not None:
-                    pending.cancel()
-                raise
+        for chunk in chunks:
+            loaded = await self._load_chunk(chunk, diff, load)
+            counts.loaded += len(loaded)
+            outcomes.extend(await self._publish_chunk(loaded, records, provenance, counts))
         return outcomes
 
-    def _load_chunk(
-        self, paths: list[str], diff: TreeDiff, load: FileLoader
-    ) -> asyncio.Task[list[tuple[str, str, LoadResult]]]:
+    @staticmethod
+    async def _load_chunk(paths: list[str], diff: TreeDiff, load: FileLoader) -> list[tuple[str, str, LoadResult]]:
         def work() -> list[tuple[str, str, LoadResult]]:
             return [(path, diff.blobs[path], load(path, diff.blobs[path])) for path in paths]
 
-        return asyncio.ensure_future(asyncio.to_thread(work))
+        return await asyncio.to_thread(work)
 
     async def _publish_chunk(
         self,
@@ -330,6 +322,8 @@ class ChangeApplier:
     async def _withdraw_released(
         self, released: list[tuple[str, str]], records: Mapping[str, FileRecord], provenance: Provenance
     ) -> int:
+        if not released:
+            return 0
         held = {ref for record in records.values() for ref in record.versions}
         withdrawn = 0
         seen: set[str] = set()

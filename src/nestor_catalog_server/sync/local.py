@@ -34,7 +34,7 @@ from nestor_catalog_core import Catalog, LoadOptions, LoadResult, Source, Source
 from nestor_catalog_core.loading import DEFINITION_SUFFIXES, IGNORE_FILE
 from nestor_catalog_core.models.records import utcnow
 from nestor_catalog_server.config import DirectoryConfig
-from nestor_catalog_server.sync._apply import ChangeApplier, decode_files
+from nestor_catalog_server.sync._apply import ChangeApplier
 from nestor_catalog_server.sync._git_globs import PathFilter
 from nestor_catalog_server.sync._git_tree import Snapshot, compare
 from nestor_catalog_server.sync.source import SyncSource
@@ -80,15 +80,16 @@ class LocalSource(SyncSource):
     def describe(self) -> SourceStatus:
         return SourceStatus(name=self.name, kind=self.kind, path=str(self.root))
 
-    async def sync(self, *, reason: str = "manual") -> SyncReport:
+    async def _sync(self, reason: str) -> SyncReport:
         started_at, started = utcnow(), time.perf_counter()
         state = await self._load_state()
-        files = decode_files(state.files)
         current = await asyncio.to_thread(self.scan)
-        diff = compare({path: record.blob for path, record in files.items()}, Snapshot(files=current))
-        if diff.is_empty and state.data.get("scope") == self._scope:
+        diff = compare({path: record.blob for path, record in state.files.items()}, Snapshot(files=current))
+        if diff.is_empty and state.scope == self._scope:
             return self._report("unchanged", reason=reason, started_at=started_at, started=started)
-        applied = await self._applier.apply(diff, files, self.findings, load=self._load, provenance=self._source_of)
+        applied = await self._applier.apply(
+            diff, state.files, state.findings, load=self._load, provenance=self._source_of
+        )
         await self._save(state, applied, commit=None, scope=self._scope)
         outcome: SyncOutcome = "unchanged" if diff.is_empty else "synced"
         report = self._report(outcome, reason=reason, started_at=started_at, started=started, applied=applied)

@@ -28,6 +28,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, Final
@@ -51,7 +52,7 @@ from nestor_catalog_server.sync._git_transport import redact_url
 from nestor_catalog_server.sync.git import CommitInfo, FetchResult, GitAuth, GitMirror, RemoteSpec, TreeDiff
 from nestor_catalog_server.sync.status import SourceStatus, SyncOutcome, SyncReport
 
-__all__ = ["ATTRIBUTION_DEPTH", "GitSource", "SyncSource", "remote_spec"]
+__all__ = ["ATTRIBUTION_DEPTH", "GitSource", "StoredState", "SyncSource", "remote_spec"]
 
 log = logging.getLogger("nestor_catalog.sync")
 
@@ -68,6 +69,11 @@ class SyncSource(ABC):
     attempt failed. It is not re-entrant: the manager runs at most one per source at a time.
     After each successful attempt ``files``, ``findings`` and ``last_commit`` describe the
     stored state.
+
+    The state is read from storage once and then kept in memory, as this process saved it, so
+    a sync costs what changed, not a decode of every file's entry; a failed attempt drops the
+    copy and the next one reads storage again. (Exactly one process syncs a source, the lease
+    holder; even a second writer would only cause idempotent repeats, never a wrong state.)
     """
 
     kind: ClassVar[SourceKind]
@@ -76,6 +82,7 @@ class SyncSource(ABC):
         self.name = name
         self._catalog = catalog
         self._applier = applier
+        self._stored: StoredState | None = None
         self.files = 0
         self.findings: Findings = {}
         self.last_commit: str | None = None
@@ -89,9 +96,16 @@ class SyncSource(ABC):
     def describe(self) -> SourceStatus:
         """A fresh status naming the source (url, branch or path), before any sync."""
 
-    @abstractmethod
     async def sync(self, *, reason: str = "manual") -> SyncReport:
         """Run one sync attempt (see the module docstring)."""
+        try:
+            return await self._sync(reason)
+        except BaseException:
+            self._stored = None
+            raise
+
+    @abstractmethod
+    async def _sync(self, reason: str) -> SyncReport: ...
 
     async def watch(self, notify: Callable[[], None]) -> None:
         """Call ``notify`` whenever the source changes, until cancelled; sources that are only
@@ -108,29 +122,26 @@ class SyncSource(ABC):
 
     # -- the shared pipeline -----------------------------------------------------------------
 
-    async def _load_state(self) -> SyncState:
-        state = await self._catalog.store.get_sync_state(self.name) or SyncState(source=self.name)
-        self._remember(state.last_commit, decode_files(state.files), _standing(state))
-        return state
+    async def _load_state(self) -> StoredState:
+        """The state the last sync saved (from memory after the first read)."""
+        if self._stored is None:
+            state = await self._catalog.store.get_sync_state(self.name) or SyncState(source=self.name)
+            self._remember(StoredState.of(state))
+        assert self._stored is not None
+        return self._stored
 
-    def _remember(self, last_commit: str | None, files: Mapping[str, FileRecord], findings: Findings) -> None:
-        self.last_commit = last_commit
-        self.files = len(files)
-        self.findings = findings
+    def _remember(self, stored: StoredState) -> None:
+        self._stored = stored
+        self.last_commit = stored.last_commit
+        self.files = len(stored.files)
+        self.findings = stored.findings
 
     async def _save(
-        self, state: SyncState, applied: AppliedChanges, *, commit: str | None, scope: dict[str, Any]
+        self, previous: StoredState, applied: AppliedChanges, *, commit: str | None, scope: dict[str, Any]
     ) -> None:
-        data = {**state.data, "kind": self.kind.value, "scope": scope, "findings": applied.findings}
-        new_state = SyncState(
-            source=self.name,
-            last_commit=commit,
-            updated_at=utcnow(),
-            files=encode_files(applied.files),
-            data=data,
-        )
-        await self._catalog.store.put_sync_state(new_state)
-        self._remember(commit, applied.files, applied.findings)
+        stored = StoredState(commit, applied.files, applied.findings, scope, previous.extra)
+        await self._catalog.store.put_sync_state(stored.to_state(self.name, self.kind))
+        self._remember(stored)
 
     async def _emit_completed(self, report: SyncReport) -> None:
         data: dict[str, Any] = {
@@ -174,11 +185,34 @@ class SyncSource(ABC):
         return report
 
 
-def _standing(state: SyncState) -> Findings:
-    findings = state.data.get("findings")
-    if not isinstance(findings, dict):
-        return {}
-    return {str(path): list(items) for path, items in findings.items() if isinstance(items, list)}
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """A source's ``SyncState``, decoded: the last synced commit, each file's record, the
+    findings of the files currently rejected, the scope (folder, globs) they were synced with,
+    and any other ``data`` keys, kept as they were."""
+
+    last_commit: str | None = None
+    files: dict[str, FileRecord] = field(default_factory=dict)
+    findings: Findings = field(default_factory=dict)
+    scope: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, state: SyncState) -> StoredState:
+        data = dict(state.data)
+        findings = data.pop("findings", None)
+        scope = data.pop("scope", None)
+        data.pop("kind", None)
+        standing: Findings = {}
+        if isinstance(findings, dict):
+            standing = {str(path): list(items) for path, items in findings.items() if isinstance(items, list)}
+        return cls(state.last_commit, decode_files(state.files), standing, scope, data)
+
+    def to_state(self, source: str, kind: SourceKind) -> SyncState:
+        data = {**self.extra, "kind": kind.value, "scope": self.scope, "findings": self.findings}
+        return SyncState(
+            source=source, last_commit=self.last_commit, updated_at=utcnow(), files=encode_files(self.files), data=data
+        )
 
 
 def remote_spec(repository: RepositoryConfig) -> RemoteSpec:
@@ -241,21 +275,20 @@ class GitSource(SyncSource):
     def close(self) -> None:
         self._mirror.close()
 
-    async def sync(self, *, reason: str = "manual") -> SyncReport:
+    async def _sync(self, reason: str) -> SyncReport:
         started_at, started = utcnow(), time.perf_counter()
         state = await self._load_state()
         head = await self._fetch_head()
-        scope_unchanged = state.data.get("scope") == self._scope
+        scope_unchanged = state.scope == self._scope
         if head == state.last_commit and scope_unchanged:
             return self._report(
                 "unchanged", reason=reason, started_at=started_at, started=started, commit=head, previous_commit=head
             )
         last = state.last_commit if scope_unchanged else None
-        files = decode_files(state.files)
-        diff = await asyncio.to_thread(self._diff, last, files, head)
+        diff = await asyncio.to_thread(self._diff, last, state.files, head)
         attribution = await asyncio.to_thread(self._attribute, last, head, diff)
         applied = await self._applier.apply(
-            diff, files, _standing(state), load=self._load, provenance=attribution.source_of
+            diff, state.files, state.findings, load=self._load, provenance=attribution.source_of
         )
         await self._save(state, applied, commit=head, scope=self._scope)
         skipped = [entry.to_dict() for entry in diff.skipped]
