@@ -45,7 +45,7 @@ from nestor_catalog_core.models.records import (
 from nestor_catalog_core.models.resource import Resource, resource_body
 from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore
 from nestor_catalog_core.validation import ValidationSettings, check_policies, validate_document
-from nestor_catalog_core.versions import CompatReport, changed_fields, compare
+from nestor_catalog_core.versions import CompatReport, HasPositions, changed_fields, compare
 
 __all__ = ["Catalog", "CatalogSettings", "PublishResult"]
 
@@ -253,7 +253,9 @@ class Catalog(CatalogReader):
             )
             raise ValidationFailed(findings=errors, details={"file": document.file})
         warnings = [f for f in validated.findings if not f.is_error]
-        return await self.publish(validated.definition, source=source, user=user, warnings=warnings, validated=True)
+        return await self.publish(
+            validated.definition, source=source, user=user, warnings=warnings, validated=True, locate=document
+        )
 
     async def publish(
         self,
@@ -263,16 +265,18 @@ class Catalog(CatalogReader):
         user: str | None = None,
         warnings: Sequence[Finding] = (),
         validated: bool = False,
+        locate: HasPositions | None = None,
     ) -> PublishResult:
         """Publish a built definition: policies (when enabled, unless ``validated`` says the
         caller already ran validation), immutability, ownership and compatibility, then the
         atomic write and the read-model update. Rejections are recorded (audit + event)
-        before raising."""
+        before raising. ``locate`` (the loaded document) gives compatibility findings their
+        line and column."""
         self._check_writable()
         async with self._write_lock:
             await self.catch_up()
             return await self._publish_locked(
-                definition, source=source, user=user, warnings=list(warnings), validated=validated
+                definition, source=source, user=user, warnings=list(warnings), validated=validated, locate=locate
             )
 
     async def _publish_locked(
@@ -283,6 +287,7 @@ class Catalog(CatalogReader):
         user: str | None,
         warnings: builtins.list[Finding],
         validated: bool,
+        locate: HasPositions | None = None,
     ) -> PublishResult:
         name, version = definition.key
         if not validated and self._settings.validation.policy_enforcement:
@@ -315,7 +320,7 @@ class Catalog(CatalogReader):
             if self._settings.compatibility != "off":
                 report = compare(previous, definition)
                 if not report.ok:
-                    findings = report.findings(source.path)
+                    findings = report.findings(source.path, locate=locate)
                     if self._settings.compatibility == "strict":
                         changes = [_change_dict(c) for c in report.changes]
                         await self.record_rejection(

@@ -352,6 +352,8 @@ async def test_compatibility_violation_is_reported_with_positions(
     [rejection] = await all_events(catalog, EventType.VALIDATION_FAILED)
     assert rejection.data["code"] == "INCOMPATIBLE_CHANGE"
     assert rejection.data["previous_version"] == "1.0.0"
+    event_retyped = [f for f in rejection.data["findings"] if f["field"] == "spec.required_inputs[0].type"]
+    assert [(f["file"], f["line"], f["column"]) for f in event_retyped] == [("resources/bucket.yaml", 16, 13)]
 
 
 async def test_a_rejected_file_is_not_parsed_again_until_it_changes(
