@@ -89,7 +89,9 @@ class MotoServer:
         Raises ``MotoUnavailable`` when moto[server] is not installed or never answers.
         """
         _require_moto_server()
-        log = Path(tempfile.mkstemp(prefix="moto-server-", suffix=".log")[1])
+        descriptor, name = tempfile.mkstemp(prefix="moto-server-", suffix=".log")
+        os.close(descriptor)
+        log = Path(name)
         for _attempt in range(_PORT_ATTEMPTS):
             port = _free_port()
             process = _spawn(port, log)
@@ -160,7 +162,17 @@ def _spawn(port: int, log: Path) -> subprocess.Popen[bytes]:
     }
     with log.open("ab") as log_file:
         return subprocess.Popen(
-            [sys.executable, "-m", "tests.support.moto", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "tests.support.moto",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--parent",
+                str(os.getpid()),
+            ],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -219,13 +231,22 @@ class _OneAtATime:
                     close()
 
 
-def _serve(host: str, port: int) -> None:
-    from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+def _exit_with_parent(parent: int) -> None:
+    """A test run killed outright (SIGKILL, a CI timeout) leaves no server behind."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _serve(host: str, port: int, parent: int | None) -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from werkzeug.serving import make_server
 
     app = _OneAtATime(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     server.serve_forever()
 
 
@@ -233,8 +254,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="moto_server with one request at a time inside moto")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--parent", type=int, help="exit when this process (the test run) is gone")
     args = parser.parse_args(argv)
-    _serve(args.host, args.port)
+    _serve(args.host, args.port, args.parent)
 
 
 if __name__ == "__main__":
