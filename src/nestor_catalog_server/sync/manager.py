@@ -361,11 +361,13 @@ class _Runner:
         status.last_commit = source.last_commit
         status.files = source.files
         status.findings = source.findings
-        status.counts = report.counts
         status.last_duration_ms = report.duration_ms
-        outcome = "success" if report.outcome == "synced" else "unchanged"
-        self._observe(outcome, report.duration_ms)
-        log.info(
+        changed = report.outcome == "synced"
+        if changed:
+            status.counts = report.counts
+        self._observe("success" if changed else "unchanged", report.duration_ms)
+        log.log(
+            logging.INFO if changed else logging.DEBUG,
             "%s %s: %s",
             self.source.kind.value,
             self.source.name,

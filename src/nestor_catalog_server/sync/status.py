@@ -111,8 +111,9 @@ class SourceStatus:
     """Where one source stands, as ``SyncManager.status()`` reports it.
 
     ``url`` and ``branch`` are set for git sources (the URL without credentials), ``path`` for
-    local directories. ``counts`` and ``last_duration_ms`` describe the last attempt that got
-    through (a failed attempt leaves them as they were). ``findings`` holds the findings of
+    local directories. ``counts`` describe the last sync that applied changes (a poll that
+    found nothing new leaves them); ``last_duration_ms`` the last attempt that got through.
+    ``findings`` holds the findings of
     every file currently rejected (path -> finding dicts), kept across restarts, until the file
     is fixed or deleted. ``files`` is how many files the source holds.
     """

@@ -119,6 +119,7 @@ async def test_unchanged_branch_publishes_and_emits_nothing(
     assert report.counts.loaded == 0
     assert report.counts.changed_files == 0
     assert await catalog.store.last_sequence() == before
+    assert manager.source_status("platform").counts.published == 1, "a no-op poll keeps the last sync's counts"
 
 
 async def test_commit_outside_the_source_folder_moves_the_state_silently(
