@@ -66,8 +66,9 @@ __all__ = ["Mirror", "MirrorStatus"]
 log = logging.getLogger("nestor_catalog.mirror")
 
 _PAGE_SIZE: Final = "1000"
-#: A session that fails before receiving anything waits at least this long before the next.
-_NO_PROGRESS: Final = ReconnectPolicy()
+#: Waits between sessions with the upstream: short, since a reconnection costs one status call
+#: and the mirror's lag after an outage is at most the last wait.
+DEFAULT_RECONNECT: Final = ReconnectPolicy(initial_delay=0.25, max_delay=5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +155,7 @@ class Mirror(CatalogReader):
         self._event_buffer = event_log_size
         self._log: deque[Event] = deque(maxlen=event_log_size)
         self._heartbeat_timeout = heartbeat_timeout
-        self._reconnect = reconnect or ReconnectPolicy()
+        self._reconnect = reconnect or DEFAULT_RECONNECT
         self._concurrency = max(1, concurrency)
         self._snapshot = SnapshotFile(persist) if persist is not None else None
         self._flush_interval = flush_interval
