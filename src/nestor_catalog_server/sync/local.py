@@ -12,9 +12,10 @@ A symlink whose target is outside the directory is never read: it is rejected wi
 loader's ``SYMLINK_OUTSIDE_ROOT`` finding. Versions record ``Source(kind=local,
 repository=<name>, path=<relative path>)``.
 
-``watch`` follows the directory with watchfiles (``debounce`` from the configuration, 50 ms
-steps) and asks for a sync after each burst of relevant changes; the sync itself rescans, so
-a missed or coalesced notification never leaves the catalog behind the files.
+``watch`` follows the directory with watchfiles and asks for a sync after each burst of
+relevant changes: a burst ends when changes pause for ``WATCH_STEP_MS`` or, at the latest,
+``debounce`` (from the configuration) after it began. The sync itself rescans, so a missed or
+coalesced notification never leaves the catalog behind the files.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from nestor_catalog_server.sync.status import SourceStatus, SyncOutcome, SyncRep
 
 __all__ = ["WATCH_STEP_MS", "LocalSource"]
 
-#: How often (ms) the watcher checks whether a burst of changes has settled.
+#: A burst of changes has settled when nothing changed for this long (ms).
 WATCH_STEP_MS: Final = 50
 
 _Fingerprint = tuple[int, int, int]

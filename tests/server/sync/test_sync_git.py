@@ -11,6 +11,7 @@ import pytest
 
 from nestor_catalog_core import Catalog, EventType, SourceKind, SQLiteStore
 from nestor_catalog_server.sync import SyncReport
+from tests.server.sync.conftest import HTTP_TOKEN
 from tests.server.sync.definitions import YAML_SYNTAX_ERROR, definition, documents
 from tests.server.sync.harness import ManagerFactory, all_events, catalog, git_config, make_manager, repository
 from tests.support.git import ServedRepo
@@ -508,3 +509,24 @@ async def test_an_unreachable_remote_fails_with_its_reason(catalog: Catalog, mak
     assert status.state == "failed"
     assert status.last_error == report.error
     assert status.last_success is None
+
+
+async def test_a_configured_token_authenticates_over_smart_http(
+    served_repo: ServedRepo, smart_http_token_url: str, catalog: Catalog, make_manager: ManagerFactory
+) -> None:
+    served_repo.work.write("resources/bucket.yaml", definition("bucket"))
+    served_repo.publish("seed")
+    url = served_repo.url(smart_http_token_url)
+    config = git_config(
+        repository("platform", url, auth={"token": HTTP_TOKEN}),
+        repository("anonymous", url),
+    )
+    manager = make_manager(config)
+
+    platform, anonymous = await manager.sync_once()
+
+    assert platform.ok
+    assert served(catalog, "bucket", "1.0.0")
+    assert anonymous.error is not None
+    assert anonymous.error["reason"] == "auth_failed"
+    assert HTTP_TOKEN not in repr(manager.status())
