@@ -58,14 +58,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Final
 
 from litestar import Controller, Request, get
 from litestar.di import Provide
-from litestar.params import HeaderParameter, QueryParameter, SkipValidation
+from litestar.params import HeaderParameter, QueryParameter
 from litestar.response import Response
 from litestar.response.base import ASGIResponse
 
 from nestor_catalog_core import CatalogError, InvalidRequest, NotFoundError, ServiceUnavailable
 from nestor_catalog_core.events import EventFilter, StreamReset
 from nestor_catalog_core.models import Event, EventType
-from nestor_catalog_server.state import AppState, provide_app_state
+from nestor_catalog_server.state import AppState, AppStateParam, provide_app_state
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -547,7 +547,7 @@ class EventsController(Controller):
     )
     async def stream_events(
         self,
-        app_state: SkipValidation[AppState],
+        app_state: AppStateParam,
         filters: Annotated[
             list[str] | None,
             QueryParameter(

@@ -22,13 +22,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from litestar import Litestar, Request, Response
+from litestar import Litestar
 
 from nestor_catalog_core import Catalog, CatalogError, ResourceDefinition, Source, SourceKind
 from nestor_catalog_core.catalog import CatalogSettings
 from nestor_catalog_core.models import Event, EventType
 from nestor_catalog_core.models.records import utcnow
 from nestor_catalog_core.storage import open_store
+from nestor_catalog_server.api.errors import exception_handlers
 from nestor_catalog_server.api.events import (
     EVENTS_PATH,
     EventsController,
@@ -80,13 +81,6 @@ async def publish(catalog: Catalog, name: str, **kwargs: Any) -> Event:
     return result.event
 
 
-def _envelope(request: Request[Any, Any, Any], exc: CatalogError) -> Response[Any]:
-    """The server's mapping for the classes this endpoint raises (the real one is tested with the app)."""
-    status = {"INVALID_REQUEST": 400, "NOT_FOUND": 404, "SERVICE_UNAVAILABLE": 503}[exc.code]
-    headers = {"Retry-After": str(exc.details["retry_after"])} if status == 503 else {}
-    return Response({"error": {**exc.to_dict(), "service": "catalog"}}, status_code=status, headers=headers)
-
-
 def make_app(catalog: Catalog, **sse: Any) -> tuple[Litestar, AppState]:
     sse.setdefault("heartbeat_interval", timedelta(seconds=30))
     state = AppState(
@@ -94,7 +88,7 @@ def make_app(catalog: Catalog, **sse: Any) -> tuple[Litestar, AppState]:
         catalog=catalog,
         metrics=Metrics(process_metrics=False),
     )
-    app = Litestar(route_handlers=route_handlers, exception_handlers={CatalogError: _envelope}, logging_config=None)
+    app = Litestar(route_handlers=route_handlers, exception_handlers=exception_handlers("catalog"), logging_config=None)
     app.state[STATE_KEY] = state
     return app, state
 
@@ -507,6 +501,7 @@ async def test_max_connections_is_503_with_retry_after_until_a_slot_frees(catalo
     assert status == 503
     assert body["error"]["code"] == "SERVICE_UNAVAILABLE"
     assert body["error"]["details"]["max_connections"] == 2
+    assert body["error"]["service"] == "catalog"
     assert headers["retry-after"] == "4"
     assert sample(state.metrics, "catalog_sse_disconnects_total", reason="max_connections") == 1
     await first.disconnect()
