@@ -184,9 +184,9 @@ class _BaseCatalogClient:
                 assert outcome is not None
                 if self._stale(call, prepared, outcome):
                     continue
-                response = self._accept(call, prepared, outcome)
+                response, entry = self._accept(call, prepared, outcome)
                 if response is not None:
-                    return _parse(call, response)
+                    return _parse(call, response, entry)
                 delay = self.retry_policy.delay_after_response(attempt, outcome, idempotent=call.idempotent)
                 if delay is None:
                     raise error_from_response(outcome)
@@ -202,19 +202,22 @@ class _BaseCatalogClient:
             self.cache.discard(call.cache_key)
         return True
 
-    def _accept(self, call: Call[Any], prepared: _Prepared, response: httpx.Response) -> httpx.Response | None:
-        """The response to parse, or None when it is an error."""
+    def _accept(
+        self, call: Call[Any], prepared: _Prepared, response: httpx.Response
+    ) -> tuple[httpx.Response | None, CachedResponse | None]:
+        """The response to parse (None when it is an error) and its cache entry, if any."""
         if response.status_code == 304 and prepared.cached is not None:
             self._record_cache(hit=True)
-            return prepared.cached.as_response(prepared.request, response)
+            return prepared.cached.as_response(prepared.request, response), prepared.cached
         if response.status_code not in call.success:
-            return None
+            return None, None
+        entry = None
         if call.cacheable and self.cache is not None:
             self._record_cache(hit=False)
             entry = CachedResponse.of(response)
             if entry is not None:
                 self.cache.put(call.cache_key, entry)
-        return response
+        return response, entry
 
     def _record_cache(self, *, hit: bool) -> None:
         if self.cache is not None:
@@ -370,11 +373,16 @@ class _BaseCatalogClient:
             self.cache.discard_prefix(prefix)
 
 
-def _parse(call: Call[T], response: httpx.Response) -> T:
-    """The call's result; a success whose body is not what the contract says is a ``RemoteError``
-    (``INVALID_RESPONSE``), not a ``KeyError`` from deep inside the client."""
+def _parse(call: Call[T], response: httpx.Response, entry: CachedResponse | None) -> T:
+    """The call's result (from the cache entry when it was parsed before); a success whose body
+    is not what the contract says is a ``RemoteError`` (``INVALID_RESPONSE``), not a ``KeyError``
+    from deep inside the client."""
+    key = getattr(call.parse, "__qualname__", "")
+    if entry is not None and key in entry.parsed:
+        result: T = entry.parsed[key]
+        return result
     try:
-        return call.parse(response)
+        value = call.parse(response)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise RemoteError(
             "INVALID_RESPONSE",
@@ -382,6 +390,9 @@ def _parse(call: Call[T], response: httpx.Response) -> T:
             details={"status_code": response.status_code, "path": call.path},
             trace_id=response.headers.get("x-request-id"),
         ) from exc
+    if entry is not None and key:
+        entry.parsed[key] = value
+    return value
 
 
 def _make_cache(cache: bool | int | ETagCache | None) -> ETagCache | None:

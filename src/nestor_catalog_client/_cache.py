@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
@@ -42,9 +43,13 @@ _KEPT_HEADERS = (
 
 @dataclass(frozen=True, slots=True)
 class CachedResponse:
+    """A stored answer. ``parsed`` keeps what parsing its body gave (immutable core models),
+    so a ``304`` costs neither the body nor the parsing."""
+
     etag: str
     content: bytes
     headers: tuple[tuple[str, str], ...]
+    parsed: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, response: httpx.Response) -> CachedResponse | None:
