@@ -132,7 +132,7 @@ async def test_webhook_push_gets_the_commit_into_the_catalog(
     assert delivery.after == head
     await wait_until(lambda: catalog.has("queue", "1.0.0"), what="the pushed commit reaching the catalog")
     assert catalog.get("queue", "1.0.0").status.source.commit == head
-    assert sync_count(metrics, "platform") == 2
+    await wait_until(lambda: sync_count(metrics, "platform") == 2, what="the sync to finish")
     assert metrics.webhooks.labels(provider="github", outcome="push")._value.get() == 1
     assert metrics.validation_errors.labels(rule="YAML_SYNTAX")._value.get() == 1
 
@@ -147,9 +147,10 @@ async def test_polling_picks_up_a_commit_within_an_interval(
     await manager.wait_ready(timeout=15)
 
     served_repo.work.write("resources/queue.yaml", definition("queue"))
-    served_repo.publish("new queue")
+    head = served_repo.publish("new queue")
 
     await wait_until(lambda: catalog.has("queue", "1.0.0"), what="a poll picking up the commit")
+    await wait_until(lambda: manager.source_status("platform").last_commit == head, what="the sync to finish")
     status = manager.source_status("platform")
     assert status.next_sync_at is not None
     assert status.last_success is not None
