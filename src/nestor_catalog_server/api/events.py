@@ -202,8 +202,8 @@ def _retry_after_seconds(app_state: AppState) -> int:
     return max(1, math.ceil(app_state.settings.sse.retry.total_seconds()))
 
 
-def admit(app_state: AppState) -> None:
-    """Take a connection slot or refuse with 503; the caller must ``release`` what it took."""
+def _take_slot(app_state: AppState) -> None:
+    """Take a connection slot or refuse with 503; the caller must give it back."""
     sse = app_state.settings.sse
     if app_state.shutdown.is_set():
         app_state.metrics.sse_disconnected("shutdown")
@@ -221,7 +221,7 @@ def admit(app_state: AppState) -> None:
     app_state.metrics.sse_connections.inc()
 
 
-def release(app_state: AppState) -> None:
+def _give_slot(app_state: AppState) -> None:
     app_state.sse_connections -= 1
     app_state.metrics.sse_connections.dec()
 
@@ -273,7 +273,7 @@ class EventStream:
         """Give the connection slot back (idempotent)."""
         if not self._released:
             self._released = True
-            release(self._state)
+            _give_slot(self._state)
 
     async def serve(self, send: Send, receive: Receive) -> str:
         """Stream until the client leaves, the server shuts down or the client is too slow;
@@ -331,8 +331,8 @@ class EventStream:
     async def _write(self) -> None:
         try:
             await self._send_frames(retry_frame(self._options.retry_ms))
-            if await self._stream_events():
-                self._finish("shutdown")  # the hub closed: the catalog is shutting down
+            await self._stream_events()
+            self._finish("shutdown")  # the subscription ended: the hub closed with the catalog
         except _ClientGone as gone:
             log.debug("event stream send failed: %r", gone.__cause__)
             self._finish("client_closed")
@@ -343,8 +343,8 @@ class EventStream:
             log.exception("event stream failed")
             self._finish("error")
 
-    async def _stream_events(self) -> bool:
-        """Send every event of the subscription; True when it ended (the hub closed)."""
+    async def _stream_events(self) -> None:
+        """Send every event of the subscription until it ends (the hub closed)."""
         since = self._since
         head = self._catalog.hub.head
         if since > head:
@@ -358,7 +358,6 @@ class EventStream:
         finally:
             if isinstance(events, AsyncGenerator):
                 await events.aclose()
-        return True
 
     async def _send_item(self, item: Event | StreamReset) -> None:
         if isinstance(item, StreamReset):
@@ -572,11 +571,11 @@ class EventsController(Controller):
             position = parse_position(since, "since")
         if position is None:
             position = app_state.catalog.hub.head  # "from now" means from admission, not first read
-        admit(app_state)
+        _take_slot(app_state)
         try:
             stream = EventStream(app_state, self.frames, event_filter, position, StreamOptions.of(app_state))
         except BaseException:
-            release(app_state)
+            _give_slot(app_state)
             raise
         return EventStreamResponse(stream)
 
