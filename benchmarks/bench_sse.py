@@ -40,7 +40,9 @@ import httpx
 from litestar import Litestar, Request, get, post
 from litestar.response import Stream
 
-from benchmarks._harness import Context, Row
+from benchmarks._harness import Context, Row, median_us
+from nestor_catalog_core import Catalog, Source, SourceKind
+from nestor_catalog_server.api.events import FrameCache, event_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 P99_GOAL_MS = 250.0
@@ -261,7 +263,8 @@ def _say(message: dict[str, Any]) -> None:
 
 
 async def _listen() -> str:
-    return (await asyncio.to_thread(sys.stdin.readline)).strip()
+    line: str = await asyncio.to_thread(sys.stdin.readline)
+    return line.strip()
 
 
 async def generate_load(kind: str, url: str, path: str, subscribers: int, events: int, prefix: str) -> None:
@@ -460,7 +463,28 @@ def run(ctx: Context) -> list[Row]:
     port = free_port()
     with bare_server(port) as process:
         bare = measure("bare", f"http://127.0.0.1:{port}", "/events", process.pid, subscribers, events)
-    return _rows(ours, warm, bare, subscribers, events, ring)
+    return [*_rows(ours, warm, bare, subscribers, events, ring), asyncio.run(_frame_row())]
+
+
+async def _frame_row() -> Row:
+    """Per-subscriber cost of an event's frame: the shared cache vs encoding it for each one."""
+    catalog = await Catalog.open("memory://")
+    try:
+        results = await catalog.publish_bytes(definition_yaml("frame-cost"), source=Source(kind=SourceKind.API))
+    finally:
+        await catalog.close()
+    event = results[0].event
+    assert event is not None
+    cache = FrameCache()
+    cache.frame(event)
+    return Row(
+        f"SSE frame of one resource event ({len(event_frame(event)):,} B), per subscriber",
+        median_us(lambda: cache.frame(event)),
+        "us",
+        median_us(lambda: event_frame(event)),
+        "json.dumps + format for every subscriber",
+        extra={"ours": "FrameCache hit: encoded once per event for all subscribers"},
+    )
 
 
 def _rows(ours: Measured, warm: Measured, bare: Measured, subscribers: int, events: int, ring: int) -> list[Row]:

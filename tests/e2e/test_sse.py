@@ -339,7 +339,7 @@ async def test_a_client_that_stops_reading_is_disconnected_and_resumes_without_l
     since = await head(client)
     with raw_stream(server, f"/api/v1/events?since={since}", receive_buffer=4096) as stuck:
         assert stuck.chunk().startswith(b"retry:")
-        published = []
+        published: list[int] = []
 
         async def cut() -> bool:
             metrics = (await client.get("/metrics")).text

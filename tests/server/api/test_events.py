@@ -452,7 +452,9 @@ async def test_validation_failed_events_carry_their_data(catalog: Catalog) -> No
 # --------------------------------------------------------------------------------------------- refusals
 
 
-async def _refusal(app: Litestar, query: str = "", headers: dict[str, str] | None = None) -> tuple[int, Any, dict]:
+async def _refusal(
+    app: Litestar, query: str = "", headers: dict[str, str] | None = None
+) -> tuple[int, Any, dict[str, str]]:
     client = await StreamClient(app, query=query, headers=headers).open()
     body = json.loads(await client.body())
     await client.finished()
