@@ -300,3 +300,23 @@ def test_a_restarted_sidecar_serves_its_snapshot_while_the_upstream_is_away(pair
         head = central.status()["revision"]
     pair.wait_converged(head)
     assert get(pair.sidecar, "/api/v1/resources/after-both-restarts").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["ftp://catalog:21", "catalog:8080", "http://"])
+def test_a_bad_upstream_url_is_a_configuration_error(url: str, tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.support.server import server_command
+
+    result = subprocess.run(
+        [*server_command(), "serve", "--upstream", url, "--port", "0"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=WAIT,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--upstream" in result.stderr
+    assert "http:// or https://" in result.stderr
+    assert "Traceback" not in result.stderr
