@@ -297,6 +297,7 @@ class Subscription(_SubscriptionBase):
             try:
                 delay = yield from self._consume(response)
             finally:
+                state.connected = False
                 response.close()
             time.sleep(delay)
 
@@ -368,6 +369,7 @@ class AsyncSubscription(_SubscriptionBase):
                     else:
                         delay = state.ended(None)
             finally:
+                state.connected = False
                 await response.aclose()
             await asyncio.sleep(delay)
 

@@ -168,6 +168,7 @@ class Mirror(CatalogReader):
         self._changed = asyncio.Event()
         self._upstream_head: int | None = None
         self._in_sync_at: float | None = None
+        self._last_contact: float | None = None
         self._last_error: str | None = None
         self._full_syncs = 0
         self._sessions = 0
@@ -265,14 +266,14 @@ class Mirror(CatalogReader):
         head = self._upstream_head
         lag_events = None if head is None else max(0, head - self.revision)
         caught_up = self._has_model and lag_events == 0
+        contact = subscription.state.last_activity if subscription is not None else self._last_contact
         if connected and caught_up:
             lag_seconds: float | None = 0.0
         else:
             last_in_sync = self._in_sync_at
-            if caught_up and subscription is not None and subscription.state.last_activity is not None:
-                last_in_sync = max(last_in_sync or 0.0, subscription.state.last_activity)
+            if caught_up and contact is not None:
+                last_in_sync = max(last_in_sync or 0.0, contact)
             lag_seconds = None if last_in_sync is None else now - last_in_sync
-        activity = subscription.state.last_activity if subscription is not None else None
         return MirrorStatus(
             url=self.url,
             ready=self._has_model,
@@ -281,7 +282,7 @@ class Mirror(CatalogReader):
             upstream_revision=head,
             lag_events=lag_events,
             lag_seconds=lag_seconds,
-            last_contact_seconds=None if activity is None else now - activity,
+            last_contact_seconds=None if contact is None else now - contact,
             last_error=self._last_error,
             full_syncs=self._full_syncs,
             sessions=self._sessions,
@@ -425,6 +426,8 @@ class Mirror(CatalogReader):
 
     def _end_session(self, subscription: AsyncSubscription) -> None:
         state = subscription.state
+        self._subscription = None
+        self._last_contact = state.last_activity
         if state.last_error is not None and self._last_error is None:
             self._last_error = state.last_error.message
         caught_up = self._has_model and self._pending is None and (self._upstream_head or 0) <= self.revision
