@@ -51,7 +51,9 @@ def make_settings(tmp_path: Path, **sections: Any) -> Settings:
     return settings_from_mapping(data, base_dir=tmp_path, environ={})
 
 
-def token(claims: dict[str, Any] | None = None, *, key: Any = HS_SECRET, algorithm: str = "HS256", **headers: Any) -> str:
+def token(
+    claims: dict[str, Any] | None = None, *, key: Any = HS_SECRET, algorithm: str = "HS256", **headers: Any
+) -> str:
     now = int(time.time())
     payload = {"sub": "svc-orchestrator", "iat": now, "exp": now + 600, **(claims or {})}
     return jwt.encode(payload, key, algorithm=algorithm, headers=headers or None)

@@ -34,7 +34,9 @@ def definition(name: str = "team-queue", version: str = "1.0.0", **metadata: obj
             "supported_engines": ["terraform"],
             "required_inputs": [{"name": "queue_name", "type": "string", "description": "Name"}],
             "outputs": [{"name": "queue_url", "type": "string", "description": "URL"}],
-            "engine_configs": {"terraform": {"module_source": "terraform-aws-modules/sqs/aws", "module_version": "~> 4.0"}},
+            "engine_configs": {
+                "terraform": {"module_source": "terraform-aws-modules/sqs/aws", "module_version": "~> 4.0"}
+            },
         },
     }
 
@@ -121,7 +123,9 @@ async def test_a_too_small_bump_is_409_incompatible(client: Client) -> None:
 
 
 async def test_a_git_owned_name_is_409_ownership_conflict(client: Client) -> None:
-    response = await client.post("/api/v1/resources", content=as_yaml(definition("aws-rds-mysql", "3.0.0")), headers=YAML)
+    response = await client.post(
+        "/api/v1/resources", content=as_yaml(definition("aws-rds-mysql", "3.0.0")), headers=YAML
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "OWNERSHIP_CONFLICT"
     for method, path in (

@@ -80,7 +80,9 @@ async def test_pages_follow_next_cursor_and_link_header(client: Client, catalog:
         query = parse_qs(urlsplit(target).query)
         assert query == {"limit": ["5"], "provider": ["aws"], "cursor": [body["next_cursor"]]}
         response = await client.get(target)
-    assert seen == sorted(name for name in catalog.names() if catalog.latest(name).definition.metadata.provider == "aws")
+    assert seen == sorted(
+        name for name in catalog.names() if catalog.latest(name).definition.metadata.provider == "aws"
+    )
 
 
 async def test_facets_on_request(client: Client) -> None:

@@ -37,7 +37,9 @@ async def test_search_pages_with_cursor_and_facets(client: Client) -> None:
     assert body["total"] > 1
     assert body["facets"]["category"]["cache"] >= 1
     assert first.headers["link"].startswith("</api/v1/search?")
-    second = (await client.get("/api/v1/search", params={"q": "redis", "limit": 1, "cursor": body["next_cursor"]})).json()
+    second = (
+        await client.get("/api/v1/search", params={"q": "redis", "limit": 1, "cursor": body["next_cursor"]})
+    ).json()
     assert second["items"][0]["metadata"]["name"] != body["items"][0]["metadata"]["name"]
 
 
