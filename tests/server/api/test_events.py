@@ -634,17 +634,8 @@ asyncio.run(main())
 
 async def test_signal_hook_is_a_no_op_outside_the_main_thread(catalog: Catalog) -> None:
     _, state = make_app(catalog)
-    loop = asyncio.get_running_loop()
-
-    def install() -> Any:
-        asyncio.set_event_loop(loop)
-        try:
-            return stop_streams_on_signals(state, [signal.SIGUSR2])
-        finally:
-            asyncio.set_event_loop(None)
-
     before = signal.getsignal(signal.SIGUSR2)
-    restore = await asyncio.to_thread(install)
+    restore = await asyncio.to_thread(stop_streams_on_signals, state, [signal.SIGUSR2])
     assert signal.getsignal(signal.SIGUSR2) is before
     restore()
 
