@@ -65,6 +65,7 @@ from litestar.response.base import ASGIResponse
 from nestor_catalog_core import CatalogError, InvalidRequest, NotFoundError, ServiceUnavailable
 from nestor_catalog_core.events import EventFilter, StreamReset
 from nestor_catalog_core.models import Event, EventType
+from nestor_catalog_server.api.schemas import error_specs
 from nestor_catalog_server.state import AppState, AppStateParam, provide_app_state
 
 if TYPE_CHECKING:
@@ -542,6 +543,7 @@ class EventsController(Controller):
             "and resumes with `Last-Event-ID`."
         ),
         response_description="An endless text/event-stream (see the description for its frames)",
+        responses=error_specs(400, 404, 503),
         cache=False,
     )
     async def stream_events(

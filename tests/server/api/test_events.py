@@ -771,3 +771,6 @@ async def test_openapi_describes_the_endpoint(catalog: Catalog) -> None:
     names = {(p["name"], p["in"]) for p in operation["parameters"]}
     assert {("filter", "query"), ("since", "query"), ("Last-Event-ID", "header")} <= names
     assert "text/event-stream" in operation["responses"]["200"]["content"]
+    for status in ("400", "404", "503"):
+        envelope = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert envelope["$ref"].endswith("ErrorEnvelope"), envelope
