@@ -179,11 +179,22 @@ class Catalog(CatalogReader):
         await self.rebuild()
         return applied
 
-    async def _after_write(self, event: Event | None) -> None:
+    async def _after_write(
+        self, event: Event | None, stored: StoredVersion | None = None, definition: ResourceDefinition | None = None
+    ) -> None:
         """Bring the read model up to a write we just made: apply its event directly when it
-        is the next one (the common case), otherwise read the log."""
+        is the next one (the common case), otherwise read the log. For a publish, the stored
+        record and the model we already hold are installed as they are, instead of being
+        rebuilt from the event's JSON."""
         if event is not None:
             async with self._apply_lock:
+                if event.sequence == self._model.revision + 1 and stored is not None:
+                    entry = self._model.upsert(stored).by_version[stored.version]
+                    if definition is not None:
+                        entry.seed(definition)
+                    self._model.revision = event.sequence
+                    self._hub.append(event)
+                    return
                 if self.apply_event(event) and self._model.revision >= event.sequence:
                     return
         await self.catch_up()
@@ -380,7 +391,7 @@ class Catalog(CatalogReader):
                 extra=exc.details,
             )
             raise
-        await self._after_write(outcome.event)
+        await self._after_write(outcome.event, outcome.version if outcome.created else None, definition)
         resource = self.entry(name, version).resource()
         if not outcome.created:
             return PublishResult("unchanged", resource, None, warnings, report)

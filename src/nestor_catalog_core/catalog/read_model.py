@@ -2,7 +2,9 @@
 
 Writers replace per-name state copy-on-write (a new ``NameState`` swapped into a dict), so
 readers in any thread see either the old or the new state of a name, never a half-built
-one. Index sets are frozensets replaced on change for the same reason.
+one. Index sets are updated in place (copying them per change would make a bulk sync
+quadratic); readers only touch them through C-level set operations that run under the
+GIL in one step, and ``candidates`` hands out fresh sets, never the live ones.
 
 Serialized bodies and parsed models are built lazily, once per version, and cached: an
 immutable version's JSON never changes until its status does (which makes a new entry).
@@ -69,6 +71,11 @@ class CatalogEntry:
         if body is None:
             body = self._body = resource_body(self.stored)
         return body
+
+    def seed(self, definition: ResourceDefinition) -> None:
+        """Cache a model known to equal the stored document (the one just published)."""
+        if self._definition is None:
+            self._definition = definition
 
     def definition(self) -> ResourceDefinition:
         definition = self._definition
@@ -230,7 +237,7 @@ class ReadModel:
         self.names: dict[str, NameState] = {}
         self.versions: dict[tuple[str, str], CatalogEntry] = {}
         self.sorted_names: list[str] = []  # names with a latest version, sorted
-        self.index: dict[str, dict[str, frozenset[str]]] = {
+        self.index: dict[str, dict[str, set[str]]] = {
             k: {} for k in ("provider", "category", "resource_type", "engine", "maintainer", "deprecated")
         }
         self.search_index = SearchIndex()
@@ -239,8 +246,7 @@ class ReadModel:
     # -- writes ----------------------------------------------------------------------------
 
     def load(self, stored: Iterable[StoredVersion]) -> None:
-        """Bulk-build from storage (start-up): indexes are collected in plain sets and frozen
-        once, instead of copying a growing frozenset per name."""
+        """Bulk-build from storage (start-up)."""
         grouped: dict[str, list[CatalogEntry]] = {}
         versions = self.versions
         for item in stored:
@@ -264,7 +270,7 @@ class ReadModel:
         for key, buckets in index.items():
             target = self.index[key]
             for value, names in buckets.items():
-                target[value] = target.get(value, frozenset()) | names
+                target.setdefault(value, set()).update(names)
         self.sorted_names = sorted(set(self.sorted_names).union(listed))
 
     def upsert(self, stored: StoredVersion) -> NameState:
@@ -303,18 +309,15 @@ class ReadModel:
                     del self.sorted_names[i]
 
     def _index_add(self, key: str, value: str, name: str) -> None:
-        bucket = self.index[key]
-        bucket[value] = bucket.get(value, frozenset()) | {name}
+        self.index[key].setdefault(value, set()).add(name)
 
     def _index_discard(self, key: str, value: str, name: str) -> None:
         bucket = self.index[key]
         names = bucket.get(value)
         if names is None:
             return
-        names = names - {name}
-        if names:
-            bucket[value] = names
-        else:
+        names.discard(name)
+        if not names:
             del bucket[value]
 
     # -- reads -----------------------------------------------------------------------------
@@ -324,8 +327,9 @@ class ReadModel:
         criteria = filters.criteria()
         if not criteria:
             return None
-        sets = sorted((self.index[key].get(value, frozenset()) for key, value in criteria), key=len)
-        result = sets[0]
+        empty: set[str] = set()
+        sets = sorted((self.index[key].get(value, empty) for key, value in criteria), key=len)
+        result = frozenset(sets[0])
         for other in sets[1:]:
             if not result:
                 break
