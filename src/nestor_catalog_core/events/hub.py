@@ -87,6 +87,13 @@ class EventHub:
         if not self._ring or self._ring[0].sequence > after + 1:
             return None
         start = after + 1 - self._ring[0].sequence
+        length = len(self._ring)
+        if start > length // 2:
+            # Live subscribers want the last few events: walk from the right end, so a
+            # wake-up costs what it returns, not the ring's length.
+            tail = list(islice(reversed(self._ring), length - start))
+            tail.reverse()
+            return tail[:limit]
         return list(islice(self._ring, start, start + limit))
 
     async def wait_beyond(self, sequence: int) -> bool:

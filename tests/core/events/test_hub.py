@@ -106,3 +106,15 @@ async def test_duplicates_are_ignored_and_jumps_clear_ring() -> None:
     hub.append(_event(5))
     assert hub.recent_after(0, 10) is None
     assert [e.sequence for e in hub.recent_after(4, 10) or []] == [5]
+
+
+def test_recent_after_from_either_end_of_a_full_ring() -> None:
+    hub = EventHub(capacity=100)
+    for seq in range(1, 251):
+        hub.append(_event(seq))
+    assert [e.sequence for e in hub.recent_after(249, 10) or []] == [250]
+    assert [e.sequence for e in hub.recent_after(240, 3) or []] == [241, 242, 243]
+    assert [e.sequence for e in hub.recent_after(151, 2) or []] == [152, 153]
+    assert [e.sequence for e in hub.recent_after(160, 100) or []] == list(range(161, 251))
+    assert hub.recent_after(149, 10) is None
+    assert hub.recent_after(250, 10) == []
