@@ -96,14 +96,33 @@ class ServerHandle:
 
     # ----------------------------------------------------------------------------------------- clients
 
+    def ssl_verify(self) -> ssl.SSLContext | bool:
+        """What httpx's ``verify=`` takes for the handle's TLS settings: ``verify`` as an
+        ``SSLContext`` (a CA bundle path becomes one), with ``cert`` loaded for mTLS."""
+        if isinstance(self.verify, ssl.SSLContext):
+            return self.verify
+        if isinstance(self.verify, str):
+            context = ssl.create_default_context(cafile=self.verify)
+        elif self.cert is not None:
+            context = ssl.create_default_context()
+            if not self.verify:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+        else:
+            return self.verify
+        if self.cert is not None:
+            certfile, keyfile = (self.cert, None) if isinstance(self.cert, str) else self.cert
+            context.load_cert_chain(certfile, keyfile)
+        return context
+
     def client(self, **kwargs: Any) -> httpx.Client:
         """An ``httpx.Client`` on ``url`` with the handle's TLS settings (override with kwargs)."""
-        options: dict[str, Any] = {"base_url": self.url, "verify": self.verify, "cert": self.cert, "timeout": 10.0}
+        options: dict[str, Any] = {"base_url": self.url, "verify": self.ssl_verify(), "timeout": 10.0}
         options.update(kwargs)
         return httpx.Client(**options)
 
     def async_client(self, **kwargs: Any) -> httpx.AsyncClient:
-        options: dict[str, Any] = {"base_url": self.url, "verify": self.verify, "cert": self.cert, "timeout": 10.0}
+        options: dict[str, Any] = {"base_url": self.url, "verify": self.ssl_verify(), "timeout": 10.0}
         options.update(kwargs)
         return httpx.AsyncClient(**options)
 
