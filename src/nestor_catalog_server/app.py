@@ -6,7 +6,9 @@ catalog is read-only, or no source is configured), and two background tasks on a
 app opened itself: following the store's event log (writes by other processes, such as
 ``nestor-catalog sync`` on the same SQLite file) and event-log retention. Shutdown sets
 ``AppState.shutdown`` first (live event streams end on it), then stops sync, cancels the
-tasks and closes the catalog. The running app's ``AppState`` is ``app.state[STATE_KEY]``.
+tasks and closes the catalog; SIGTERM/SIGINT set it at once (``api.events.stop_streams_on_signals``),
+because the ASGI server drains open connections before it runs the lifespan shutdown and an
+event stream never ends by itself. The running app's ``AppState`` is ``app.state[STATE_KEY]``.
 
 Per request the app does the least it can: one outer middleware (trace id, metrics, access
 log), no authentication work at all when ``auth.enabled`` is false, and handlers that serve
@@ -17,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -33,6 +36,7 @@ from litestar.types import ControllerRouterHandler, Middleware
 
 from nestor_catalog_core import Catalog, CatalogError, CatalogReader, __version__, open_store
 from nestor_catalog_core.models import utcnow
+from nestor_catalog_server.api import events
 from nestor_catalog_server.api.audit import AuditController
 from nestor_catalog_server.api.errors import exception_handlers
 from nestor_catalog_server.api.health import HealthController, OpenAPIDocumentController
@@ -72,18 +76,6 @@ def _app_state_dependency(state: State) -> AppState:
     return provide_app_state(state)
 
 
-def _events_handlers() -> list[ControllerRouterHandler]:
-    """The SSE endpoint's handlers (``api.events.route_handlers``), while that module lands."""
-    try:
-        from nestor_catalog_server.api import events
-    except ModuleNotFoundError as exc:
-        if exc.name != "nestor_catalog_server.api.events":
-            raise
-        return []
-    handlers: Sequence[ControllerRouterHandler] = events.route_handlers
-    return list(handlers)
-
-
 def route_handlers() -> list[ControllerRouterHandler]:
     """Every controller of the app, in the order the OpenAPI document lists them."""
     return [
@@ -95,7 +87,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         WebhookController,
         HealthController,
         OpenAPIDocumentController,
-        *_events_handlers(),
+        *events.route_handlers,
     ]
 
 
@@ -189,6 +181,7 @@ class _Lifespan:
             )
             app.state[STATE_KEY] = state
             stack.push_async_callback(_cancel_tasks, state.tasks)
+            stack.callback(events.stop_streams_on_signals(state))
             if self.catalog is None and isinstance(catalog, Catalog):
                 self._start_background(state, catalog)
             if state.sync is None and self._should_sync(catalog):
@@ -235,11 +228,11 @@ class _Lifespan:
         return manager
 
     def _start_background(self, state: AppState, catalog: Catalog) -> None:
-        events = self.settings.storage.events
+        event_log = self.settings.storage.events
         state.tasks["follow"] = asyncio.create_task(catalog.follow(FOLLOW_INTERVAL), name="catalog-follow")
         if not catalog.read_only:
-            retention = _every(RETENTION_INTERVAL, lambda: _trim_events(catalog, events.retention, events.max_events))
-            state.tasks["retention"] = asyncio.create_task(retention, name="event-retention")
+            job = functools.partial(_trim_events, catalog, event_log.retention, event_log.max_events)
+            state.tasks["retention"] = asyncio.create_task(_every(RETENTION_INTERVAL, job), name="event-retention")
 
 
 async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:

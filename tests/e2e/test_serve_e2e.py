@@ -76,3 +76,12 @@ def test_development_config_serves_the_examples(tmp_path: Path, examples_dir: Pa
             server.wait_ready()
             assert again.get("/api/v1/resources/aws-rds-mysql/1.2.0").status_code == 200
             assert again.get("/api/v1/status").json()["revision"] == revision, "a restart republishes nothing"
+
+
+def test_sigterm_ends_open_event_streams(tmp_path: Path) -> None:
+    with run_server({"storage": {"type": "memory"}}, workdir=tmp_path) as server:
+        with server.client(timeout=30.0) as client, client.stream("GET", "/api/v1/events") as stream:
+            assert stream.status_code == 200
+            lines = stream.iter_lines()
+            assert next(lines).startswith("retry:")
+            assert server.stop(timeout=10) == 0, "an open stream held the graceful stop until it was killed"
