@@ -79,9 +79,11 @@ def test_development_config_serves_the_examples(tmp_path: Path, examples_dir: Pa
 
 
 def test_sigterm_ends_open_event_streams(tmp_path: Path) -> None:
-    with run_server({"storage": {"type": "memory"}}, workdir=tmp_path) as server:
-        with server.client(timeout=30.0) as client, client.stream("GET", "/api/v1/events") as stream:
-            assert stream.status_code == 200
-            lines = stream.iter_lines()
-            assert next(lines).startswith("retry:")
-            assert server.stop(timeout=10) == 0, "an open stream held the graceful stop until it was killed"
+    with (
+        run_server({"storage": {"type": "memory"}}, workdir=tmp_path) as server,
+        server.client(timeout=30.0) as client,
+        client.stream("GET", "/api/v1/events") as stream,
+    ):
+        assert stream.status_code == 200
+        assert next(stream.iter_lines()).startswith("retry:")
+        assert server.stop(timeout=10) == 0, "an open stream held the graceful stop until it was killed"
