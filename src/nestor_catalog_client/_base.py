@@ -184,7 +184,10 @@ class _BaseCatalogClient:
                 assert outcome is not None
                 if self._stale(call, prepared, outcome):
                     continue
-                response, entry = self._accept(call, prepared, outcome)
+                if outcome.status_code == 304 and prepared.cached is not None:
+                    self._record_cache(hit=True)
+                    return _parse_revalidated(call, prepared.cached, prepared.request, outcome)
+                response, entry = self._accept(call, outcome)
                 if response is not None:
                     return _parse(call, response, entry)
                 delay = self.retry_policy.delay_after_response(attempt, outcome, idempotent=call.idempotent)
@@ -202,13 +205,8 @@ class _BaseCatalogClient:
             self.cache.discard(call.cache_key)
         return True
 
-    def _accept(
-        self, call: Call[Any], prepared: _Prepared, response: httpx.Response
-    ) -> tuple[httpx.Response | None, CachedResponse | None]:
-        """The response to parse (None when it is an error) and its cache entry, if any."""
-        if response.status_code == 304 and prepared.cached is not None:
-            self._record_cache(hit=True)
-            return prepared.cached.as_response(prepared.request, response), prepared.cached
+    def _accept(self, call: Call[Any], response: httpx.Response) -> tuple[httpx.Response | None, CachedResponse | None]:
+        """The response to parse (None when it is an error) and its new cache entry, if any."""
         if response.status_code not in call.success:
             return None, None
         entry = None
@@ -373,14 +371,24 @@ class _BaseCatalogClient:
             self.cache.discard_prefix(prefix)
 
 
-def _parse(call: Call[T], response: httpx.Response, entry: CachedResponse | None) -> T:
-    """The call's result (from the cache entry when it was parsed before); a success whose body
-    is not what the contract says is a ``RemoteError`` (``INVALID_RESPONSE``), not a ``KeyError``
-    from deep inside the client."""
-    key = getattr(call.parse, "__qualname__", "")
-    if entry is not None and key in entry.parsed:
+def _parse_key(call: Call[Any]) -> str:
+    return getattr(call.parse, "__qualname__", "")
+
+
+def _parse_revalidated(call: Call[T], entry: CachedResponse, request: httpx.Request, revalidated: httpx.Response) -> T:
+    """The result of a ``304``: what parsing the cached body gave before, else parse it now."""
+    key = _parse_key(call)
+    if key in entry.parsed:
         result: T = entry.parsed[key]
         return result
+    return _parse(call, entry.as_response(request, revalidated), entry)
+
+
+def _parse(call: Call[T], response: httpx.Response, entry: CachedResponse | None) -> T:
+    """The call's result (kept in ``entry`` for later ``304``s); a success whose body is not what
+    the contract says is a ``RemoteError`` (``INVALID_RESPONSE``), not a ``KeyError`` from deep
+    inside the client."""
+    key = _parse_key(call)
     try:
         value = call.parse(response)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
