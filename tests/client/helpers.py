@@ -14,7 +14,6 @@ import socket
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import uvicorn
@@ -174,10 +173,6 @@ async def eventually(condition: Callable[[], bool]) -> None:
             if condition():
                 return
             await asyncio.sleep(0.01)
-
-
-def seconds(value: float) -> timedelta:
-    return timedelta(seconds=value)
 
 
 @asynccontextmanager

@@ -18,7 +18,16 @@ from nestor_catalog_client import Mirror, ReconnectPolicy
 from nestor_catalog_client._snapshot import SnapshotFile
 from nestor_catalog_core import Catalog, CatalogReader, Event, EventType, StreamReset
 from tests.client.conftest import seed
-from tests.client.helpers import WAIT, LiveServer, deprecate, eventually, new_catalog, publish
+from tests.client.helpers import (
+    API_SOURCE,
+    WAIT,
+    LiveServer,
+    deprecate,
+    eventually,
+    free_port,
+    new_catalog,
+    publish,
+)
 
 FAST = ReconnectPolicy(initial_delay=0.05, max_delay=0.2)
 
@@ -145,7 +154,7 @@ async def test_mirror_events_carry_the_upstream_sequences(mirror: Mirror, catalo
 
 async def test_validation_failures_get_the_names_attributes(mirror: Mirror, catalog: Catalog) -> None:
     await catalog.record_rejection(
-        code="VALIDATION_FAILED", message="bad", name="gcp-cloudsql-postgres", version="3.0.0", source=mirror_source()
+        code="VALIDATION_FAILED", message="bad", name="gcp-cloudsql-postgres", version="3.0.0", source=API_SOURCE
     )
     await sync(mirror, catalog)
     stream = mirror.subscribe(types=["validation.failed"], provider="gcp", since=catalog.revision - 1)
@@ -156,12 +165,6 @@ async def test_validation_failures_get_the_names_attributes(mirror: Mirror, cata
         "gcp-cloudsql-postgres",
         "database",
     )
-
-
-def mirror_source() -> Any:
-    from tests.client.helpers import API_SOURCE
-
-    return API_SOURCE
 
 
 async def test_a_reset_while_following_relists_and_resets_subscribers(
@@ -239,8 +242,6 @@ async def test_a_snapshot_of_another_upstream_is_ignored(live: LiveServer, catal
 
 
 async def test_an_unreachable_upstream_is_reported() -> None:
-    from tests.client.helpers import free_port
-
     mirror = Mirror(f"http://127.0.0.1:{free_port()}", reconnect=FAST)
     await mirror.start(wait=False)
     try:
