@@ -19,6 +19,7 @@ from nestor_catalog_core import (
     AuthenticationError,
     CatalogError,
     ConflictError,
+    Finding,
     InvalidConstraint,
     InvalidRequest,
     NotFoundError,
@@ -32,7 +33,6 @@ from nestor_catalog_core import (
     VersionNotFound,
     error_class_for_code,
 )
-from nestor_catalog_core.models import Finding
 
 __all__ = ["error_from_envelope", "error_from_response", "transport_error"]
 

@@ -242,23 +242,17 @@ def scripted(*answers: int | httpx.TransportError, seen: list[httpx.Request]) ->
     return httpx.MockTransport(handle)
 
 
-def async_scripted(*answers: int | httpx.TransportError, seen: list[httpx.Request]) -> httpx.MockTransport:
-    return scripted(*answers, seen=seen)
-
-
 @pytest.mark.parametrize("status", [502, 503, 504, 429])
 async def test_transient_answers_are_retried(status: int) -> None:
     seen: list[httpx.Request] = []
-    async with AsyncCatalogClient(
-        "http://t", transport=async_scripted(status, status, seen=seen), retries=NO_WAIT
-    ) as c:
+    async with AsyncCatalogClient("http://t", transport=scripted(status, status, seen=seen), retries=NO_WAIT) as c:
         assert (await c.status())["revision"] == 3
     assert len(seen) == 3
 
 
 async def test_retries_give_up_with_the_last_error() -> None:
     seen: list[httpx.Request] = []
-    async with AsyncCatalogClient("http://t", transport=async_scripted(503, 503, 503, seen=seen), retries=NO_WAIT) as c:
+    async with AsyncCatalogClient("http://t", transport=scripted(503, 503, 503, seen=seen), retries=NO_WAIT) as c:
         with pytest.raises(ServiceUnavailable, match="busy"):
             await c.status()
     assert len(seen) == 3
@@ -266,7 +260,7 @@ async def test_retries_give_up_with_the_last_error() -> None:
 
 async def test_writes_are_sent_once() -> None:
     seen: list[httpx.Request] = []
-    async with AsyncCatalogClient("http://t", transport=async_scripted(503, 503, seen=seen), retries=NO_WAIT) as c:
+    async with AsyncCatalogClient("http://t", transport=scripted(503, 503, seen=seen), retries=NO_WAIT) as c:
         with pytest.raises(ServiceUnavailable):
             await c.publish(definition_yaml("x-y"))
         with pytest.raises(ServiceUnavailable):
@@ -276,7 +270,7 @@ async def test_writes_are_sent_once() -> None:
 
 async def test_pure_posts_are_retried() -> None:
     seen: list[httpx.Request] = []
-    transport = async_scripted(503, httpx.ReadTimeout("slow"), seen=seen)
+    transport = scripted(503, httpx.ReadTimeout("slow"), seen=seen)
     async with AsyncCatalogClient("http://t", transport=transport, retries=NO_WAIT) as c:
         report = await c.validate("kind: x")
     assert report.valid is False  # the mock's body has no "valid"
@@ -295,7 +289,7 @@ async def test_an_unreachable_server_is_service_unavailable_with_the_cause() -> 
 
 async def test_a_success_with_an_unexpected_body_is_a_remote_error() -> None:
     seen: list[httpx.Request] = []
-    async with AsyncCatalogClient("http://t", transport=async_scripted(seen=seen)) as c:
+    async with AsyncCatalogClient("http://t", transport=scripted(seen=seen)) as c:
         with pytest.raises(RemoteError, match="unexpected answer to GET /api/v1/resources/x/latest") as bad:
             await c.latest("x")
     assert bad.value.remote_code == "INVALID_RESPONSE"
@@ -306,7 +300,7 @@ async def test_headers_sent(catalog: Catalog) -> None:
     seen: list[httpx.Request] = []
     token: Callable[[], str] = lambda: "abc"  # noqa: E731
     async with AsyncCatalogClient(
-        "http://t/base/", transport=async_scripted(seen=seen), token=token, user_agent="orchestrator/1.0"
+        "http://t/base/", transport=scripted(seen=seen), token=token, user_agent="orchestrator/1.0"
     ) as c:
         await c.status()
     (request,) = seen
