@@ -12,7 +12,8 @@ the socket and forks one worker process, which builds the app with ``build_app(s
 (the settings object travels to the worker; nothing is re-read from the environment). TLS comes
 from ``service.tls``: ``certfile``/``keyfile``/``keyfile_password``; ``ca_certs`` names the CA
 bundle client certificates are checked against, and ``client_cert_required`` refuses the
-handshake of a client that sends none. TLS 1.2 is the minimum.
+handshake of a client that sends none. TLS 1.2 is the minimum. ``service.request_timeout`` bounds
+how long a client may take to send its request headers (slow clients hold no worker).
 
 Other ASGI servers can run the app through ``app_from_environment`` (``CONFIG_ENV`` names the
 config file), e.g. ``uvicorn --factory nestor_catalog_server.runner:app_from_environment``.
@@ -74,14 +75,17 @@ def _tls_options(tls: TLSConfig) -> dict[str, Any]:
 def granian_options(settings: Settings, host: str | None = None, port: int | None = None) -> dict[str, Any]:
     """Keyword arguments for granian's ``Server`` (without the target)."""
     from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
+    header_timeout_ms = max(1, round(settings.service.request_timeout.total_seconds() * 1000))
     return {
         "address": host or settings.service.host,
         "port": settings.service.port if port is None else port,
         "interface": Interfaces.ASGI,
         "workers": 1,
         "http": HTTPModes.auto,
+        "http1_settings": HTTP1Settings(header_read_timeout=header_timeout_ms),
         "websockets": False,
         "log_enabled": True,
         "log_level": LogLevels(settings.logging.level),

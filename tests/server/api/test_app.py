@@ -135,5 +135,6 @@ def test_runner_options_follow_the_settings(tmp_path: Path) -> None:
     assert options["interface"].value == "asgi"
     assert options["log_level"].value == "warning"
     assert "ssl_cert" not in options
+    assert options["http1_settings"].header_read_timeout == 30_000
     overridden = granian_options(settings, "0.0.0.0", 0)
     assert (overridden["address"], overridden["port"]) == ("0.0.0.0", 0)
