@@ -186,6 +186,8 @@ def test_body_over_the_limit_is_413(http: httpx.Client) -> None:
     response = http.post("/api/v1/validate", content=b"#" * (1024 * 1024 + 1), headers={"Content-Type": "text/yaml"})
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.headers["connection"] == "close"
+    assert http.get("/health").status_code == 200, "the client opens a new connection after a 413"
 
 
 def test_conditional_requests(http: httpx.Client) -> None:

@@ -10,6 +10,9 @@ Core errors map by class, most specific first (``STATUS_BY_ERROR``); Litestar's 
 ``service.max_body_size``, the rate limit) map by kind; anything else is a 500 whose body says
 only "Internal error" while the log gets the stack and the trace id. The client maps codes back
 to the same core classes, so ``RESOURCE_NOT_FOUND`` is ``ResourceNotFound`` on both sides.
+
+A 413 also says ``Connection: close``: the rest of its body was never read, so the connection
+cannot carry another request, and a client that reused it would see it drop.
 """
 
 from __future__ import annotations
@@ -141,6 +144,8 @@ def _catalog_error(exc: CatalogError) -> HttpError:
         headers["Allow"] = _READ_ONLY_ALLOW
     elif status in (429, 503):
         headers["Retry-After"] = str(_retry_after(exc.details))
+    elif status == 413:
+        headers["Connection"] = "close"
     return HttpError(status, exc.code, exc.message, dict(exc.details), headers)
 
 
@@ -169,6 +174,7 @@ def _framework_error(exc: HTTPException) -> HttpError:
         allowed = [method.strip() for method in headers.get("Allow", "").split(",") if method.strip()]
         return HttpError(405, "METHOD_NOT_ALLOWED", "Method not allowed", {"allowed": allowed}, headers)
     if isinstance(exc, RequestEntityTooLarge):
+        headers["Connection"] = "close"
         return HttpError(413, "PAYLOAD_TOO_LARGE", "Request body too large", {}, headers)
     if isinstance(exc, TooManyRequestsException):
         reset = headers.get("Ratelimit-Reset")

@@ -92,6 +92,8 @@ def test_core_errors_map_by_class(error: Exception, status: int, code: str) -> N
 
 def test_headers_that_go_with_a_status() -> None:
     assert http_error(ReadOnly()).headers == {"Allow": "GET, HEAD"}
+    assert http_error(PayloadTooLarge()).headers == {"Connection": "close"}
+    assert http_error(RequestEntityTooLarge()).headers == {"Connection": "close"}
     assert http_error(RateLimited(details={"retry_after": 7})).headers == {"Retry-After": "7"}
     assert http_error(StorageUnavailable()).headers == {"Retry-After": "5"}
     token = http_error(AuthenticationError("token expired", details={"reason": "token_expired"}))
