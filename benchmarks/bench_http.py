@@ -220,12 +220,12 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
         with contextlib.suppress(httpx.TransportError):
             if httpx.get(f"{url}/health", timeout=1).status_code == 200:
                 return
         time.sleep(0.1)
-    raise RuntimeError(f"{process.args} did not answer /health")
+    raise RuntimeError(f"{process.args!r} did not answer /health")
 
 
 def _paths(client: httpx.Client) -> dict[str, str]:
