@@ -202,9 +202,20 @@ class _Lifespan:
         log.info("catalog stopped", extra={"operation": "stop"})
 
     async def _open_catalog(self, stack: contextlib.AsyncExitStack) -> Catalog:
-        uri = self.settings.store_uri()
-        catalog = Catalog(open_store(uri), catalog_settings(self.settings))
-        await catalog.start()
+        """The catalog over the configured store; a store that cannot be opened stops the start
+        with one log line saying which store and why (the server then exits non-zero)."""
+        catalog = Catalog(open_store(self.settings.store_uri()), catalog_settings(self.settings))
+        try:
+            await catalog.start()
+        except CatalogError as exc:
+            log.error(
+                "cannot open the %s storage: %s",
+                self.settings.storage.type,
+                exc.message,
+                extra={"operation": "start", "error_code": exc.code, "details": exc.details},
+            )
+            await catalog.close()
+            raise
         stack.push_async_callback(catalog.close)
         return catalog
 

@@ -87,3 +87,15 @@ def test_sigterm_ends_open_event_streams(tmp_path: Path) -> None:
         assert stream.status_code == 200
         assert next(stream.iter_lines()).startswith("retry:")
         assert server.stop(timeout=10) == 0, "an open stream held the graceful stop until it was killed"
+
+
+def test_unreachable_storage_stops_the_start_with_one_clear_line(tmp_path: Path) -> None:
+    from tests.support.moto import AWS_ENV, REGION
+    from tests.support.server import ServerStartError
+
+    dynamodb = {"table_name": "missing-table", "region": REGION, "endpoint": "http://127.0.0.1:9"}
+    with (
+        pytest.raises(ServerStartError, match="cannot open the dynamodb storage: cannot reach DynamoDB"),
+        run_server({"storage": {"type": "dynamodb", "dynamodb": dynamodb}}, env=AWS_ENV, workdir=tmp_path),
+    ):
+        pass
