@@ -320,3 +320,31 @@ def test_a_bad_upstream_url_is_a_configuration_error(url: str, tmp_path: Path) -
     assert "--upstream" in result.stderr
     assert "http:// or https://" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_sidecar_of_an_authenticated_upstream_presents_its_token(tmp_path: Path) -> None:
+    import jwt
+
+    secret = "k" * 40
+    auth = {"enabled": True, "hs256_secret": secret, "algorithms": ["HS256"]}
+    now = int(time.time())
+
+    def token(groups: list[str]) -> str:
+        return jwt.encode({"sub": "sidecar", "groups": groups, "iat": now, "exp": now + 3600}, secret, "HS256")
+
+    up_dir = tmp_path / "upstream"
+    with run_server({**upstream_config(up_dir), "auth": auth}, workdir=up_dir) as upstream:
+        with CatalogClient(upstream.url, token=token(["platform-team"])) as writer:
+            writer.publish(definition_yaml("guarded-thing"))
+        good, bad = tmp_path / "good", tmp_path / "bad"
+        good_config = sidecar_config(good)
+        good_config["service"]["upstream_token"] = token(["readers"])
+        with run_server(good_config, workdir=good, args=["--upstream", upstream.url]) as sidecar:
+            sidecar.wait_ready(WAIT)
+            assert get(sidecar, "/api/v1/resources/guarded-thing").status_code == 200
+        with run_server(sidecar_config(bad), workdir=bad, args=["--upstream", upstream.url]) as anonymous:
+            with CatalogClient(anonymous.url) as client:
+                status = eventually(lambda: client.status()["upstream"]["last_error"] and client.status()["upstream"])
+            assert "UNAUTHORIZED" in status["last_error"]
+            assert status["ready"] is False
+            assert get(anonymous, "/ready").status_code == 503
