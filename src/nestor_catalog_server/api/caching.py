@@ -27,10 +27,13 @@ __all__ = [
     "IMMUTABLE",
     "NO_CACHE",
     "WITHDRAWN_WARNING",
+    "deprecation_headers",
     "entry_headers",
     "etag_matches",
     "revision_etag",
     "strong_etag",
+    "successor_path",
+    "version_path",
 ]
 
 IMMUTABLE: Final = "public, max-age=31536000, immutable"
@@ -92,7 +95,9 @@ def deprecation_headers(entry: CatalogEntry) -> dict[str, str]:
 
 
 def version_path(name: str, version: str) -> str:
-    return f"{RESOURCES_PATH}/{quote(name, safe='')}/{quote(version, safe='+')}"
+    """The exact-version URL; names and versions are URL-safe by construction (a DNS label and
+    SemVer characters), so nothing is escaped."""
+    return f"{RESOURCES_PATH}/{name}/{version}"
 
 
 def successor_path(name: str, replacement: str) -> str:
@@ -101,11 +106,10 @@ def successor_path(name: str, replacement: str) -> str:
     if is_version(replacement):
         return version_path(name, replacement)
     target, _, selector = replacement.partition("@")
-    target = target.strip()
-    base = f"{RESOURCES_PATH}/{quote(target, safe='')}"
+    base = f"{RESOURCES_PATH}/{quote(target.strip(), safe='')}"
     selector = selector.strip()
     if not selector:
         return base
     if is_version(selector):
-        return version_path(target, selector)
+        return f"{base}/{quote(selector, safe='+')}"
     return f"{base}?constraint={quote(selector, safe='')}"
