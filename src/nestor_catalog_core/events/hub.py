@@ -127,8 +127,10 @@ class EventHub:
             events = self.recent_after(last, batch)
             if events is None:
                 events = await read_events(last, batch)
-                if events and events[0].sequence != last + 1:
-                    first = events[0].sequence
+                if (events and events[0].sequence != last + 1) or (not events and self._head > last):
+                    # Neither the ring nor the durable log holds what follows ``last`` (it was
+                    # trimmed, or the model was swapped past it): the subscriber must re-list.
+                    first = events[0].sequence if events else self._head + 1
                     yield StreamReset(sequence=self._head, requested=last, first_available=first)
                     last = self._head
                     continue

@@ -118,3 +118,21 @@ def test_recent_after_from_either_end_of_a_full_ring() -> None:
     assert [e.sequence for e in hub.recent_after(160, 100) or []] == list(range(161, 251))
     assert hub.recent_after(149, 10) is None
     assert hub.recent_after(250, 10) == []
+
+
+async def test_gap_that_no_log_covers_resets_instead_of_spinning() -> None:
+    hub = EventHub(capacity=10)
+    log = FakeLog([])
+    for seq in range(1, 4):
+        hub.append(_event(seq))
+    stream = hub.stream(since=None, event_filter=EventFilter(), read_events=log.read, first_sequence=log.first_sequence)
+    task = asyncio.create_task(_collect(stream, 2))
+    await asyncio.sleep(0.01)
+    hub.reset_head(50)  # a rebuilt model jumped ahead; nothing durable covers 4..50
+    await asyncio.sleep(0.01)
+    hub.append(_event(51))
+    got = await asyncio.wait_for(task, 2)
+    assert got[0] == StreamReset(sequence=50, requested=3, first_available=51)
+    assert isinstance(got[1], Event)
+    assert got[1].sequence == 51
+    assert log.reads == 1
