@@ -15,7 +15,7 @@ import pytest
 
 from nestor_catalog_core import open_store
 from nestor_catalog_server.sync import sign_payload
-from tests.server.api.test_publishing import definition
+from tests.server.api.builders import definition
 from tests.support.git import ServedRepo, git_daemon
 from tests.support.moto import AWS_ENV, REGION, moto_or_skip, unique_table_name
 from tests.support.server import run_server

@@ -6,43 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from nestor_catalog_core import Catalog, MemoryStore, Source, SourceKind
 from nestor_catalog_server.config import Settings
 from nestor_catalog_server.observability import Metrics
+from tests.server.api.builders import as_yaml, definition
 from tests.server.api.conftest import Client, make_settings
 
 YAML = {"Content-Type": "application/yaml"}
-
-
-def definition(name: str = "team-queue", version: str = "1.0.0", **metadata: object) -> dict[str, object]:
-    return {
-        "apiVersion": "catalog.nestor.io/v1",
-        "kind": "ResourceDefinition",
-        "metadata": {
-            "name": name,
-            "version": version,
-            "provider": "aws",
-            "category": "queue",
-            "resource_type": "sqs-queue",
-            "description": "A queue published through the API",
-            "maintainers": ["platform-team@company.com"],
-            **metadata,
-        },
-        "spec": {
-            "supported_engines": ["terraform"],
-            "required_inputs": [{"name": "queue_name", "type": "string", "description": "Name"}],
-            "outputs": [{"name": "queue_url", "type": "string", "description": "URL"}],
-            "engine_configs": {
-                "terraform": {"module_source": "terraform-aws-modules/sqs/aws", "module_version": "~> 4.0"}
-            },
-        },
-    }
-
-
-def as_yaml(*documents: dict[str, object]) -> bytes:
-    return yaml.safe_dump_all(documents, sort_keys=False).encode()
 
 
 async def test_publish_yaml_creates_a_version_owned_by_the_api(client: Client, catalog: Catalog) -> None:

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from nestor_catalog_server.config import Settings
 from nestor_catalog_server.observability import Metrics
+from tests.server.api.builders import as_yaml, definition
 from tests.server.api.conftest import HS_SECRET, Client, bearer, make_settings, token
-from tests.server.api.test_publishing import as_yaml, definition
 
 YAML = {"Content-Type": "application/yaml"}
 PLATFORM = {"groups": ["platform-team"]}

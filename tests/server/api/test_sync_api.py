@@ -15,8 +15,8 @@ import pytest
 from nestor_catalog_core import Catalog
 from nestor_catalog_server.config import Settings
 from nestor_catalog_server.sync import sign_payload
+from tests.server.api.builders import definition
 from tests.server.api.conftest import Client, make_settings
-from tests.server.api.test_publishing import definition
 from tests.support.git import ServedRepo
 
 SECRET = "api-webhook-secret-0123456789"

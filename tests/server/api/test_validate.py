@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 
 from nestor_catalog_core import Catalog, definition_json_schema
+from tests.server.api.builders import as_yaml, definition
 from tests.server.api.conftest import Client
-from tests.server.api.test_publishing import as_yaml, definition
 
 YAML = {"Content-Type": "application/yaml"}
 
