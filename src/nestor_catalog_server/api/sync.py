@@ -9,7 +9,7 @@ the sync runs in the background, coalesced with any sync already in flight.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
@@ -24,7 +24,11 @@ from nestor_catalog_server.state import AppState, AppStateParam
 if TYPE_CHECKING:
     from nestor_catalog_server.sync import SyncManager
 
-__all__ = ["SyncController", "WebhookController", "webhook_answer"]
+__all__ = ["WEBHOOK_MAX_BODY_SIZE", "SyncController", "WebhookController", "webhook_answer"]
+
+#: Webhook bodies may be larger than ``service.max_body_size``: the signature covers the whole
+#: body, and git hosts send up to this much for a large push (GitHub caps payloads at 25 MB).
+WEBHOOK_MAX_BODY_SIZE: Final = 25 * 1024 * 1024
 
 
 def _json(body: dict[str, Any], status: int = 200) -> Response[bytes]:
@@ -101,6 +105,7 @@ class WebhookController(Controller):
 
     @post(
         "/{provider:str}/{repo:str}",
+        request_max_body_size=WEBHOOK_MAX_BODY_SIZE,
         summary="Receive a push/ping from GitHub, Gitea, GitLab, Bitbucket or a generic HMAC sender",
         responses={
             **schemas.responses(schemas.WebhookAnswer, 400, 401, 403, 404, 413, status=202, description="Sync"),

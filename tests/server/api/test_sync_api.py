@@ -158,3 +158,18 @@ async def test_webhook_refusals(synced: Client) -> None:
 async def test_without_sources_sync_lists_nothing(client: Client) -> None:
     assert (await client.get("/api/v1/sync")).json() == {"repositories": []}
     assert (await client.post("/api/v1/webhooks/github/team", content=b"{}")).status_code == 404
+
+
+async def test_webhook_bodies_may_exceed_max_body_size(
+    tmp_path: Path, repo: ServedRepo, app_client: Callable[[Settings], Client]
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        service={"max_body_size": "1KiB"},
+        git={"repositories": [{"name": "team", "url": str(repo.bare), "poll_interval": "0s", "webhook_secret": SECRET}]},
+    )
+    async with app_client(settings) as client:
+        headers, body = github("push", {"ref": "refs/heads/main", "after": "d" * 40, "commits": ["x" * 4096]})
+        response = await client.post("/api/v1/webhooks/github/team", content=body, headers=headers)
+        assert response.status_code == 202
+        assert (await client.post("/api/v1/validate", content=b"#" * 4096)).status_code == 413
