@@ -166,7 +166,7 @@ async def test_webhook_bodies_may_exceed_max_body_size(
     settings = make_settings(
         tmp_path,
         service={"max_body_size": "1KiB"},
-        git={"repositories": [{"name": "team", "url": str(repo.bare), "poll_interval": "0s", "webhook_secret": SECRET}]},
+        git={"repositories": [{"name": "team", "url": str(repo.bare), "webhook_secret": SECRET}]},
     )
     async with app_client(settings) as client:
         headers, body = github("push", {"ref": "refs/heads/main", "after": "d" * 40, "commits": ["x" * 4096]})
