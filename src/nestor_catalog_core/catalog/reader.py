@@ -220,15 +220,15 @@ class CatalogReader(ABC):
         if cursor:
             position = decode_cursor(cursor, "search", fingerprint)
             offset = int(position) if position.isdigit() else 0
-        hits = self._model.search_index.search(q, within=self._model.candidates(filters))
-        chosen = hits[offset : offset + limit]
-        items = [entry for hit in chosen if (entry := self._model.names[hit.name].latest) is not None]
-        more = offset + limit < len(hits)
+        ranked = self._model.search_index.rank(q, within=self._model.candidates(filters))
+        chosen = ranked[offset : offset + limit]
+        items = [entry for name, _ in chosen if (entry := self._model.names[name].latest) is not None]
+        more = offset + limit < len(ranked)
         return Page(
             items=items,
             next_cursor=encode_cursor("search", str(offset + limit), fingerprint) if more else None,
-            total=len(hits),
-            facets=self._model.facets([h.name for h in hits]) if facets else None,
+            total=len(ranked),
+            facets=self._model.facets([name for name, _ in ranked]) if facets else None,
         )
 
     def stats(self) -> dict[str, int]:

@@ -5,16 +5,21 @@ provider, category, resource_type, input/output names, maintainers, labels). Eve
 term must match something (AND); a term matches a token exactly or as a prefix, exact
 matches scoring higher. Ties sort by name so results are stable.
 
-The index is an inverted map from token to names, kept per field group, plus a sorted
-token list per group for prefix lookups (rebuilt lazily after changes).
+The index maps each token to the names it occurs in with a precomputed score (the sum of
+the weights of the field groups it occurs in), plus a sorted token list for prefix lookups
+(rebuilt lazily after changes). Ranked results are cached per query and dropped whenever
+the index changes.
 """
 
 from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections.abc import Iterable, Set
+from collections import OrderedDict
+from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 __all__ = ["SearchDocument", "SearchHit", "SearchIndex", "tokenize"]
@@ -24,10 +29,10 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 # Scores per match kind; ordered so that the DESIGN ranking holds for one-term queries.
 _EXACT_NAME = 10_000
 _NAME_PREFIX = 2_000
-_NAME_TOKEN = 400
-_NAME_TOKEN_PREFIX = 150
-_FIELD_WEIGHTS = {"type": 40, "text": 12, "io": 20, "people": 8}
+_GROUP_WEIGHTS = {"name": 400.0, "type": 40.0, "text": 12.0, "io": 20.0, "people": 8.0}
 _PREFIX_FACTOR = 0.4
+_MIN_PREFIX = 2  # shorter terms match whole tokens only
+_CACHE_SIZE = 512
 
 
 def tokenize(text: str) -> list[str]:
@@ -76,12 +81,18 @@ class SearchHit:
 
 
 class SearchIndex:
-    """Inverted index: group -> token -> names."""
+    """Inverted index: token -> {name: score}, the score summing the weights of the field
+    groups the token appears in for that name. A query term costs one dict copy for its
+    exact matches plus one merge per longer token it prefixes; results are cached per
+    query until the index changes."""
 
     def __init__(self) -> None:
         self._docs: dict[str, SearchDocument] = {}
-        self._postings: dict[str, dict[str, set[str]]] = {g: {} for g in ("name", *_FIELD_WEIGHTS)}
-        self._sorted_tokens: dict[str, list[str]] = {}
+        self._postings: dict[str, dict[str, float]] = {}
+        self._sorted_tokens: list[str] | None = None
+        self._sorted_names: list[str] | None = None
+        self._generation = 0
+        self._cache: OrderedDict[tuple[str, frozenset[str] | None], list[tuple[str, float]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._docs)
@@ -89,92 +100,108 @@ class SearchIndex:
     def __contains__(self, name: object) -> bool:
         return name in self._docs
 
+    @staticmethod
+    def _weights(doc: SearchDocument) -> dict[str, float]:
+        weights: dict[str, float] = {}
+        for group, tokens in doc.groups.items():
+            weight = _GROUP_WEIGHTS[group]
+            for token in tokens:
+                weights[token] = weights.get(token, 0.0) + weight
+        return weights
+
+    def clear_cache(self) -> None:
+        """Drop cached rankings (they are dropped on every change anyway)."""
+        self._cache.clear()
+
+    def _changed(self) -> None:
+        self._generation += 1
+        self._cache.clear()
+
     def put(self, doc: SearchDocument) -> None:
         """Add or replace the document of ``doc.name``."""
         self.remove(doc.name)
         self._docs[doc.name] = doc
-        for group, tokens in doc.groups.items():
-            postings = self._postings[group]
-            for token in tokens:
-                bucket = postings.get(token)
-                if bucket is None:
-                    postings[token] = {doc.name}
-                    self._sorted_tokens.pop(group, None)
-                else:
-                    bucket.add(doc.name)
+        self._sorted_names = None
+        for token, weight in self._weights(doc).items():
+            bucket = self._postings.get(token)
+            if bucket is None:
+                self._postings[token] = {doc.name: weight}
+                self._sorted_tokens = None
+            else:
+                bucket[doc.name] = weight
+        self._changed()
 
     def remove(self, name: str) -> None:
         doc = self._docs.pop(name, None)
         if doc is None:
             return
-        for group, tokens in doc.groups.items():
-            postings = self._postings[group]
-            for token in tokens:
-                bucket = postings.get(token)
-                if bucket is not None:
-                    bucket.discard(name)
-                    if not bucket:
-                        del postings[token]
-                        self._sorted_tokens.pop(group, None)
+        self._sorted_names = None
+        for token in self._weights(doc):
+            bucket = self._postings.get(token)
+            if bucket is not None:
+                bucket.pop(name, None)
+                if not bucket:
+                    del self._postings[token]
+                    self._sorted_tokens = None
+        self._changed()
 
-    def _tokens(self, group: str) -> list[str]:
-        tokens = self._sorted_tokens.get(group)
-        if tokens is None:
-            tokens = sorted(self._postings[group])
-            self._sorted_tokens[group] = tokens
-        return tokens
-
-    def _prefix_matches(self, group: str, term: str) -> Iterable[str]:
-        """Tokens of ``group`` that start with ``term`` and are longer than it."""
-        tokens = self._tokens(group)
-        i = bisect_left(tokens, term)
-        while i < len(tokens) and tokens[i].startswith(term):
-            if tokens[i] != term:
-                yield tokens[i]
+    def _prefixed(
+        self, sorted_items: list[str] | None, source: Iterable[str], term: str
+    ) -> tuple[list[str], list[str]]:
+        items = sorted_items if sorted_items is not None else sorted(source)
+        out = []
+        i = bisect_left(items, term)
+        while i < len(items) and items[i].startswith(term):
+            out.append(items[i])
             i += 1
+        return items, out
 
     def _term_scores(self, term: str) -> dict[str, float]:
-        scores: dict[str, float] = {}
-        name_postings = self._postings["name"]
-        for name in name_postings.get(term, ()):
-            scores[name] = scores.get(name, 0.0) + _NAME_TOKEN
-        for token in self._prefix_matches("name", term):
-            for name in name_postings[token]:
-                scores[name] = scores.get(name, 0.0) + _NAME_TOKEN_PREFIX
-        for group, weight in _FIELD_WEIGHTS.items():
-            postings = self._postings[group]
-            for name in postings.get(term, ()):
-                scores[name] = scores.get(name, 0.0) + weight
-            for token in self._prefix_matches(group, term):
-                for name in postings[token]:
-                    scores[name] = scores.get(name, 0.0) + weight * _PREFIX_FACTOR
+        scores = dict(self._postings.get(term, {}))
+        if len(term) < _MIN_PREFIX:
+            return scores
+        self._sorted_tokens, longer = self._prefixed(self._sorted_tokens, self._postings, term)
+        for token in longer:
+            if token == term:
+                continue
+            for name, weight in self._postings[token].items():
+                scores[name] = scores.get(name, 0.0) + weight * _PREFIX_FACTOR
         return scores
 
-    def search(self, query: str, *, within: Set[str] | None = None) -> list[SearchHit]:
-        """Every name matching all query terms, best first. ``within`` restricts the
-        candidates (the result of filters)."""
-        terms = tokenize(query)
+    def rank(self, query: str, *, within: AbstractSet[str] | None = None) -> list[tuple[str, float]]:
+        """``(name, score)`` of every name matching all query terms, best first, ties by
+        name. ``within`` restricts the candidates (the result of filters)."""
+        terms = list(dict.fromkeys(tokenize(query)))
         if not terms:
             return []
-        combined: dict[str, float] | None = None
-        for term in dict.fromkeys(terms):
-            scores = self._term_scores(term)
-            if combined is None:
-                combined = scores
-            else:
-                combined = {name: combined[name] + s for name, s in scores.items() if name in combined}
+        key = (query.strip().lower(), frozenset(within) if within is not None else None)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        combined = self._term_scores(terms[0])
+        for term in terms[1:]:
             if not combined:
-                return []
-        assert combined is not None
-        whole = query.strip().lower()
-        hits = []
-        for name, score in combined.items():
-            if within is not None and name not in within:
-                continue
-            if name == whole:
-                score += _EXACT_NAME
-            elif name.startswith(whole):
-                score += _NAME_PREFIX
-            hits.append(SearchHit(name=name, score=score))
-        hits.sort(key=lambda h: (-h.score, h.name))
-        return hits
+                break
+            scores = self._term_scores(term)
+            combined = {name: combined[name] + s for name, s in scores.items() if name in combined}
+        if within is not None and combined:
+            combined = {name: s for name, s in combined.items() if name in within}
+        whole = key[0]
+        if combined:
+            if whole in combined:
+                combined[whole] += _EXACT_NAME
+            self._sorted_names, prefixed = self._prefixed(self._sorted_names, self._docs, whole)
+            for name in prefixed:
+                if name != whole and name in combined:
+                    combined[name] += _NAME_PREFIX
+        ranked = sorted(combined.items(), key=itemgetter(0))
+        ranked.sort(key=itemgetter(1), reverse=True)
+        self._cache[key] = ranked
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return ranked
+
+    def search(self, query: str, *, within: AbstractSet[str] | None = None) -> list[SearchHit]:
+        """``rank`` as ``SearchHit`` objects (convenient for small results)."""
+        return [SearchHit(name, score) for name, score in self.rank(query, within=within)]

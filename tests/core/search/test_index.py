@@ -65,3 +65,19 @@ def test_replace_and_remove_update_postings() -> None:
 def test_within_restricts_candidates() -> None:
     index = _index(_doc("aws-mysql"), _doc("gcp-mysql", provider="gcp"))
     assert [h.name for h in index.search("mysql", within={"gcp-mysql"})] == ["gcp-mysql"]
+
+
+def test_cached_rankings_follow_changes() -> None:
+    index = _index(_doc("aws-mysql"))
+    assert [name for name, _ in index.rank("mysql")] == ["aws-mysql"]
+    assert index.rank("mysql") is index.rank("mysql")  # served from the cache
+    index.put(_doc("gcp-mysql", provider="gcp"))
+    assert [name for name, _ in index.rank("mysql")] == ["aws-mysql", "gcp-mysql"]
+    index.remove("aws-mysql")
+    assert [name for name, _ in index.rank("mysql")] == ["gcp-mysql"]
+    assert [name for name, _ in index.rank("mysql", within={"nothing"})] == []
+
+
+def test_one_letter_terms_match_whole_tokens_only() -> None:
+    index = _index(_doc("a-b", description="x marks"), _doc("abc"))
+    assert [name for name, _ in index.rank("a")] == ["a-b"]
