@@ -419,11 +419,6 @@ async def test_max_connections_answers_503_with_retry_after() -> None:
                 stream.close()
 
 
-@pytest.mark.xfail(
-    reason="granian drains open connections before the lifespan shutdown sets AppState.shutdown; the app's "
-    "lifespan must call api.events.stop_streams_on_signals(state) at startup (not wired in app.py yet)",
-    strict=True,
-)
 def test_graceful_stop_ends_open_streams() -> None:
     config = {"storage": {"type": "memory"}, "logging": {"level": "warning"}}
     with run_server(config) as server, raw_stream(server) as stream:
