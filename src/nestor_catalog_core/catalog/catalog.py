@@ -199,6 +199,21 @@ class Catalog(CatalogReader):
                     return
         await self.catch_up()
 
+    async def receive(self, event: Event) -> bool:
+        """Apply an event another process wrote that reached this one out of band (a replica's
+        Redis stream), under the lock ``catch_up`` holds, so the two never interleave: calling
+        ``apply_event`` directly while a ``catch_up`` awaits the store would make it rebuild.
+
+        Events missing before ``event`` are read from the store first. Returns whether the read
+        model now includes ``event.sequence`` (False when the store does not hold it: the event
+        came from another store). Raises ``StorageError`` when the store cannot fill a gap.
+        """
+        async with self._apply_lock:
+            if self.apply_event(event):
+                return True
+        await self.catch_up()
+        return self._model.revision >= event.sequence
+
     async def follow(self, interval: float = 1.0) -> None:
         """Poll the store for other writers' events forever (cancel to stop)."""
         while True:
