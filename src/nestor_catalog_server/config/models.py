@@ -99,6 +99,7 @@ JwtAlgorithm = Literal[
 ]
 _HMAC_ALGORITHMS: Final = frozenset({"HS256", "HS384", "HS512"})
 _MIN_HMAC_SECRET_BYTES: Final = 32
+_MIN_CLUSTER_SECRET_BYTES: Final = 16
 
 _SOURCE_NAME = re.compile(NAME_PATTERN)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -106,6 +107,7 @@ _BAD_BRANCH = re.compile(r"^[-/.]|\.\.|[\x00-\x20~^:?*\[\\\x7f]|@\{|//|/$|\.lock
 _SCP_LIKE_URL = re.compile(r"^(?:[\w.+-]+@)?[\w.-]+:(?!//)")
 _DYNAMODB_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _GIT_URL_SCHEMES: Final = frozenset({"http", "https", "ssh", "git", "file"})
+_REPLICA_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def key_error(key: str, reason: str) -> PydanticCustomError:
@@ -177,7 +179,14 @@ def _globs(values: tuple[str, ...]) -> tuple[str, ...]:
     return values
 
 
+def _replica_id(value: str) -> str:
+    if not _REPLICA_ID.fullmatch(value):
+        raise ValueError("use 1 to 128 characters among letters, digits, '.', '_', ':' and '-'")
+    return value
+
+
 SourceName = Annotated[str, AfterValidator(_source_name)]
+ReplicaId = Annotated[str, AfterValidator(_replica_id)]
 NonEmptyStr = Annotated[str, AfterValidator(_non_empty)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_empty_to_none)]
@@ -268,6 +277,14 @@ class ServiceConfig(_Section):
         default=None, description="Bearer token the sidecar presents to its upstream (e.g. ${CATALOG_TOKEN})."
     )
     rate_limit: RateLimitConfig = RateLimitConfig()
+    replica_id: Annotated[ReplicaId | None, BeforeValidator(_empty_to_none)] = Field(
+        default=None,
+        description="This replica's name in the sync lease; default <hostname>-<pid>-<random>, new at every start.",
+    )
+    advertise_url: Annotated[HttpUrl | None, BeforeValidator(_empty_to_none)] = Field(
+        default=None,
+        description="Where other replicas reach this one (webhook forwarding); default http(s)://<host>:<port>.",
+    )
 
 
 class LoggingConfig(_Section):
@@ -367,6 +384,10 @@ class RedisConfig(_Section):
     pool_size: int = Field(default=10, ge=1)
     ttl: PositiveDuration = timedelta(minutes=5)
     stream: NonEmptyStr = Field(default="nestor-catalog:events", description="The Redis stream events fan out on.")
+    stream_maxlen: int = Field(default=10_000, ge=100, description="About how many events the stream keeps.")
+    key_prefix: NonEmptyStr = Field(
+        default="nestor-catalog", description="Prefix of the cache keys and the sync-trigger channel."
+    )
 
 
 class CacheConfig(_Section):
@@ -606,10 +627,29 @@ class AuthConfig(_Section):
 
 
 class LeadershipConfig(_Section):
-    """The storage lease that makes exactly one replica run git sync."""
+    """The storage lease that makes exactly one replica run git sync.
+
+    Every replica with sources competes for the lease ``lease_name``; the holder renews it every
+    third of ``lease_ttl`` and another replica takes over within two ``lease_ttl`` of its death.
+    A replica that does not hold it forwards the webhooks it receives to the one that does: on
+    the Redis channel when ``cache.type`` is redis, else (or while Redis is down) by an HTTP POST
+    to the leader's ``service.advertise_url`` signed with ``cluster_secret`` (at least 16 bytes,
+    the same on every replica; without it that path is closed).
+    """
 
     lease_ttl: PositiveDuration = timedelta(seconds=15)
     lease_name: NonEmptyStr = "git-sync"
+    cluster_secret: OptionalSecret = Field(
+        default=None,
+        description="Shared by the replicas: signs sync triggers forwarded to the leader over HTTP when Redis is down.",
+    )
+
+    @field_validator("cluster_secret")
+    @classmethod
+    def _secret_length(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < _MIN_CLUSTER_SECRET_BYTES:
+            raise ValueError(f"must be at least {_MIN_CLUSTER_SECRET_BYTES} bytes")
+        return value
 
 
 class Settings(_Section):
