@@ -31,6 +31,7 @@ import contextlib
 import functools
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -494,10 +495,26 @@ class SQLiteStore(ComponentStore):
             raise _translate(exc, self.path) from exc
         return conn
 
+    def _enable_wal(self, conn: sqlite3.Connection) -> str:
+        """Switch to WAL. Changing the journal mode needs an exclusive lock, and SQLite
+        answers "database is locked" at once, without its busy handler, while another
+        connection (a second process opening the same new file) holds any lock: retry
+        until ``busy_timeout`` runs out."""
+        deadline = time.monotonic() + self.busy_timeout / 1000
+        delay = 0.005
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+
     def _open_writer(self) -> None:
         conn = self._connect()
         try:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = self._enable_wal(conn)
             if str(mode).lower() != "wal":
                 raise StorageError(f"SQLite database {self.path} cannot use WAL mode (journal_mode={mode})")
             conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
