@@ -10,6 +10,12 @@ tasks and closes the catalog; SIGTERM/SIGINT set it at once (``api.events.stop_s
 because the ASGI server drains open connections before it runs the lifespan shutdown and an
 event stream never ends by itself. The running app's ``AppState`` is ``app.state[STATE_KEY]``.
 
+On a catalog the app opened itself, the lifespan also opens ``scaleout.ScaleOut`` (Redis event
+fan-out, read-through cache, leadership of git sync through the storage lease; see
+``nestor_catalog_server.scaleout``): with Redis its bus drives the ``follow`` task, and when the
+catalog syncs sources, ``AppState.sync`` is its ``ClusterSync`` (a lone replica simply wins the
+lease). It is closed before the catalog: the lease is released, sync stopped, Redis closed.
+
 Per request the app does the least it can: one outer middleware (trace id, metrics, access
 log), no authentication work at all when ``auth.enabled`` is false, and handlers that serve
 the read model's cached bytes.
@@ -49,9 +55,11 @@ from nestor_catalog_server.api.validate import ValidateController
 from nestor_catalog_server.auth import TokenVerifier
 from nestor_catalog_server.config import Settings, catalog_settings
 from nestor_catalog_server.observability import Metrics, configure_logging
+from nestor_catalog_server.scaleout.internal_api import InternalSyncController
 from nestor_catalog_server.state import STATE_KEY, AppState, provide_app_state
 
 if TYPE_CHECKING:
+    from nestor_catalog_server.scaleout import ScaleOut
     from nestor_catalog_server.sync import SyncManager
 
 __all__ = ["DOCS_PATH", "FOLLOW_INTERVAL", "RETENTION_INTERVAL", "create_app", "route_handlers"]
@@ -88,6 +96,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         HealthController,
         OpenAPIDocumentController,
         *events.route_handlers,
+        InternalSyncController,
     ]
 
 
@@ -183,7 +192,8 @@ class _Lifespan:
             stack.push_async_callback(_cancel_tasks, state.tasks)
             stack.callback(events.stop_streams_on_signals(state))
             if self.catalog is None and isinstance(catalog, Catalog):
-                self._start_background(state, catalog)
+                scaleout = await self._open_scaleout(state, catalog, stack)
+                self._start_background(state, catalog, scaleout)
             if state.sync is None and self._should_sync(catalog):
                 state.sync = await self._start_sync(catalog, stack)
             stack.callback(state.shutdown.set)
@@ -223,24 +233,41 @@ class _Lifespan:
         git = self.settings.git
         return isinstance(catalog, Catalog) and not catalog.read_only and bool(git.repositories or git.directories)
 
-    async def _start_sync(self, catalog: CatalogReader, stack: contextlib.AsyncExitStack) -> SyncManager:
+    def _new_manager(self, catalog: Catalog) -> SyncManager:
         from nestor_catalog_server.sync import SyncManager
 
-        assert isinstance(catalog, Catalog)
-        manager = SyncManager(
+        return SyncManager(
             catalog,
             self.settings.git,
             data_dir=self.settings.service.data_dir,
             metrics=self.metrics,
             load_options=catalog.settings.load_options,
         )
+
+    async def _start_sync(self, catalog: CatalogReader, stack: contextlib.AsyncExitStack) -> SyncManager:
+        assert isinstance(catalog, Catalog)
+        manager = self._new_manager(catalog)
         await manager.start()
         stack.push_async_callback(manager.stop)
         return manager
 
-    def _start_background(self, state: AppState, catalog: Catalog) -> None:
+    async def _open_scaleout(self, state: AppState, catalog: Catalog, stack: contextlib.AsyncExitStack) -> ScaleOut:
+        from nestor_catalog_server.scaleout import ScaleOut
+
+        scaleout = ScaleOut(
+            self.settings,
+            catalog,
+            sync=state.sync is None and self._should_sync(catalog),
+            new_manager=functools.partial(self._new_manager, catalog),
+        )
+        stack.push_async_callback(scaleout.close)
+        await scaleout.start(state)
+        return scaleout
+
+    def _start_background(self, state: AppState, catalog: Catalog, scaleout: ScaleOut) -> None:
         event_log = self.settings.storage.events
-        state.tasks["follow"] = asyncio.create_task(catalog.follow(FOLLOW_INTERVAL), name="catalog-follow")
+        follow = scaleout.follow_loop() or catalog.follow(FOLLOW_INTERVAL)
+        state.tasks["follow"] = asyncio.create_task(follow, name="catalog-follow")
         if not catalog.read_only:
             job = functools.partial(_trim_events, catalog, event_log.retention, event_log.max_events)
             state.tasks["retention"] = asyncio.create_task(_every(RETENTION_INTERVAL, job), name="event-retention")

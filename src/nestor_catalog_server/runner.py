@@ -35,7 +35,7 @@ from nestor_catalog_server.config import Settings, TLSConfig, load_settings
 from nestor_catalog_server.observability import configure_logging
 from nestor_catalog_server.sidecar import build_app
 
-__all__ = ["CONFIG_ENV", "app_from_environment", "check_startable", "granian_options", "serve"]
+__all__ = ["CONFIG_ENV", "app_from_environment", "check_startable", "granian_options", "listening_on", "serve"]
 
 #: Environment variable ``app_from_environment`` reads the config file path from.
 CONFIG_ENV: Final = "NESTOR_CATALOG_CONFIG"
@@ -121,4 +121,12 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
         extra={"operation": "serve", "tls": settings.service.tls.enabled, "environment": settings.service.environment},
     )
     server = Server(_TARGET, **options)
-    server.serve(target_loader=functools.partial(build_app, settings), wrap_loader=False)
+    app_settings = listening_on(settings, options["address"], options["port"])
+    server.serve(target_loader=functools.partial(build_app, app_settings), wrap_loader=False)
+
+
+def listening_on(settings: Settings, host: str, port: int) -> Settings:
+    """``settings`` with the address the server really listens on (``--host``/``--port`` win over
+    the file), so the app advertises a URL other replicas can reach."""
+    service = settings.service.model_copy(update={"host": host, "port": port})
+    return settings.model_copy(update={"service": service})

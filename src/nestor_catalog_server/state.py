@@ -8,24 +8,66 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.params import SkipValidation
 
-from nestor_catalog_core import Catalog, CatalogReader, ReadOnly
+from nestor_catalog_core import AuditPage, AuditQuery, Catalog, CatalogEntry, CatalogReader, ReadOnly
 
 if TYPE_CHECKING:
     from nestor_catalog_server.auth import TokenVerifier
     from nestor_catalog_server.config import Settings
     from nestor_catalog_server.observability import Metrics
-    from nestor_catalog_server.sync import SyncManager
+    from nestor_catalog_server.sync import SourceStatus, WebhookDelivery
 
-__all__ = ["STATE_KEY", "AppState", "AppStateParam", "app_state_of", "provide_app_state"]
+__all__ = [
+    "STATE_KEY",
+    "AppState",
+    "AppStateParam",
+    "ReadThrough",
+    "SyncControl",
+    "app_state_of",
+    "provide_app_state",
+]
 
 STATE_KEY = "nestor"
+
+
+class SyncControl(Protocol):
+    """What the handlers use of git sync: a ``SyncManager``, or on a catalog the app opened
+    itself, scale-out's ``ClusterSync``, which runs one only while this replica holds the sync
+    lease and forwards triggers and webhooks to the replica that does otherwise."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    def sources(self) -> list[str]: ...
+
+    def status(self) -> list[SourceStatus]: ...
+
+    def source_status(self, name: str) -> SourceStatus: ...
+
+    def trigger(self, name: str, *, reason: str = "manual") -> None: ...
+
+    async def handle_webhook(
+        self, provider: str, name: str, headers: Mapping[str, str], body: bytes
+    ) -> WebhookDelivery: ...
+
+
+class ReadThrough(Protocol):
+    """Reads the in-memory read model cannot answer, from a cache in front of storage
+    (scale-out's ``ReadThroughCache``). Never raises for a cache outage: it reads storage."""
+
+    async def version_entry(self, name: str, version: str) -> CatalogEntry | None:
+        """An exact version this replica has not applied yet (published through another
+        replica a moment ago), or None when storage does not hold it either."""
+
+    async def audit(self, query: AuditQuery) -> AuditPage:
+        """An audit page (the read model holds no audit records)."""
 
 
 @dataclass
@@ -37,7 +79,9 @@ class AppState:
     catalog: CatalogReader
     metrics: Metrics
     verifier: TokenVerifier | None = None
-    sync: SyncManager | None = None
+    sync: SyncControl | None = None
+    #: Set in scale-out deployments: exact versions the read model misses, and audit pages.
+    read_through: ReadThrough | None = None
     started_at: float = field(default_factory=time.time)
     shutdown: asyncio.Event = field(default_factory=asyncio.Event)
     sse_connections: int = 0

@@ -66,6 +66,6 @@ class AuditController(Controller):
             limit=limit,
             cursor=cursor,
         )
-        page = await catalog.audit(query)
+        page = await (app_state.read_through.audit(query) if app_state.read_through else catalog.audit(query))
         body = {"items": [record.to_dict() for record in page.records], "next_cursor": page.next_cursor}
         return Response(content=json.dumps(body, ensure_ascii=False, default=str).encode(), media_type=JSON)

@@ -4,7 +4,9 @@
 its database blinked). ``/ready`` says whether this process should get traffic: storage answers
 a ping, the first sync of every repository has finished, no optional component (mirror
 upstream, Redis, ...) reports ``ok: false``, and the app is not shutting down; otherwise 503 with
-the checks as the envelope's details.
+the checks as the envelope's details. A component that also says ``required: false`` (Redis:
+reads and events go on through storage without it) only degrades: ``/ready`` stays 200 with
+``status: degraded``.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ def _sync_check(app_state: AppStateParam) -> dict[str, Any]:
 
 def _component_ok(value: Any) -> bool:
     return not (isinstance(value, dict) and value.get("ok") is False)
+
+
+def _blocks_readiness(check: dict[str, Any]) -> bool:
+    return not check["ok"] and check.get("required", True) is not False
 
 
 async def readiness_checks(app_state: AppStateParam) -> dict[str, dict[str, Any]]:
@@ -115,10 +121,11 @@ class HealthController(Controller):
     )
     async def ready(self, app_state: AppStateParam) -> Response[bytes]:
         checks = await readiness_checks(app_state)
-        if not all(check["ok"] for check in checks.values()):
-            failing = sorted(name for name, check in checks.items() if not check["ok"])
+        failing = sorted(name for name, check in checks.items() if _blocks_readiness(check))
+        if failing:
             raise ServiceUnavailable(f"not ready: {', '.join(failing)}", details=checks)
-        return _json({"status": "ready", "checks": checks}, NO_STORE)
+        degraded = any(not check["ok"] for check in checks.values())
+        return _json({"status": "degraded" if degraded else "ready", "checks": checks}, NO_STORE)
 
     @get(
         "/metrics",

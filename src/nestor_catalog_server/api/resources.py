@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, QueryParameter
+from litestar.types import Receive, Scope, Send
 
 from nestor_catalog_core import (
     CatalogEntry,
@@ -40,7 +41,7 @@ from nestor_catalog_server.api.caching import (
     revision_etag,
 )
 from nestor_catalog_server.api.publishing import PublishingRoutes
-from nestor_catalog_server.state import AppStateParam, app_state_of
+from nestor_catalog_server.state import AppStateParam, ReadThrough, app_state_of
 
 __all__ = ["ResourcesController", "page_body"]
 
@@ -90,6 +91,26 @@ def _entry_response(request: Request[Any, Any, Any], entry: CatalogEntry, *, exa
     if etag_matches(raw_header(request, _IF_NONE_MATCH), headers["ETag"]):
         return not_modified(headers)
     return json_response(entry.body(), headers)
+
+
+class _ReadThroughResponse(RawResponse):
+    """An exact version the read model does not hold (yet): published through another replica
+    a moment ago, its event still on the way here. Looked up through ``AppState.read_through``
+    when Litestar sends the response (the handler stays synchronous for the common case);
+    still unknown there, it is the usual 404 envelope."""
+
+    __slots__ = ("_lookup",)
+
+    def __init__(self, request: Request[Any, Any, Any], reader: ReadThrough, name: str, version: str) -> None:
+        super().__init__(b"", [], 404)
+        self._lookup = (request, reader, name, version)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request, reader, name, version = self._lookup
+        entry = await reader.version_entry(name, version)
+        if entry is None:
+            raise VersionNotFound(name, version)
+        await _entry_response(request, entry, exact=True)(scope, receive, send)
 
 
 def _version_info(entry: CatalogEntry) -> dict[str, Any]:
@@ -204,7 +225,14 @@ class ResourcesController(PublishingRoutes, Controller):
         responses=schemas.responses(schemas.ResourceBody, 304, 400, 404),
     )
     def get_version(self, request: Request[Any, Any, Any], name: FromPath[str], version: FromPath[str]) -> RawResponse:
-        return _entry_response(request, _exact_entry(app_state_of(request).catalog, name, version), exact=True)
+        app_state = app_state_of(request)
+        try:
+            entry = _exact_entry(app_state.catalog, name, version)
+        except VersionNotFound:
+            if app_state.read_through is None:
+                raise
+            return _ReadThroughResponse(request, app_state.read_through, name, version)
+        return _entry_response(request, entry, exact=True)
 
     @get(
         "/{name:str}/{version:str}/schema",

@@ -167,7 +167,7 @@ class WebhookAnswer(TypedDict, total=False):
 
 
 class ReadyBody(TypedDict):
-    status: Literal["ready"]
+    status: Literal["ready", "degraded"]
     checks: dict[str, dict[str, Any]]
 
 

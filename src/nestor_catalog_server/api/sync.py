@@ -22,7 +22,7 @@ from nestor_catalog_server.api.security import WRITE
 from nestor_catalog_server.state import AppState, AppStateParam
 
 if TYPE_CHECKING:
-    from nestor_catalog_server.sync import SyncManager
+    from nestor_catalog_server.state import SyncControl
 
 __all__ = ["WEBHOOK_MAX_BODY_SIZE", "SyncController", "WebhookController", "webhook_answer"]
 
@@ -37,7 +37,7 @@ def _json(body: dict[str, Any], status: int = 200) -> Response[bytes]:
     )
 
 
-def _manager(app_state: AppState, repo: str) -> SyncManager:
+def _manager(app_state: AppState, repo: str) -> SyncControl:
     if app_state.sync is None:
         if app_state.catalog.read_only:
             raise ReadOnly("this catalog is a read-only mirror: it does not sync repositories itself")
