@@ -393,8 +393,25 @@ def _index_outputs(spec: Spec) -> dict[str, tuple[_Slot, OutputSpec]]:
     return out
 
 
+_SCALARS: Final = (str, int, float, bool, type(None))
+
+
 def _same(a: Any, b: Any) -> bool:
-    """Equality of JSON values that keeps ``1``, ``1.0`` and ``true`` apart only where JSON does."""
+    """Equality of JSON values that keeps ``1``, ``1.0`` and ``true`` apart as JSON does.
+
+    Plain values, lists and dicts compare structurally (the common, fast case); anything
+    else falls back to comparing canonical JSON."""
+    if a is b:
+        return True
+    kind = type(a)
+    if kind is not type(b):
+        return a == b and canonical_json(a) == canonical_json(b)
+    if kind in _SCALARS:
+        return bool(a == b)
+    if kind is list:
+        return len(a) == len(b) and all(map(_same, a, b))
+    if kind is dict:
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
     return a == b and canonical_json(a) == canonical_json(b)
 
 
@@ -724,15 +741,18 @@ _NAMED_LISTS: Final = frozenset({"required_inputs", "optional_inputs", "outputs"
 _NOT_CHANGES: Final = frozenset({("metadata", "version"), ("metadata", "deprecation")})
 
 
-def _normalized(key: str, value: Any) -> bytes:
+def _normalized(key: str, value: Any) -> Any:
+    """The value with order that carries no meaning removed, for ``_same``."""
     if key in _UNORDERED_LISTS and isinstance(value, list):
-        value = sorted(value, key=lambda item: canonical_json(item))
-    elif key in _NAMED_LISTS and isinstance(value, list):
+        if all(type(item) is str for item in value):
+            return sorted(value)
+        return sorted(value, key=lambda item: canonical_json(item))
+    if key in _NAMED_LISTS and isinstance(value, list):
         by_name: dict[str, Any] = {}
         for item in value:
             by_name.setdefault(str(item.get("name")), item)
-        value = by_name
-    return canonical_json(value)
+        return by_name
+    return value
 
 
 def changed_fields(old: ResourceDefinition, new: ResourceDefinition) -> list[str]:
@@ -746,6 +766,6 @@ def changed_fields(old: ResourceDefinition, new: ResourceDefinition) -> list[str
         for key in model.model_fields:
             if (section, key) in _NOT_CHANGES:
                 continue
-            if _normalized(key, old_section.get(key)) != _normalized(key, new_section.get(key)):
+            if not _same(_normalized(key, old_section.get(key)), _normalized(key, new_section.get(key))):
                 out.append(f"{section}.{key}")
     return out
