@@ -43,7 +43,7 @@ from nestor_catalog_core.models.records import (
     utcnow,
 )
 from nestor_catalog_core.models.resource import Resource, resource_body
-from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore
+from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore, PublishOutcome
 from nestor_catalog_core.validation import ValidationSettings, check_policies, validate_document
 from nestor_catalog_core.versions import CompatReport, HasPositions, changed_fields, compare
 
@@ -77,6 +77,20 @@ class PublishResult:
     event: Event | None = None
     warnings: list[Finding] = field(default_factory=list)
     compatibility: CompatReport | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A checked new version and the records that publish it, not yet written."""
+
+    definition: ResourceDefinition
+    stored: StoredVersion
+    event: Event
+    audit: AuditRecord
+    source: Source
+    user: str | None
+    warnings: list[Finding]
+    report: CompatReport | None
 
 
 def _user_of(source: Source, user: str | None) -> str | None:
@@ -262,6 +276,70 @@ class Catalog(CatalogReader):
         recorded as rejected (audit + ``validation.failed`` event) and raises
         ``ValidationFailed``."""
         self._check_writable()
+        definition, warnings = await self._validated(document, source, user)
+        return await self.publish(
+            definition, source=source, user=user, warnings=warnings, validated=True, locate=document
+        )
+
+    async def publish_documents(
+        self,
+        items: Sequence[tuple[LoadedDocument, Source]],
+        *,
+        user: str | None = None,
+        batch_size: int = 500,
+    ) -> builtins.list[PublishResult | CatalogError]:
+        """Validate and publish many documents (a sync), each with exactly
+        ``publish_document``'s checks and outcome, returned in order: a refused document's
+        error (already recorded as a rejection) stands in its place and never stops the
+        others. New versions are written in batches (``store.publish_many``: one
+        transaction per batch on SQLite); a batch holds at most one version per name, so
+        every compatibility check sees its predecessor. Pass documents of one name in
+        ascending version order for the history to be checked step by step."""
+        self._check_writable()
+        results: builtins.list[PublishResult | CatalogError | None] = [None] * len(items)
+        pending: builtins.list[tuple[int, _Prepared]] = []
+        pending_names: set[str] = set()
+
+        async def flush() -> None:
+            if not pending:
+                return
+            outcomes = await self._store.publish_many([(p.stored, p.event, p.audit) for _, p in pending])
+            for (index, prepared), outcome in zip(pending, outcomes, strict=True):
+                try:
+                    results[index] = await self._commit(prepared, outcome)
+                except CatalogError as exc:
+                    results[index] = exc
+            pending.clear()
+            pending_names.clear()
+
+        async with self._write_lock:
+            await self.catch_up()
+            for index, (document, source) in enumerate(items):
+                try:
+                    definition, warnings = await self._validated(document, source, user)
+                    if definition.name in pending_names:
+                        await flush()
+                    prepared = await self._prepare(
+                        definition, source=source, user=user, warnings=warnings, validated=True, locate=document
+                    )
+                except CatalogError as exc:
+                    results[index] = exc
+                    continue
+                if isinstance(prepared, PublishResult):
+                    results[index] = prepared
+                    continue
+                pending.append((index, prepared))
+                pending_names.add(definition.name)
+                if len(pending) >= batch_size:
+                    await flush()
+            await flush()
+        return [r for r in results if r is not None]
+
+    async def _validated(
+        self, document: LoadedDocument, source: Source, user: str | None
+    ) -> tuple[ResourceDefinition, builtins.list[Finding]]:
+        """The document's definition and warnings, or a recorded rejection raised as
+        ``ValidationFailed``."""
         validated = validate_document(document, self._settings.validation)
         errors = [f for f in validated.findings if f.is_error]
         if errors or validated.definition is None:
@@ -278,10 +356,7 @@ class Catalog(CatalogReader):
                 file=document.file,
             )
             raise ValidationFailed(findings=errors, details={"file": document.file})
-        warnings = [f for f in validated.findings if not f.is_error]
-        return await self.publish(
-            validated.definition, source=source, user=user, warnings=warnings, validated=True, locate=document
-        )
+        return validated.definition, [f for f in validated.findings if not f.is_error]
 
     async def publish(
         self,
@@ -315,6 +390,33 @@ class Catalog(CatalogReader):
         validated: bool,
         locate: HasPositions | None = None,
     ) -> PublishResult:
+        prepared = await self._prepare(
+            definition, source=source, user=user, warnings=warnings, validated=validated, locate=locate
+        )
+        if isinstance(prepared, PublishResult):
+            return prepared
+        try:
+            outcome: PublishOutcome | CatalogError = await self._store.publish(
+                prepared.stored, prepared.event, prepared.audit
+            )
+        except (ImmutableVersionError, OwnershipConflict) as exc:
+            outcome = exc
+        return await self._commit(prepared, outcome)
+
+    async def _prepare(
+        self,
+        definition: ResourceDefinition,
+        *,
+        source: Source,
+        user: str | None,
+        warnings: builtins.list[Finding],
+        validated: bool,
+        locate: HasPositions | None = None,
+    ) -> PublishResult | _Prepared:
+        """Every check that needs no write: policies, immutability and lifecycle against the
+        read model (which may write a lifecycle change or a restore at once), compatibility.
+        Returns the records of a new version to write, or the result when nothing new is
+        written; refusals are recorded and raised."""
         name, version = definition.key
         if not validated and self._settings.validation.policy_enforcement:
             policy = check_policies(definition)
@@ -391,26 +493,30 @@ class Catalog(CatalogReader):
             source=source,
             details={"digest": digest, **({"previous_version": predecessor.version} if predecessor else {})},
         )
-        try:
-            outcome = await self._store.publish(stored, event, audit)
-        except (ImmutableVersionError, OwnershipConflict) as exc:
+        return _Prepared(definition, stored, event, audit, source, user, warnings, report)
+
+    async def _commit(self, prepared: _Prepared, outcome: PublishOutcome | CatalogError) -> PublishResult:
+        """Bring the store's answer for a prepared version into the read model, or record
+        the refusal and raise it."""
+        name, version = prepared.definition.key
+        if isinstance(outcome, CatalogError):
             await self.record_rejection(
-                code=exc.code,
-                message=exc.message,
+                code=outcome.code,
+                message=outcome.message,
                 name=name,
                 version=version,
-                source=source,
-                user=user,
+                source=prepared.source,
+                user=prepared.user,
                 findings=[],
-                file=source.path,
-                extra=exc.details,
+                file=prepared.source.path,
+                extra=outcome.details,
             )
-            raise
-        await self._after_write(outcome.event, outcome.version if outcome.created else None, definition)
+            raise outcome
+        await self._after_write(outcome.event, outcome.version if outcome.created else None, prepared.definition)
         resource = self.entry(name, version).resource()
         if not outcome.created:
-            return PublishResult("unchanged", resource, None, warnings, report)
-        return PublishResult("created", resource, outcome.event, warnings, report)
+            return PublishResult("unchanged", resource, None, prepared.warnings, prepared.report)
+        return PublishResult("created", resource, outcome.event, prepared.warnings, prepared.report)
 
     async def _republish(
         self,

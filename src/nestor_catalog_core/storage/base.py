@@ -25,13 +25,13 @@ its current value), the event and the audit item.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, ClassVar, Self
 
-from nestor_catalog_core._exceptions import ConfigError
+from nestor_catalog_core._exceptions import CatalogError, ConfigError, ImmutableVersionError, OwnershipConflict
 from nestor_catalog_core.models.records import (
     AuditRecord,
     Event,
@@ -131,6 +131,21 @@ class ComponentStore(ABC):
         event's assigned sequence. Raises ``ImmutableVersionError`` or ``OwnershipConflict``
         without writing anything.
         """
+
+    async def publish_many(
+        self, items: Sequence[tuple[StoredVersion, Event, AuditRecord]]
+    ) -> list[PublishOutcome | CatalogError]:
+        """Publish several versions, each with exactly ``publish``'s semantics and atomicity,
+        in order; a refused item (``ImmutableVersionError``, ``OwnershipConflict``) is
+        returned in its place and does not stop the others. Adapters that can commit many
+        items at once (one SQLite transaction) override this; the default loops."""
+        out: list[PublishOutcome | CatalogError] = []
+        for version, event, audit in items:
+            try:
+                out.append(await self.publish(version, event, audit))
+            except (ImmutableVersionError, OwnershipConflict) as exc:
+                out.append(exc)
+        return out
 
     @abstractmethod
     async def get_version(self, name: str, version: str) -> StoredVersion | None: ...

@@ -41,7 +41,10 @@ from typing import Any, ClassVar, Final, Self, TypeVar
 from urllib.parse import unquote
 
 from nestor_catalog_core._exceptions import (
+    CatalogError,
     ConfigError,
+    ImmutableVersionError,
+    OwnershipConflict,
     StorageError,
     StorageUnavailable,
     VersionNotFound,
@@ -649,6 +652,33 @@ class SQLiteStore(ComponentStore):
     # -- versions --------------------------------------------------------------------------
 
     async def publish(self, version: StoredVersion, event: Event, audit: AuditRecord) -> PublishOutcome:
+        return await self._write(self._publish_work(version, event, audit))
+
+    async def publish_many(
+        self, items: Sequence[tuple[StoredVersion, Event, AuditRecord]]
+    ) -> list[PublishOutcome | CatalogError]:
+        """One ``BEGIN IMMEDIATE`` transaction (one commit, one hop to the writer thread)
+        for the whole batch, a savepoint per item so a refused item leaves nothing behind;
+        a crash loses the batch as a whole, never part of an item."""
+        works = [self._publish_work(*item) for item in items]
+
+        def work(conn: sqlite3.Connection) -> list[PublishOutcome | CatalogError]:
+            out: list[PublishOutcome | CatalogError] = []
+            for one in works:
+                conn.execute("SAVEPOINT publish_item")
+                try:
+                    out.append(one(conn))
+                except (ImmutableVersionError, OwnershipConflict) as exc:
+                    conn.execute("ROLLBACK TO SAVEPOINT publish_item")
+                    out.append(exc)
+                conn.execute("RELEASE SAVEPOINT publish_item")
+            return out
+
+        return await self._write(work) if works else []
+
+    def _publish_work(
+        self, version: StoredVersion, event: Event, audit: AuditRecord
+    ) -> Callable[[sqlite3.Connection], PublishOutcome]:
         version, event, audit = normalize_version(version), normalize_event(event), normalize_audit(audit)
 
         def work(conn: sqlite3.Connection) -> PublishOutcome:
@@ -670,7 +700,7 @@ class SQLiteStore(ComponentStore):
             stored_audit = self._insert_audit(conn, audit, counter, sequence)
             return PublishOutcome(created=True, version=stored, event=stored_event, audit=stored_audit)
 
-        return await self._write(work)
+        return work
 
     async def get_version(self, name: str, version: str) -> StoredVersion | None:
         row = await self._read(

@@ -45,6 +45,7 @@ from nestor_catalog_core import (
     LoadResult,
     NotFoundError,
     OwnershipConflict,
+    PublishResult,
     Severity,
     Source,
     ValidationFailed,
@@ -250,8 +251,11 @@ class ChangeApplier:
                 outcome.names.update(_names_of(document))
                 documents.append((outcome, document))
         documents.sort(key=lambda item: _publish_order(item[1]))
-        for outcome, document in documents:
-            await self._publish_document(outcome, document, provenance(outcome.path), counts)
+        results = await self._catalog.publish_documents(
+            [(document, provenance(outcome.path)) for outcome, document in documents]
+        )
+        for (outcome, document), published in zip(documents, results, strict=True):
+            self._record_result(outcome, document, published, counts)
         for outcome in outcomes.values():
             if outcome.failed and self._on_rejected is not None:
                 self._on_rejected(outcome.errors)
@@ -270,20 +274,15 @@ class ChangeApplier:
             file=outcome.path,
         )
 
-    async def _publish_document(
-        self, outcome: _FileOutcome, document: LoadedDocument, source: Source, counts: SyncCounts
+    def _record_result(
+        self,
+        outcome: _FileOutcome,
+        document: LoadedDocument,
+        result: PublishResult | CatalogError,
+        counts: SyncCounts,
     ) -> None:
-        try:
-            result = await self._catalog.publish_document(document, source=source)
-        except ValidationFailed as exc:
-            outcome.errors.extend(exc.findings or [_conflict_finding(exc, document, ("metadata",))])
-        except IncompatibleChange as exc:
-            outcome.errors.extend(self._compat_findings(exc, document))
-        except ImmutableVersionError as exc:
-            outcome.errors.append(_conflict_finding(exc, document, ("metadata", "version")))
-        except OwnershipConflict as exc:
-            outcome.errors.append(_conflict_finding(exc, document, ("metadata", "name")))
-        else:
+        """Count a published document, or turn its refusal into findings on its file."""
+        if isinstance(result, PublishResult):
             name, version = result.resource.definition.key
             outcome.published.append(version_ref(name, version))
             if result.outcome == "unchanged":
@@ -291,6 +290,16 @@ class ChangeApplier:
             else:
                 counts.published += 1
             return
+        if isinstance(result, ValidationFailed):
+            outcome.errors.extend(result.findings or [_conflict_finding(result, document, ("metadata",))])
+        elif isinstance(result, IncompatibleChange):
+            outcome.errors.extend(self._compat_findings(result, document))
+        elif isinstance(result, ImmutableVersionError):
+            outcome.errors.append(_conflict_finding(result, document, ("metadata", "version")))
+        elif isinstance(result, OwnershipConflict):
+            outcome.errors.append(_conflict_finding(result, document, ("metadata", "name")))
+        else:
+            raise result  # storage failures abort the sync; the next attempt redoes it
         outcome.failed = True
 
     def _compat_findings(self, exc: IncompatibleChange, document: LoadedDocument) -> list[Finding]:

@@ -336,3 +336,59 @@ async def test_read_only_catalog_refuses_writes() -> None:
             await catalog.publish(_definition(_base()), source=GIT)
     finally:
         await catalog.close()
+
+
+def _document(data: dict[str, Any], file: str) -> Any:
+    from nestor_catalog_core import load_bytes
+
+    [document] = load_bytes(yaml.safe_dump(data, sort_keys=False).encode(), file).documents
+    return document
+
+
+async def test_publish_documents_batches_and_keeps_each_outcome_in_place(catalog: Catalog) -> None:
+    v1 = _base()
+    await catalog.publish(_definition(_base(name="owned-elsewhere")), source=OTHER)
+    changed = copy.deepcopy(v1)
+    changed["metadata"]["description"] = "edited in place"
+    broken = copy.deepcopy(_with_optional(v1, "1.1.0", "backup_retention_period"))
+    broken["metadata"]["version"] = "1.2.0"
+    broken["spec"]["outputs"] = []  # a breaking change released as a minor
+    bad_name = _base(name="Bad_Name")
+    items = [
+        (_document(v1, "a.yaml"), GIT),
+        (_document(_with_optional(v1, "1.1.0", "backup_retention_period"), "b.yaml"), GIT),
+        (_document(broken, "c.yaml"), GIT),
+        (_document(changed, "d.yaml"), GIT),
+        (_document(bad_name, "e.yaml"), GIT),
+        (_document(_base(name="owned-elsewhere", version="1.0.1"), "f.yaml"), GIT),
+        *[(_document(_base(name=f"bulk-{i}"), f"bulk-{i}.yaml"), GIT) for i in range(5)],
+        (_document(v1, "a-again.yaml"), GIT),
+    ]
+
+    results = await catalog.publish_documents(items, batch_size=2)
+
+    kinds = [r.outcome if not isinstance(r, Exception) else type(r).__name__ for r in results]
+    assert kinds == [
+        "created",
+        "created",
+        "IncompatibleChange",
+        "ImmutableVersionError",
+        "ValidationFailed",
+        "OwnershipConflict",
+        *["created"] * 5,
+        "unchanged",
+    ]
+    assert catalog.latest("aws-rds-mysql").version == "1.1.0"
+    assert catalog.get("aws-rds-mysql", "1.0.0").definition.metadata.description != "edited in place"
+    events = await catalog.store.read_events(0, 100)
+    assert [e.sequence for e in events] == list(range(1, len(events) + 1))
+    rejected = [e for e in events if e.type is EventType.VALIDATION_FAILED]
+    assert {e.data["code"] for e in rejected} == {
+        "INCOMPATIBLE_CHANGE",
+        "IMMUTABLE_VERSION",
+        "VALIDATION_FAILED",
+        "OWNERSHIP_CONFLICT",
+    }
+    assert catalog.revision == events[-1].sequence
+    audit = await catalog.audit(AuditQuery(resource="aws-rds-mysql", limit=50))
+    assert sorted(r.outcome for r in audit.records) == ["accepted", "accepted", "rejected", "rejected"]

@@ -236,6 +236,43 @@ async def test_same_source_publishes_new_versions(store: ComponentStore) -> None
     assert await store.get_owner("missing") is None
 
 
+async def test_publish_many_matches_one_by_one_and_isolates_refused_items(store: ComponentStore) -> None:
+    await store.publish(*publish_args("taken", "1.0.0", source=git_source("team-a")).as_tuple())
+    existing = await store.publish(*publish_args("fixed", "1.0.0").as_tuple())
+    batch = [
+        publish_args("alpha", "1.0.0"),
+        publish_args("taken", "2.0.0", source=git_source("team-b")),  # another owner: refused
+        publish_args("fixed", "1.0.0"),  # same digest: unchanged, nothing written
+        publish_args("fixed", "1.0.0", max_storage=2000),  # other digest: immutable
+        publish_args("alpha", "1.1.0"),
+        publish_args("beta", "0.1.0"),
+    ]
+
+    outcomes = await store.publish_many([args.as_tuple() for args in batch])
+
+    assert isinstance(outcomes[1], OwnershipConflict)
+    assert isinstance(outcomes[3], ImmutableVersionError)
+    created = [o for o in outcomes if not isinstance(o, Exception) and o.created]
+    assert [(o.version.name, o.version.version, o.version.sequence) for o in created] == [
+        ("alpha", "1.0.0", 3),
+        ("alpha", "1.1.0", 4),
+        ("beta", "0.1.0", 5),
+    ]
+    for outcome in created:
+        assert outcome.event is not None
+        assert outcome.audit is not None
+        assert outcome.event.sequence == outcome.audit.event_sequence == outcome.version.sequence
+    unchanged = outcomes[2]
+    assert not isinstance(unchanged, Exception)
+    assert unchanged.created is False
+    assert unchanged.version == existing.version
+    assert await _all_events(store) == [1, 2, 3, 4, 5]
+    assert await store.get_version("taken", "2.0.0") is None
+    assert await store.get_owner("taken") == "git:team-a"
+    assert len((await store.query_audit(AuditQuery(limit=100))).records) == 5
+    assert await store.publish_many([]) == []
+
+
 async def test_fifty_concurrent_publishes_get_sequences_one_to_fifty(store: ComponentStore) -> None:
     args = [publish_args(f"resource-{i:02d}", "1.0.0") for i in range(50)]
     outcomes = await asyncio.gather(*(store.publish(*a.as_tuple()) for a in args))
