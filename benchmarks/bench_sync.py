@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import shutil
 import statistics
@@ -42,6 +43,7 @@ from tests.support.git import git, git_daemon, git_env
 from benchmarks._harness import Context, Row
 from nestor_catalog_core import Catalog, Event, MemoryStore, SQLiteStore
 from nestor_catalog_server.config import DirectoryConfig, GitConfig, RepositoryConfig
+from nestor_catalog_server.process import tune_gc
 from nestor_catalog_server.sync import SyncManager, SyncReport, sign_payload
 from nestor_catalog_server.sync.local import WATCH_STEP_MS
 
@@ -213,7 +215,13 @@ def run(ctx: Context) -> list[Row]:
     with git_daemon(served) as base_url:
         url = base_url + "platform.git"
         clone_parse = min(_clone_and_parse(url, work / "clone") for _ in range(2))
-        ours = asyncio.run(_measure(url, bare, work, files))
+        # The sync runs tuned as in `nestor-catalog serve` and `nestor-catalog sync` processes.
+        thresholds = gc.get_threshold()
+        tune_gc()
+        try:
+            ours = asyncio.run(_measure(url, bare, work, files))
+        finally:
+            gc.set_threshold(*thresholds)
         ceilings = _ceilings(url, bare, work)
     local = asyncio.run(_local_edits(work))
     shutil.rmtree(work, ignore_errors=True)

@@ -33,6 +33,7 @@ from nestor_catalog_core import open_store
 from nestor_catalog_server.auth import TokenVerifier
 from nestor_catalog_server.config import Settings, TLSConfig, load_settings
 from nestor_catalog_server.observability import configure_logging
+from nestor_catalog_server.process import tune_gc
 from nestor_catalog_server.sidecar import build_app
 
 __all__ = ["CONFIG_ENV", "app_from_environment", "check_startable", "granian_options", "listening_on", "serve"]
@@ -52,6 +53,7 @@ _GRANIAN_LOGGING: Final[dict[str, Any]] = {
 def app_from_environment() -> Litestar:
     """An app for ASGI servers that import a factory: settings from the file named by
     ``NESTOR_CATALOG_CONFIG`` (defaults and the environment overrides when unset)."""
+    tune_gc()
     path = os.environ.get(CONFIG_ENV)
     return build_app(load_settings(Path(path) if path else None))
 

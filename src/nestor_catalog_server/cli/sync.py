@@ -22,6 +22,7 @@ import click
 from nestor_catalog_core import Catalog, CatalogError, ConfigError, Finding, open_store
 from nestor_catalog_server.config import GitConfig, Settings, catalog_settings, load_settings
 from nestor_catalog_server.observability.logging import configure_logging
+from nestor_catalog_server.process import tune_gc
 from nestor_catalog_server.sync import SyncManager, SyncReport
 
 __all__ = ["EXIT_CONFIG", "EXIT_FAILED", "EXIT_OK", "format_report", "sync"]
@@ -63,6 +64,7 @@ def sync(config_path: Path | None, once: bool, names: tuple[str, ...], fmt: str)
     except ConfigError as exc:
         _fail_config(exc.message)
     configure_logging(settings.logging, settings.service.name, stream=sys.stderr)
+    tune_gc()
     try:
         code = asyncio.run(_run(settings, names, once=once, fmt=fmt))
     except ConfigError as exc:
