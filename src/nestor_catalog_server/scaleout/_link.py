@@ -86,6 +86,7 @@ class RedisLink:
             from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
+            from redis.exceptions import ConnectionError as RedisConnectionError
             from redis.exceptions import RedisError
         except ImportError as exc:
             raise ConfigError(
@@ -93,6 +94,7 @@ class RedisLink:
                 details={"key": "cache.type"},
             ) from exc
         self.errors: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+        self._connection_error: type[BaseException] = RedisConnectionError
         no_retries = Retry(NoBackoff(), 0)
         self.commands: Redis = Redis(
             connection_pool=BlockingConnectionPool.from_url(
@@ -147,12 +149,16 @@ class RedisLink:
 
     async def call(self, operation: str, command: Callable[[Redis], Awaitable[T]], default: T) -> T:
         """``await command(self.commands)``, or ``default`` when Redis fails, is too slow or is
-        resting after a failure. Never raises for an outage."""
+        resting after a failure. Never raises for an outage. A broken connection is retried
+        once at once: after Redis restarts, every pooled connection fails on its first use."""
         if not self.available:
             return default
         try:
             async with asyncio.timeout(self.command_timeout * 2):
-                result = await command(self.commands)
+                try:
+                    result = await command(self.commands)
+                except self._connection_error:
+                    result = await command(self.commands)
         except self.errors as exc:
             self.failed(exc, operation)
             return default

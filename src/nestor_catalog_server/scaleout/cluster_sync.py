@@ -28,7 +28,6 @@ the leader stored it (refreshed on every lease attempt).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -39,6 +38,7 @@ import httpx
 
 from nestor_catalog_core import Catalog, CatalogError, SourceNotFound
 from nestor_catalog_server.scaleout._link import RedisLink
+from nestor_catalog_server.scaleout._tasks import raise_if_cancelling, stop_tasks
 from nestor_catalog_server.scaleout.leadership import LeaderInfo
 from nestor_catalog_server.sync import SourceStatus, SyncManager, WebhookDelivery, sign_payload
 
@@ -203,18 +203,14 @@ class ClusterSync:
         manager, self._active = self._active, None
         listener, self._listener = self._listener, None
         if listener is not None:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            await stop_tasks([listener])
         if manager is not None:
             await manager.stop()
 
     async def close(self) -> None:
         """Stop the manager (if leading) and any forwarding in flight."""
         await self.follow()
-        for task in list(self._forwarding):
-            task.cancel()
-        await asyncio.gather(*self._forwarding, return_exceptions=True)
+        await stop_tasks(list(self._forwarding))
         await self._forwarder.aclose()
 
     # -- SyncControl ---------------------------------------------------------------------------
@@ -300,11 +296,13 @@ class ClusterSync:
         Redis failure (followers fall back to HTTP meanwhile, as nobody receives)."""
         failures = 0
         while True:
+            raise_if_cancelling()
             try:
                 async with link.blocking.pubsub() as pubsub:
                     await pubsub.subscribe(channel)
                     failures = 0
                     while True:
+                        raise_if_cancelling()
                         message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=link.block_timeout)
                         if message is not None:
                             self._run_published(message.get("data"))

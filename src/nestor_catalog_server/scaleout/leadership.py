@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from nestor_catalog_core import CatalogError, ComponentStore
 from nestor_catalog_core.models import Lease, format_time, utcnow
+from nestor_catalog_server.scaleout._tasks import raise_if_cancelling, stop_tasks
 
 __all__ = ["LeaderElector", "LeaderInfo", "default_replica_id", "holder_string", "parse_holder"]
 
@@ -141,9 +142,7 @@ class LeaderElector:
         """Stop competing; when leading, depose (``on_deposed``) and release the lease."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_tasks([task])
         if self._leading:
             await self._depose("stopping")
             try:
@@ -156,6 +155,7 @@ class LeaderElector:
 
     async def _run(self) -> None:
         while True:
+            raise_if_cancelling()
             await asyncio.sleep(self._next_delay())
             await self.step()
 

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from nestor_catalog_core import Catalog, CatalogError, StreamReset
 from nestor_catalog_core.models import Event, format_time, utcnow
 from nestor_catalog_server.scaleout._link import RedisLink
+from nestor_catalog_server.scaleout._tasks import raise_if_cancelling, stop_tasks
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -134,9 +135,7 @@ class RedisEventBus:
 
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await stop_tasks(tasks)
 
     # -- polling -------------------------------------------------------------------------------
 
@@ -144,6 +143,7 @@ class RedisEventBus:
         """Read the store's event log forever: slowly while streaming, fast while not; a mode
         change wakes it at once."""
         while True:
+            raise_if_cancelling()
             try:
                 await self.catalog.catch_up()
             except CatalogError as exc:
@@ -177,6 +177,7 @@ class RedisEventBus:
     async def _listen(self) -> None:
         failures = 0
         while True:
+            raise_if_cancelling()
             try:
                 await self._connect(self.link.blocking)
                 self._set_mode("streaming")
@@ -211,6 +212,7 @@ class RedisEventBus:
     async def _read_forever(self, redis: Redis) -> None:
         block_ms = max(1, round(self.link.block_timeout * 1000))
         while True:
+            raise_if_cancelling()
             after = max(self._top_seen, self.catalog.revision)
             reply: Any = await redis.xread({self.stream: entry_id(after)}, count=READ_BATCH, block=block_ms)
             for _stream, entries in reply or ():
@@ -244,6 +246,7 @@ class RedisEventBus:
 
     async def _publish_applied(self) -> None:
         async for item in self.catalog.subscribe(since=self.catalog.revision):
+            raise_if_cancelling()
             if isinstance(item, StreamReset) or item.sequence <= self._top_seen or not self.link.available:
                 continue
             await self._publish(item)

@@ -26,6 +26,7 @@ from typing import Any, Final
 from nestor_catalog_core import Catalog
 from nestor_catalog_server.config import ServiceConfig, Settings
 from nestor_catalog_server.scaleout._link import RedisLink
+from nestor_catalog_server.scaleout._tasks import stop_tasks
 from nestor_catalog_server.scaleout.cache import ReadThroughCache
 from nestor_catalog_server.scaleout.cluster_sync import ClusterSync, TriggerForwarder
 from nestor_catalog_server.scaleout.leadership import LeaderElector, LeaderInfo, default_replica_id
@@ -147,9 +148,7 @@ class ScaleOut:
 
     async def close(self) -> None:
         """Give up the lease (stopping sync), then stop the bus and close Redis."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await stop_tasks(self._tasks)
         if self.elector is not None:
             await self.elector.stop()
         if self.cluster is not None:
