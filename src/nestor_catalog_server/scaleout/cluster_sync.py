@@ -187,7 +187,8 @@ class ClusterSync:
 
     @property
     def forwarded(self) -> dict[str, int]:
-        return dict(self._forwarder.counts)
+        """Triggers sent to the leader by way (``redis``, ``http``) or lost (``failed``); live."""
+        return self._forwarder.counts
 
     # -- terms (called by the LeaderElector) -------------------------------------------------
 

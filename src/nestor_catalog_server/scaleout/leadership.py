@@ -44,6 +44,7 @@ log = logging.getLogger("nestor_catalog_server.scaleout.leadership")
 #: The share of the TTL kept as a margin against clock skew between replicas (at most 1 s).
 SKEW_MARGIN: Final = 0.1
 _MAX_SKEW_MARGIN: Final = 1.0
+_STOPPING: Final = "stopping"
 
 Callback = Callable[[], Awaitable[None]]
 
@@ -144,7 +145,7 @@ class LeaderElector:
         if task is not None:
             await stop_tasks([task])
         if self._leading:
-            await self._depose("stopping")
+            await self._depose(_STOPPING)
             try:
                 await asyncio.wait_for(self.store.release_lease(self.name, self.holder), self.ttl.total_seconds())
             except (CatalogError, TimeoutError) as exc:
@@ -221,7 +222,8 @@ class LeaderElector:
 
     async def _depose(self, reason: str) -> None:
         self._leading = False
-        log.warning(
+        log.log(
+            logging.INFO if reason == _STOPPING else logging.WARNING,
             "no longer leading: %s",
             reason,
             extra={"operation": "lease", "lease": self.name, "replica": self.replica_id},
