@@ -22,6 +22,7 @@ config file), e.g. ``uvicorn --factory nestor_catalog_server.runner:app_from_env
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import os
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Any, Final
 
 from litestar import Litestar
 
-from nestor_catalog_core import open_store
+from nestor_catalog_core import ConfigError, open_store
 from nestor_catalog_server.auth import TokenVerifier
 from nestor_catalog_server.config import Settings, TLSConfig, load_settings
 from nestor_catalog_server.observability import configure_logging
@@ -99,10 +100,16 @@ def granian_options(settings: Settings, host: str | None = None, port: int | Non
 
 def check_startable(settings: Settings) -> None:
     """Raise ``ConfigError`` now for what would otherwise fail inside the worker process: auth
-    keys that cannot be used and a storage URI no adapter takes (nothing is opened)."""
+    keys that cannot be used, a storage URI no adapter takes, a Redis cache without the
+    ``redis`` package (nothing is opened)."""
     if settings.auth.enabled:
         TokenVerifier(settings.auth)
     open_store(settings.store_uri())
+    if settings.cache.type == "redis" and importlib.util.find_spec("redis") is None:
+        raise ConfigError(
+            "cache.type is redis but the redis package is missing: install nestor-catalog[redis]",
+            details={"key": "cache.type"},
+        )
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:

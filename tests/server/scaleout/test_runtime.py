@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import socket
 from pathlib import Path
 
-from nestor_catalog_server.runner import listening_on
+import pytest
+
+from nestor_catalog_core import ConfigError
+from nestor_catalog_server.runner import check_startable, listening_on
 from nestor_catalog_server.scaleout import advertise_url
 from tests.server.api.conftest import make_settings
 
@@ -28,3 +32,13 @@ def test_the_runner_hands_the_real_listen_address_to_the_app(tmp_path: Path) -> 
     assert moved.service.data_dir == settings.service.data_dir
     assert (settings.service.host, settings.service.port) == ("0.0.0.0", 8080)
     assert advertise_url(moved.service) == "http://127.0.0.1:41234"
+
+
+def test_a_redis_cache_without_the_redis_package_cannot_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = make_settings(tmp_path, cache={"type": "redis"})
+    check_startable(settings)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "redis" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"cache.type is redis but the redis package is missing"):
+        check_startable(settings)
+    check_startable(make_settings(tmp_path, cache={"type": "none"}))
