@@ -7,7 +7,6 @@ loop's thread (a Jupyter cell, an async framework's sync handler): it never call
 
 from __future__ import annotations
 
-import random
 import ssl
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,7 +21,7 @@ from nestor_catalog_client._cache import ETagCache
 from nestor_catalog_client._models import FacetCounts, ResourcePage, SearchResult, ValidationReport, VersionInfo
 from nestor_catalog_client._retry import RetryPolicy
 from nestor_catalog_client._subscription import ReconnectPolicy, StreamState, Subscription
-from nestor_catalog_core import AuditPage, EventFilter, EventType, InputsResult, PublishResult, Resource
+from nestor_catalog_core import AuditPage, EventType, InputsResult, PublishResult, Resource
 
 __all__ = ["CatalogClient"]
 
@@ -261,14 +260,14 @@ class CatalogClient(_BaseCatalogClient):
         ``heartbeat_timeout`` (seconds of silence before reconnecting) defaults to 2.5 times the
         server's heartbeat interval. On a ``StreamReset``, re-list and keep iterating.
         """
-        event_filter = EventFilter.of(
-            provider=provider, category=category, name=name, resource_type=resource_type, types=types
-        )
-        state = StreamState(
-            event_filter=event_filter,
+        state = StreamState.create(
+            provider=provider,
+            category=category,
+            name=name,
+            types=types,
             since=since,
+            resource_type=resource_type,
             heartbeat_timeout=heartbeat_timeout,
-            reconnect=reconnect or ReconnectPolicy(),
-            jitter=random.random,
+            reconnect=reconnect,
         )
         return Subscription(self, state)

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -104,6 +105,30 @@ class StreamState:
         self.last_error: CatalogError | None = None
         self.server_retry: float | None = None
         self._parser = SSEParser()
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        provider: str | None,
+        category: str | None,
+        name: str | None,
+        types: Iterable[str | EventType] | None,
+        since: int | None,
+        resource_type: str | None,
+        heartbeat_timeout: float | None,
+        reconnect: ReconnectPolicy | None,
+    ) -> StreamState:
+        """The state of a new subscription from the clients' ``subscribe`` arguments."""
+        return cls(
+            event_filter=EventFilter.of(
+                provider=provider, category=category, name=name, resource_type=resource_type, types=types
+            ),
+            since=since,
+            heartbeat_timeout=heartbeat_timeout,
+            reconnect=reconnect or ReconnectPolicy(),
+            jitter=random.random,
+        )
 
     @property
     def needs_heartbeat_interval(self) -> bool:
