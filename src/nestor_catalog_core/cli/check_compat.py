@@ -55,15 +55,16 @@ from nestor_catalog_core.cli._output import (
 )
 from nestor_catalog_core.cli.validate import ByteSize
 from nestor_catalog_core.loading import (
+    DEFAULT_MAX_FILE_SIZE,
     DEFINITION_SUFFIXES,
+    IGNORE_FILE,
+    IgnoreRules,
     LoadedDocument,
     LoadOptions,
     LoadResult,
     iter_load,
     load_bytes,
 )
-from nestor_catalog_core.loading._documents import DEFAULT_MAX_FILE_SIZE
-from nestor_catalog_core.loading._files import IGNORE_FILE, _Ignore
 from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.models.findings import Finding, Severity
 from nestor_catalog_core.validation import ValidationSettings, validate_document
@@ -278,7 +279,7 @@ def _commit(repo: Repo, sha: ObjectID) -> Commit:
 
 
 def _walk_tree(
-    repo: Repo, tree_id: ObjectID, directory: PurePosixPath, scopes: tuple[_Ignore, ...]
+    repo: Repo, tree_id: ObjectID, directory: PurePosixPath, scopes: tuple[IgnoreRules, ...]
 ) -> Iterator[tuple[PurePosixPath, ObjectID]]:
     """``(path, blob id)`` of the definition files below ``directory``, in the order the
     loader's working-tree walk reads them."""
@@ -302,14 +303,12 @@ def _walk_tree(
             yield path, entry.sha
 
 
-def _ignore_rules(repo: Repo, entries: Sequence[tuple[str, TreeEntry]], directory: PurePosixPath) -> _Ignore | None:
+def _ignore_rules(repo: Repo, entries: Sequence[tuple[str, TreeEntry]], directory: PurePosixPath) -> IgnoreRules | None:
     """The ``.nestorignore`` of ``directory`` at the ref, parsed as the loader parses it."""
     for name, entry in entries:
         blob = repo.object_store[entry.sha] if name == IGNORE_FILE else None
         if isinstance(blob, Blob):
-            lines = (line.strip() for line in blob.as_raw_string().decode("utf-8", "replace").splitlines())
-            patterns = tuple(line for line in lines if line and not line.startswith("#"))
-            return _Ignore(Path(directory), patterns) if patterns else None
+            return IgnoreRules.parse(Path(directory), blob.as_raw_string().decode("utf-8", "replace"))
     return None
 
 

@@ -14,8 +14,14 @@ from typing import Final
 import click
 
 from nestor_catalog_core.cli._output import emit_report, fail_on_option, format_option, progress
-from nestor_catalog_core.loading import LoadedDocument, LoadOptions, discover, iter_load, load_file
-from nestor_catalog_core.loading._documents import DEFAULT_MAX_FILE_SIZE
+from nestor_catalog_core.loading import (
+    DEFAULT_MAX_FILE_SIZE,
+    LoadedDocument,
+    LoadOptions,
+    discover,
+    iter_load,
+    load_file,
+)
 from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.models.findings import Finding, Severity
 from nestor_catalog_core.validation import ValidationSettings, validate_document

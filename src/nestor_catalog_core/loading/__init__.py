@@ -11,12 +11,28 @@ skipped silently), ``FILE_UNREADABLE``.
 """
 
 from nestor_catalog_core.loading._bytes import load_bytes
-from nestor_catalog_core.loading._documents import LoadedDocument, LoadOptions, LoadResult, Locator, Position
-from nestor_catalog_core.loading._files import DEFINITION_SUFFIXES, IGNORE_FILE, discover, iter_load, load_file
+from nestor_catalog_core.loading._documents import (
+    DEFAULT_MAX_FILE_SIZE,
+    LoadedDocument,
+    LoadOptions,
+    LoadResult,
+    Locator,
+    Position,
+)
+from nestor_catalog_core.loading._files import (
+    DEFINITION_SUFFIXES,
+    IGNORE_FILE,
+    IgnoreRules,
+    discover,
+    iter_load,
+    load_file,
+)
 
 __all__ = [
+    "DEFAULT_MAX_FILE_SIZE",
     "DEFINITION_SUFFIXES",
     "IGNORE_FILE",
+    "IgnoreRules",
     "LoadOptions",
     "LoadResult",
     "LoadedDocument",

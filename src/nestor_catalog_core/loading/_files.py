@@ -77,9 +77,21 @@ def _entries(paths: Iterable[Path], options: LoadOptions) -> Iterator[_Entry]:
 
 
 @dataclass(frozen=True, slots=True)
-class _Ignore:
+class IgnoreRules:
+    """The patterns of one ``.nestorignore`` file, relative to the directory holding it:
+    one glob per line, ``#`` comments; a pattern with a ``/`` matches the path relative to
+    that directory, one without matches any file or directory name below it, and a trailing
+    ``/`` matches directories only."""
+
     base: Path
     patterns: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, base: Path, text: str) -> IgnoreRules | None:
+        """The rules of ``text``, or None when it holds no pattern."""
+        lines = (line.strip() for line in text.splitlines())
+        patterns = tuple(line for line in lines if line and not line.startswith("#"))
+        return cls(base, patterns) if patterns else None
 
     def matches(self, path: Path, *, is_dir: bool) -> bool:
         relative = path.relative_to(self.base).as_posix()
@@ -96,16 +108,15 @@ class _Ignore:
         return False
 
 
-def _read_ignore(directory: Path) -> _Ignore | None:
+def _read_ignore(directory: Path) -> IgnoreRules | None:
     try:
         text = (directory / IGNORE_FILE).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    patterns = tuple(line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#"))
-    return _Ignore(directory, patterns) if patterns else None
+    return IgnoreRules.parse(directory, text)
 
 
-def _walk(directory: Path, root: Path, visited: set[Path], scopes: tuple[_Ignore, ...] = ()) -> Iterator[_Entry]:
+def _walk(directory: Path, root: Path, visited: set[Path], scopes: tuple[IgnoreRules, ...] = ()) -> Iterator[_Entry]:
     try:
         with os.scandir(directory) as scan:
             children = sorted(scan, key=lambda entry: entry.name)
@@ -130,7 +141,7 @@ def _walk(directory: Path, root: Path, visited: set[Path], scopes: tuple[_Ignore
             yield _Entry(path, str(path), None)
 
 
-def _walk_symlink(path: Path, root: Path, visited: set[Path], scopes: tuple[_Ignore, ...]) -> Iterator[_Entry]:
+def _walk_symlink(path: Path, root: Path, visited: set[Path], scopes: tuple[IgnoreRules, ...]) -> Iterator[_Entry]:
     target = _resolved(path)
     if not _inside(target, root):
         yield _Entry(path, str(path), root)
