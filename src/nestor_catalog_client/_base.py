@@ -297,6 +297,11 @@ class _BaseCatalogClient:
         """A GET answering a JSON object, unparsed (the mirror stores bodies as they come)."""
         return Call("GET", path, _parse_object, params=params)
 
+    def _export_call(self) -> Call[tuple[int, list[dict[str, Any]]]]:
+        """Every version as resource bodies, with the revision they are the state of
+        (``GET /api/v1/export``, NDJSON)."""
+        return Call("GET", f"{API}/export", _parse_export)
+
     def _status_call(self) -> Call[dict[str, Any]]:
         return Call("GET", f"{API}/status", _parse_object)
 
@@ -461,6 +466,17 @@ def _guess_content_type(content: bytes) -> str:
 
 def _json(response: httpx.Response) -> Any:
     return json.loads(response.content)
+
+
+def _parse_export(response: httpx.Response) -> tuple[int, list[dict[str, Any]]]:
+    try:
+        revision = int(response.headers["x-catalog-revision"])
+        bodies = [json.loads(line) for line in response.content.splitlines() if line.strip()]
+    except (KeyError, ValueError) as exc:
+        raise RemoteError("INVALID_RESPONSE", f"malformed export from {response.request.url}: {exc}") from exc
+    if not all(isinstance(body, dict) for body in bodies):
+        raise RemoteError("INVALID_RESPONSE", f"malformed export from {response.request.url}: a line is not an object")
+    return revision, bodies
 
 
 def _parse_object(response: httpx.Response) -> dict[str, Any]:

@@ -8,9 +8,10 @@ dict lookups in memory, and they keep answering while the upstream is down. It i
 How it stays exact:
 
 - **First copy.** Replay the upstream's event log from the start (one streaming request). If
-  the upstream no longer retains its first events (``reset``), list every name, then every
-  version of each, at revision ``R`` (read from the first page), and replay the events after
-  ``R``. Either way the copy is built aside and installed only once it has caught up with the
+  the upstream no longer retains its first events (``reset``), take its export (every
+  version, withdrawn ones included, at one revision ``R``: ``GET /api/v1/export``) and replay
+  the events after ``R``; an upstream without the export is listed name by name instead.
+  Either way the copy is built aside and installed only once it has caught up with the
   upstream's revision at the time, so no reader ever sees a half-built catalog.
 - **Staying current.** Apply each event in sequence order (``Last-Event-ID`` resumes after any
   disconnect, with backoff). The mirror's event sequences are the upstream's, so a client of a
@@ -22,8 +23,8 @@ How it stays exact:
   SQLite snapshot; a restart serves the snapshot at once and resumes the stream from its
   revision, without waiting for the upstream.
 
-Limitation of the v1 HTTP API: a name whose every version is withdrawn is not listed, so a
-mirror built by listing (not by replay) does not know it until one of its events arrives.
+Against an upstream without the export endpoint, a name whose every version is withdrawn is
+not listed, so a copy built by listing does not know it until one of its events arrives.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from nestor_catalog_core import (
     CatalogReader,
     Event,
     EventFilter,
+    NotFoundError,
     ReadModel,
     ServiceUnavailable,
     StoredVersion,
@@ -490,8 +492,23 @@ class Mirror(CatalogReader):
         self._pending = await self._list_everything()
 
     async def _list_everything(self) -> _Pending:
+        """Every version of the upstream, from its export (one request, withdrawn versions
+        included, all at one revision), or by listing on an upstream without the export."""
+        client = self._client
+        try:
+            revision, bodies = await client._run(client._export_call())
+        except NotFoundError:
+            return await self._list_by_name()
+        model = ReadModel()
+        model.load(stored_from_body(body) for body in bodies)
+        model.revision = revision
+        self._upstream_head = max(self._upstream_head or 0, revision)
+        return _Pending(model, target=revision, events=deque(maxlen=self._event_buffer))
+
+    async def _list_by_name(self) -> _Pending:
         """Every version the upstream lists, at the revision of the first page; replaying the
-        events after that revision makes it exact."""
+        events after that revision makes it exact. Names whose versions are all withdrawn are
+        not listed, so they arrive only with their next event."""
         client = self._client
         bodies: list[dict[str, Any]] = []
         revision: int | None = None

@@ -45,6 +45,7 @@ from nestor_catalog_core.models import utcnow
 from nestor_catalog_server.api import events
 from nestor_catalog_server.api.audit import AuditController
 from nestor_catalog_server.api.errors import exception_handlers
+from nestor_catalog_server.api.export import ExportController
 from nestor_catalog_server.api.health import HealthController, OpenAPIDocumentController
 from nestor_catalog_server.api.middleware import RequestObserver
 from nestor_catalog_server.api.resources import ResourcesController
@@ -88,6 +89,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
     """Every controller of the app, in the order the OpenAPI document lists them."""
     return [
         ResourcesController,
+        ExportController,
         SearchController,
         ValidateController,
         AuditController,

@@ -188,6 +188,16 @@ async def test_a_reset_while_following_relists_and_resets_subscribers(
     assert following.name == "after-the-reset"
 
 
+async def test_a_copy_after_retention_has_fully_withdrawn_names_too(catalog: Catalog) -> None:
+    await publish(catalog, "soon-gone")
+    await catalog.withdraw("soon-gone", "1.0.0", source=API_SOURCE)
+    await catalog.store.trim_events(keep_last=1)
+    async with LiveServer(catalog) as server, asyncio.timeout(WAIT), mirror_of(server) as mirror:
+        assert mirror.status().full_syncs == 1
+        assert mirror.get("soon-gone", "1.0.0").withdrawn
+        assert_same(mirror, catalog)
+
+
 async def test_an_upstream_behind_the_mirror_is_copied_again(mirror: Mirror, live: LiveServer) -> None:
     await live.stop()
     fresh = await new_catalog()
@@ -257,9 +267,10 @@ async def test_an_unreachable_upstream_is_reported() -> None:
         await mirror.close()
 
 
-def upstream_with_a_gap() -> httpx.MockTransport:
+def upstream_with_a_gap(*, export: bool = True) -> httpx.MockTransport:
     """An upstream whose stream skips a sequence (an event type this client does not know):
-    a protocol edge case no real server produces on demand."""
+    a protocol edge case no real server produces on demand. Without ``export`` it is an
+    older server that answers 404 there, so the mirror lists instead."""
 
     def frame(sequence: int, kind: str) -> bytes:
         return f'id: {sequence}\nevent: {kind}\ndata: {{"repository": "r"}}\n\n'.encode()
@@ -268,6 +279,11 @@ def upstream_with_a_gap() -> httpx.MockTransport:
         path = request.url.path
         if path == "/api/v1/status":
             return httpx.Response(200, json={"revision": 3})
+        if path == "/api/v1/export":
+            if export:
+                return httpx.Response(200, content=b"", headers={"x-catalog-revision": "3"})
+            envelope = {"code": "NOT_FOUND", "message": "Not found", "service": "catalog", "details": {}}
+            return httpx.Response(404, json={"error": {**envelope, "trace_id": "t"}})
         if path == "/api/v1/resources":
             return httpx.Response(200, json={"items": [], "total": 0, "next_cursor": None, "revision": 3})
         if request.headers.get("last-event-id") == "0":
@@ -279,8 +295,10 @@ def upstream_with_a_gap() -> httpx.MockTransport:
     return httpx.MockTransport(handle)
 
 
-async def test_a_gap_makes_the_mirror_list_instead_of_skipping() -> None:
-    async with asyncio.timeout(WAIT), Mirror("http://t", transport=upstream_with_a_gap(), reconnect=FAST) as mirror:
+@pytest.mark.parametrize("export", [True, False], ids=["export", "listing"])
+async def test_a_gap_makes_the_mirror_copy_everything_instead_of_skipping(export: bool) -> None:
+    transport = upstream_with_a_gap(export=export)
+    async with asyncio.timeout(WAIT), Mirror("http://t", transport=transport, reconnect=FAST) as mirror:
         assert mirror.revision == 3
         assert mirror.status().full_syncs == 1
         assert await mirror.read_events(0, 10) == []

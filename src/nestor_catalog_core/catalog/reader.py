@@ -168,6 +168,14 @@ class CatalogReader(ABC):
         """Every version of ``name``, newest first, withdrawn ones included."""
         return list(reversed(self._state(name).entries))
 
+    def snapshot(self) -> tuple[int, builtins.list[CatalogEntry]]:
+        """Every version (withdrawn ones included), by name then version, with the revision
+        they are the state of: taken in one step, so it is consistent."""
+        model = self._model
+        revision = model.revision
+        entries = [entry for name in sorted(model.names) for entry in model.names[name].entries]
+        return revision, entries
+
     def has(self, name: str, version: str | None = None) -> bool:
         if version is None:
             return name in self._model.names

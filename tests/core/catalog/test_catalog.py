@@ -392,3 +392,19 @@ async def test_publish_documents_batches_and_keeps_each_outcome_in_place(catalog
     assert catalog.revision == events[-1].sequence
     audit = await catalog.audit(AuditQuery(resource="aws-rds-mysql", limit=50))
     assert sorted(r.outcome for r in audit.records) == ["accepted", "accepted", "rejected", "rejected"]
+
+
+async def test_snapshot_is_every_version_at_one_revision(catalog: Catalog) -> None:
+    assert catalog.snapshot() == (0, [])
+    v1 = _base()
+    await catalog.publish(_definition(_with_optional(v1, "1.1.0", "a_b")), source=GIT)
+    await catalog.publish(_definition(v1), source=GIT)
+    await catalog.publish(_definition(_base(name="another")), source=GIT)
+    await catalog.withdraw("aws-rds-mysql", "1.0.0", source=GIT)
+    revision, entries = catalog.snapshot()
+    assert revision == catalog.revision == 4
+    assert [(e.name, e.version, e.withdrawn) for e in entries] == [
+        ("another", "1.0.0", False),
+        ("aws-rds-mysql", "1.0.0", True),
+        ("aws-rds-mysql", "1.1.0", False),
+    ]
