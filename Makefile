@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test check lint typecheck format bench venv clean tools
+.PHONY: run test pytest check lint typecheck format bench venv clean tools
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.11 (https://www.python.org/downloads/) or pass PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -25,7 +25,11 @@ tools:
 run: $(STAMP)
 	$(BIN)/nestor-catalog serve --config configs/development.yaml --host $(HOST) --port $(PORT)
 
-test: $(STAMP) tools
+# What CI runs (.ci/run): lint, format check, mypy --strict, then every test.
+test: lint typecheck pytest
+
+# The tests alone (PYTEST_ARGS passes options, e.g. PYTEST_ARGS='-k sync -x').
+pytest: $(STAMP) tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -39,7 +43,7 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-check: lint typecheck test
+check: test
 
 bench: $(STAMP) tools
 	@scripts/ensure-bench-tools
