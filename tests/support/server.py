@@ -81,7 +81,7 @@ class ServerHandle:
     host: str
     port: int
     scheme: str
-    config_path: Path
+    config_path: Path | None
     log_path: Path
     env: dict[str, str]
     args: list[str]
@@ -236,20 +236,22 @@ class ServerHandle:
         self.start()
 
 
-def _hermetic_env(extra: Mapping[str, str] | None) -> dict[str, str]:
-    stripped = {override.variable for override in ENV_OVERRIDES} - _KEPT_VARIABLES
+def _hermetic_env(extra: Mapping[str, str] | None, drop: Sequence[str] = ()) -> dict[str, str]:
+    stripped = ({override.variable for override in ENV_OVERRIDES} | {"NESTOR_CATALOG_CONFIG"}) - _KEPT_VARIABLES
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in stripped and not key.startswith(GENERIC_ENV_PREFIX)
+        if key not in stripped and not key.startswith((GENERIC_ENV_PREFIX, *drop))
     }
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
 
 
-def _write_config(config: Path | str | Mapping[str, Any], folder: Path) -> tuple[Path, dict[str, Any]]:
+def _write_config(config: Path | str | Mapping[str, Any] | None, folder: Path) -> tuple[Path | None, dict[str, Any]]:
     """The config file to pass and its parsed content (to see whether TLS is on)."""
+    if config is None:
+        return None, {}
     if isinstance(config, Path | str):
         path = Path(config)
         return path, yaml.safe_load(path.read_text()) or {}
@@ -270,7 +272,7 @@ def _uses_tls(data: Mapping[str, Any]) -> bool:
 
 @contextlib.contextmanager
 def run_server(
-    config: Path | str | Mapping[str, Any],
+    config: Path | str | Mapping[str, Any] | None,
     *,
     env: Mapping[str, str] | None = None,
     workdir: Path | None = None,
@@ -279,18 +281,26 @@ def run_server(
     verify: Verify = True,
     cert: ClientCert = None,
     startup_timeout: float = STARTUP_TIMEOUT,
+    drop_env: Sequence[str] = (),
 ) -> Iterator[ServerHandle]:
     """Run the server with ``config`` until the block ends; see the module docstring.
+
+    ``config=None`` starts it without ``--config``, configured by ``env`` alone (as a container
+    is); ``DATA_DIR`` then defaults to a folder inside the temporary folder.
 
     ``verify``/``cert`` are what the handle's clients (and the health probe) use for HTTPS:
     pass the CA bundle path or an ``ssl.SSLContext``, and a client certificate for mTLS.
     ``args`` are extra ``serve`` options. ``workdir`` keeps the config, data and log there
-    instead of a temporary folder removed afterwards.
+    instead of a temporary folder removed afterwards. ``drop_env`` lists prefixes of inherited
+    variables to leave out (``("AWS_",)``: no credentials at all).
     """
     with contextlib.ExitStack() as stack:
         folder = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="nestor-server-")))
         folder.mkdir(parents=True, exist_ok=True)
         config_path, data = _write_config(config, folder)
+        if config_path is None:
+            env = {"DATA_DIR": str(folder / "data"), **(env or {})}
+        config_args = ["--config", str(config_path)] if config_path is not None else []
         handle: ServerHandle | None = None
         for attempt in range(_PORT_ATTEMPTS):
             handle = ServerHandle(
@@ -299,8 +309,8 @@ def run_server(
                 scheme="https" if _uses_tls(data) else "http",
                 config_path=config_path,
                 log_path=folder / "server.log",
-                env=_hermetic_env(env),
-                args=["--config", str(config_path), *args],
+                env=_hermetic_env(env, drop_env),
+                args=[*config_args, *args],
                 verify=verify,
                 cert=cert,
                 startup_timeout=startup_timeout,

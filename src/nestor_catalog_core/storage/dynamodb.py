@@ -78,9 +78,11 @@ Leases
     so replicas' clocks must agree to well within a lease's TTL.
 
 URI: ``dynamodb://<table>?region=us-west-2&endpoint=http://127.0.0.1:8000`` with options
-``create_table`` (create the table at ``open()`` if missing: tests and ``storage init``),
+``create_table`` (create the table at ``open()`` if missing: the server's
+``storage.dynamodb.create_table``, tests and ``storage init``),
 ``billing_mode`` (``PAY_PER_REQUEST`` or ``PROVISIONED``), ``read_capacity``,
-``write_capacity``, ``enable_point_in_time_recovery``, ``max_attempts`` (tries per request,
+``write_capacity`` (applied to a table it creates), ``enable_point_in_time_recovery`` (turned
+on at ``open()``, for a new or an existing table), ``max_attempts`` (tries per request,
 botocore's retries included, default 8), ``timeout`` (connect/read seconds, default 10)
 and ``max_write_attempts`` (tries per transaction under contention, default 50).
 
@@ -603,6 +605,23 @@ class DynamoDBStore(ComponentStore):
                 f"DynamoDB table {self.table_name} is {status} and cannot be used",
                 details={"table": self.table_name, "status": status},
             )
+        if self.table_options.point_in_time_recovery:
+            self._enable_pitr(client)
+
+    def _enable_pitr(self, client: DynamoDBClient) -> None:
+        """Point-in-time recovery asked for an existing table: turned on (a no-op when it already
+        is). Refused (no permission) it stops the start: the configuration asks for backups that
+        would otherwise silently not exist."""
+        try:
+            enable_point_in_time_recovery(client, self.table_name, wait=True)
+        except ClientError as exc:
+            raise StorageError(
+                f"point-in-time recovery of DynamoDB table {self.table_name} could not be enabled "
+                f"({_error_code(exc)}: {exc.response.get('Error', {}).get('Message', '')}); grant "
+                "dynamodb:DescribeContinuousBackups and dynamodb:UpdateContinuousBackups, or set "
+                "enable_point_in_time_recovery to false where backups are managed elsewhere",
+                details={"table": self.table_name, "reason": "pitr_refused"},
+            ) from exc
 
     def _ensure(self, client: DynamoDBClient, *, wait: bool) -> TableSetup:
         description = describe_table(client, self.table_name)

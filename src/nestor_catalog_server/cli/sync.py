@@ -38,7 +38,9 @@ EXIT_CONFIG: Final = 2
     "config_path",
     type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Configuration file (YAML); without it, defaults and environment variables.",
+    envvar="NESTOR_CATALOG_CONFIG",
+    help="Configuration file (YAML; env NESTOR_CATALOG_CONFIG); without it, the built-in defaults "
+    "and environment variables.",
 )
 @click.option("--once", is_flag=True, help="Sync every source once, print a summary and exit.")
 @click.option(

@@ -49,6 +49,7 @@ class EnvOverride:
     description: str
     is_path: bool = False
     fallback: bool = False  # only used when nothing else (file, earlier variables) set the key
+    structured: bool = False  # the value is YAML/JSON (a list of repositories), not one string
 
 
 #: The named environment overrides, applied in this order after the file.
@@ -59,6 +60,9 @@ ENV_OVERRIDES: Final[tuple[EnvOverride, ...]] = (
     EnvOverride("DYNAMODB_REGION", "storage.dynamodb.region", "DynamoDB region"),
     EnvOverride("AWS_REGION", "storage.dynamodb.region", "DynamoDB region when nothing else sets it", fallback=True),
     EnvOverride("DYNAMODB_ENDPOINT", "storage.dynamodb.endpoint", "DynamoDB endpoint, e.g. http://dynamodb:8000"),
+    EnvOverride(
+        "DYNAMODB_CREATE_TABLE", "storage.dynamodb.create_table", "create the table at start: auto, true, false"
+    ),
     EnvOverride("CACHE_TYPE", "cache.type", "none or redis"),
     EnvOverride("REDIS_URL", "cache.redis.url", "Redis URL"),
     EnvOverride("HOST", "service.host", "listen address"),
@@ -67,6 +71,13 @@ ENV_OVERRIDES: Final[tuple[EnvOverride, ...]] = (
     EnvOverride("LOG_FORMAT", "logging.format", "json or text"),
     EnvOverride("DATA_DIR", "service.data_dir", "data directory (SQLite file, git mirrors)", is_path=True),
     EnvOverride("AUTH_ENABLED", "auth.enabled", "true or false"),
+    EnvOverride("AUTH_JWKS_URL", "auth.jwks_url", "JWKS URL of the token issuer"),
+    EnvOverride(
+        "GIT_REPOSITORIES",
+        "git.repositories",
+        "the git repositories, as a YAML/JSON list: [{url: https://..., path: resources/}]",
+        structured=True,
+    ),
 )
 
 
@@ -332,9 +343,12 @@ def _apply_named_overrides(data: dict[str, Any], environ: Mapping[str, str], ori
         loc: Loc = tuple(override.key.split("."))
         if override.fallback and _lookup(data, loc) is not None:
             continue
+        parsed: Any = value
         if override.is_path:
-            value = os.path.normpath(Path(value).expanduser().absolute())
-        _assign(data, loc, value)
+            parsed = os.path.normpath(Path(value).expanduser().absolute())
+        elif override.structured:
+            parsed = _scalar(value)
+        _assign(data, loc, parsed)
         origins[loc] = override.variable
 
 
@@ -342,14 +356,18 @@ def _apply_generic_overrides(
     data: dict[str, Any], environ: Mapping[str, str], origins: dict[Loc, str], problems: list[_Problem]
 ) -> None:
     prefix = GENERIC_ENV_PREFIX.lower()
-    for variable in sorted(environ):
+    overrides: list[tuple[Loc, str]] = []
+    for variable in environ:
         if not variable.lower().startswith(prefix):
             continue
         parts = [part.lower() for part in variable[len(prefix) :].split("__")]
         if not parts or any(not part for part in parts):
             problems.append(_Problem(variable, "expected NESTOR_CATALOG__<SECTION>__<KEY>", variable=variable))
             continue
-        loc: Loc = tuple(int(part) if part.isdigit() else part for part in parts)
+        overrides.append((tuple(int(part) if part.isdigit() else part for part in parts), variable))
+    # Numeric order for list indexes (__2__ before __10__), so list items are created in order.
+    overrides.sort(key=lambda item: (tuple((0, p, "") if isinstance(p, int) else (1, 0, p) for p in item[0]), item[1]))
+    for loc, variable in overrides:
         try:
             _assign(data, loc, _scalar(environ[variable]))
         except (KeyError, IndexError, TypeError) as exc:
@@ -378,7 +396,9 @@ def _lookup(data: Any, loc: Loc) -> Any:
 
 
 def _assign(data: dict[str, Any], loc: Loc, value: Any) -> None:
-    """Set ``value`` at ``loc``, creating missing sections; list items must already exist."""
+    """Set ``value`` at ``loc``, creating missing sections and lists. A list item may be added
+    right after the last one (``repositories[0]`` of an empty list, then ``[1]``...), so
+    ``NESTOR_CATALOG__GIT__REPOSITORIES__0__URL`` declares a repository; a gap is an error."""
     target: Any = data
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
@@ -387,11 +407,14 @@ def _assign(data: dict[str, Any], loc: Loc, value: Any) -> None:
                 target[part] = value
                 return
             if target.get(part) is None:
-                target[part] = {}
+                target[part] = [] if isinstance(loc[index + 1], int) else {}
             target = target[part]
         elif isinstance(target, list) and isinstance(part, int):
-            if part >= len(target):
-                raise IndexError(f"{format_field_path(loc[:index])} has no item [{part}]")
+            if part == len(target):
+                target.append(None if last else [] if isinstance(loc[index + 1], int) else {})
+            elif part > len(target):
+                where = format_field_path(loc[:index])
+                raise IndexError(f"{where} has no item [{part}] (items are numbered from 0 without gaps)")
             if last:
                 target[part] = value
                 return

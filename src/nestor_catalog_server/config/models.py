@@ -185,6 +185,14 @@ def _replica_id(value: str) -> str:
     return value
 
 
+def repository_name_from_url(url: str) -> str | None:
+    """The source name a repository URL suggests: its last path part without ``.git``, as a DNS
+    label (``git@host:org/Platform_Resources.git`` -> ``platform-resources``); None if nothing is left."""
+    tail = url.strip().rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1].removesuffix(".git")
+    label = re.sub(r"[^a-z0-9]+", "-", tail.lower()).strip("-")[:63].strip("-")
+    return label or None
+
+
 SourceName = Annotated[str, AfterValidator(_source_name)]
 ReplicaId = Annotated[str, AfterValidator(_replica_id)]
 NonEmptyStr = Annotated[str, AfterValidator(_non_empty)]
@@ -308,14 +316,53 @@ class SQLiteConfig(_Section):
         return (self.path or data_dir / "catalog.db").absolute()
 
 
+def _create_table(value: Any) -> Any:
+    """``auto``, or a boolean in any of the spellings an environment variable may use."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in {"auto", ""}:
+            return "auto"
+        if text in {"true", "yes", "on", "1"}:
+            return True
+        if text in {"false", "no", "off", "0"}:
+            return False
+    return value
+
+
+def _is_aws_endpoint(endpoint: str | None) -> bool:
+    """No endpoint (the AWS default) or an ``*.amazonaws.com`` one: the real service."""
+    if endpoint is None:
+        return True
+    host = (urlsplit(endpoint).hostname or "").lower()
+    return host.endswith((".amazonaws.com", ".amazonaws.com.cn"))
+
+
 class DynamoDBConfig(_Section):
+    """The DynamoDB table. ``create_table`` decides whether the server creates it at start
+    (idempotent, safe when several replicas start at once): ``true``, ``false``, or ``auto``
+    (the default), which creates it only against a local endpoint (DynamoDB Local, moto, a
+    compose service), never against AWS itself, where tables belong to infrastructure code.
+    ``read_capacity``/``write_capacity`` (provisioned billing) and ``billing_mode`` are applied
+    when the table is created (an existing table's billing is never changed);
+    ``enable_point_in_time_recovery`` is turned on at every start, for a new or an existing
+    table. ``nestor-catalog storage init`` does the same by hand.
+    """
+
     table_name: str = "nestor-catalog"
     region: Annotated[str | None, BeforeValidator(_empty_to_none)] = None
     endpoint: Annotated[HttpUrl | None, BeforeValidator(_empty_to_none)] = None
+    create_table: Annotated[Literal["auto"] | bool, BeforeValidator(_create_table)] = "auto"
     read_capacity: int | None = Field(default=None, ge=1)
     write_capacity: int | None = Field(default=None, ge=1)
     enable_point_in_time_recovery: bool = False
     billing_mode: Annotated[Literal["PAY_PER_REQUEST", "PROVISIONED"] | None, BeforeValidator(_empty_to_none)] = None
+
+    @property
+    def creates_table(self) -> bool:
+        """Whether the server creates (or completes) the table at start."""
+        if self.create_table == "auto":
+            return not _is_aws_endpoint(self.endpoint)
+        return self.create_table
 
     @field_validator("table_name")
     @classmethod
@@ -357,7 +404,8 @@ class StorageConfig(_Section):
 
     def uri(self, data_dir: Path) -> str:
         """The URI ``open_store`` takes: ``memory://``, ``sqlite:////abs/catalog.db?synchronous=full``,
-        ``dynamodb://table?region=..&endpoint=..``.
+        ``dynamodb://table?region=..&endpoint=..`` (plus ``create_table`` when the server creates
+        the table, and the creation options and ``enable_point_in_time_recovery`` when set).
 
         Path and query parts are percent-encoded; the SQLite path is always absolute (four
         slashes), so the URI means the same file whatever the working directory later is.
@@ -367,12 +415,20 @@ class StorageConfig(_Section):
         if self.type == "sqlite":
             path = quote(self.sqlite.database_path(data_dir).as_posix(), safe="/")
             return f"sqlite:///{path}?{urlencode({'synchronous': self.sqlite.synchronous})}"
-        query = {
-            key: value
-            for key, value in (("region", self.dynamodb.region), ("endpoint", self.dynamodb.endpoint))
-            if value is not None
+        dynamodb = self.dynamodb
+        query: dict[str, str] = {
+            key: value for key, value in (("region", dynamodb.region), ("endpoint", dynamodb.endpoint)) if value
         }
-        table = quote(self.dynamodb.table_name, safe="")
+        if dynamodb.creates_table:
+            query["create_table"] = "true"
+        if dynamodb.billing_mode is not None:
+            query["billing_mode"] = dynamodb.billing_mode
+        if dynamodb.read_capacity is not None and dynamodb.write_capacity is not None:
+            query["read_capacity"] = str(dynamodb.read_capacity)
+            query["write_capacity"] = str(dynamodb.write_capacity)
+        if dynamodb.enable_point_in_time_recovery:
+            query["enable_point_in_time_recovery"] = "true"
+        table = quote(dynamodb.table_name, safe="")
         return f"dynamodb://{table}?{urlencode(query)}" if query else f"dynamodb://{table}"
 
 
@@ -445,8 +501,20 @@ class RepositoryConfig(_Section):
     ``poll_interval: 0`` turns polling off (webhooks only). ``webhook_provider`` pins the provider
     a webhook must come from; ``None`` accepts any supported one. A repository without a
     ``webhook_secret`` refuses webhooks. ``path`` is normalized to a POSIX folder without leading
-    or trailing slashes (``""`` is the whole repository).
+    or trailing slashes (``""`` is the whole repository). Without a ``name``, the repository is
+    named after its URL (``https://github.com/company/platform-resources.git`` ->
+    ``platform-resources``), so a repository given by its URL alone (Helm's ``--set
+    config.git.repositories[0].url=...``, an environment variable) is complete.
     """
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_url(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("name") in (None, "") and isinstance(data.get("url"), str):
+            derived = repository_name_from_url(data["url"])
+            if derived:
+                return {**data, "name": derived}
+        return data
 
     name: SourceName
     url: NonEmptyStr
@@ -578,7 +646,9 @@ class AuthConfig(_Section):
 
     The algorithms a token may use are fixed here, never taken from the token: HMAC ones only
     with ``hs256_secret`` (at least 32 bytes), asymmetric ones only with ``public_keys`` (PEM
-    public keys or certificates) or a ``jwks_file``. Every authenticated caller reads; a caller
+    public keys or certificates), a ``jwks_file`` or the issuer's ``jwks_url`` (fetched at start,
+    cached for ``jwks_cache_ttl``, fetched again early when a token names an unknown ``kid``, at
+    most once per ``jwks_min_refresh_interval``). Every authenticated caller reads; a caller
     whose ``write_claim`` holds one of ``write_values`` also writes. ``write_claim`` may be a
     dotted path into nested claims (``realm_access.roles``).
     """
@@ -588,6 +658,17 @@ class AuthConfig(_Section):
     hs256_secret: OptionalSecret = None
     public_keys: Annotated[tuple[ReadableFile, ...], BeforeValidator(_as_tuple)] = ()
     jwks_file: ReadableFile | None = None
+    jwks_url: Annotated[HttpUrl | None, BeforeValidator(_empty_to_none)] = Field(
+        default=None, description="The issuer's JWK set (https://issuer/.well-known/jwks.json), fetched and cached."
+    )
+    jwks_cache_ttl: PositiveDuration = Field(
+        default=timedelta(minutes=5), description="How long a fetched JWK set is used before it is fetched again."
+    )
+    jwks_min_refresh_interval: PositiveDuration = Field(
+        default=timedelta(seconds=30),
+        description="At most one fetch per interval for tokens naming an unknown kid (a flood of them stays cheap).",
+    )
+    jwks_timeout: PositiveDuration = Field(default=timedelta(seconds=5), description="Timeout of one JWKS fetch.")
     audience: Annotated[tuple[NonEmptyStr, ...], BeforeValidator(_optional_list)] = ()
     issuer: Annotated[str | None, BeforeValidator(_empty_to_none)] = None
     leeway: Duration = timedelta(seconds=30)
@@ -604,7 +685,7 @@ class AuthConfig(_Section):
 
     @property
     def has_asymmetric_keys(self) -> bool:
-        return bool(self.public_keys) or self.jwks_file is not None
+        return bool(self.public_keys) or self.jwks_file is not None or self.jwks_url is not None
 
     @property
     def effective_algorithms(self) -> tuple[str, ...]:
@@ -620,7 +701,7 @@ class AuthConfig(_Section):
         if not self.enabled:
             return self
         if self.hs256_secret is None and not self.has_asymmetric_keys:
-            raise key_error("enabled", "no key is configured: set hs256_secret, public_keys or jwks_file")
+            raise key_error("enabled", "no key is configured: set hs256_secret, public_keys, jwks_file or jwks_url")
         if not self.effective_algorithms:
             raise key_error("algorithms", f"none of {list(self.algorithms)} can be verified with the configured keys")
         return self

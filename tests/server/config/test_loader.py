@@ -54,7 +54,10 @@ def test_production_config_loads_with_its_secrets_from_the_environment(tmp_path:
     assert settings.service.environment == "production"
     assert settings.storage.dynamodb.table_name == "nestor-catalog-prod"
     assert settings.storage.dynamodb.effective_billing_mode == "PROVISIONED"
-    assert settings.store_uri() == "dynamodb://nestor-catalog-prod?region=us-west-2"
+    assert settings.store_uri() == (
+        "dynamodb://nestor-catalog-prod?region=us-west-2&read_capacity=10&write_capacity=5"
+        "&enable_point_in_time_recovery=true"
+    )
     assert settings.cache.type == "redis"
     assert settings.cache.redis.ttl == timedelta(minutes=5)
     platform, aws = settings.git.repositories
@@ -81,7 +84,9 @@ def test_spec_docker_example_overrides_storage() -> None:
         CONFIGS / "development.yaml",
         environ={"STORAGE_TYPE": "dynamodb", "DYNAMODB_ENDPOINT": "http://dynamodb:8000", "AWS_REGION": "eu-west-1"},
     )
-    assert settings.store_uri() == "dynamodb://nestor-catalog?region=eu-west-1&endpoint=http%3A%2F%2Fdynamodb%3A8000"
+    assert settings.store_uri() == (
+        "dynamodb://nestor-catalog?region=eu-west-1&endpoint=http%3A%2F%2Fdynamodb%3A8000&create_table=true"
+    )
 
 
 # --------------------------------------------------------------------------------------------- defaults

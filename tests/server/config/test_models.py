@@ -66,7 +66,9 @@ def test_store_uris() -> None:
             "dynamodb": {"table_name": "cat.prod", "region": "us-west-2", "endpoint": "http://h:8000/"},
         }
     )
-    assert dynamo.uri(data_dir) == "dynamodb://cat.prod?region=us-west-2&endpoint=http%3A%2F%2Fh%3A8000"
+    assert (
+        dynamo.uri(data_dir) == "dynamodb://cat.prod?region=us-west-2&endpoint=http%3A%2F%2Fh%3A8000&create_table=true"
+    )
     assert StorageConfig(type="dynamodb").uri(data_dir) == "dynamodb://nestor-catalog"
 
 
