@@ -5,8 +5,17 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
+# The container image and its local dependencies (Docker is needed for these targets only).
+DOCKER ?= docker
+IMAGE ?= nestor/catalog:dev
+VERSION ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE ?= $(shell git remote get-url origin 2>/dev/null | sed 's|//[^@/]*@|//|' || echo unknown)
+# Where `make docker-up` publishes DynamoDB Local and Redis; `make dev-catalog` serves against them.
+DEV_DYNAMODB_ENDPOINT ?= http://127.0.0.1:8000
+DEV_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test pytest check lint typecheck format bench venv clean tools
+.PHONY: run test pytest check lint typecheck format bench venv clean tools docker-build docker-up docker-down dev-catalog
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.11 (https://www.python.org/downloads/) or pass PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -24,6 +33,24 @@ tools:
 
 run: $(STAMP)
 	$(BIN)/nestor-catalog serve --config configs/development.yaml --host $(HOST) --port $(PORT)
+
+# The image, tagged $(IMAGE) (multi-stage build, see Dockerfile).
+docker-build:
+	$(DOCKER) build --tag $(IMAGE) --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) \
+	  --build-arg SOURCE=$(or $(SOURCE),unknown) --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) .
+
+# The dependencies of the scale-out setup, from docker-compose.yml: DynamoDB Local on :8000, Redis on :6379.
+docker-up:
+	$(DOCKER) compose up --detach dynamodb redis
+
+docker-down:
+	$(DOCKER) compose down
+
+# The server on this machine against `make docker-up`'s DynamoDB Local and Redis, serving and
+# watching examples/ (configs/development.yaml; the table is created at start).
+dev-catalog: $(STAMP)
+	STORAGE_TYPE=dynamodb DYNAMODB_ENDPOINT=$(DEV_DYNAMODB_ENDPOINT) CACHE_TYPE=redis REDIS_URL=$(DEV_REDIS_URL) \
+	  $(BIN)/nestor-catalog serve --config configs/development.yaml --host $(HOST) --port $(PORT)
 
 # What CI runs (.ci/run): lint, format check, mypy --strict, then every test.
 test: lint typecheck pytest
