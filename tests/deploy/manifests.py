@@ -77,7 +77,7 @@ def validate_all(manifests: Iterable[Manifest]) -> list[str]:
                 except kubernetes_validate.ValidationError as exc:
                     raise AssertionError(
                         f"{name} is invalid for Kubernetes {version}: {exc.message} at {list(exc.path)}"
-                    )
+                    ) from None
         checked.append(name)
     return checked
 
