@@ -34,6 +34,7 @@ from nestor_catalog_server.config.models import (
     TLSConfig,
     ValidationConfig,
 )
+from nestor_catalog_server.config.schema import settings_json_schema
 
 __all__ = [
     "ENV_OVERRIDES",
@@ -64,4 +65,5 @@ __all__ = [
     "parse_duration",
     "parse_size",
     "settings_from_mapping",
+    "settings_json_schema",
 ]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
 
 __all__ = [
     "ByteSize",
@@ -139,15 +139,31 @@ def _positive_size(value: int) -> int:
     return value
 
 
+#: What a duration or a size looks like in a JSON Schema (``values.schema.json`` of the Helm chart,
+#: editors): a bare number, or text the parsers read.
+DURATION_JSON_SCHEMA: Final = {
+    "type": ["string", "number"],
+    "pattern": r"^\s*([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+\s*$|^\s*[0-9]+(\.[0-9]+)?\s*$",
+    "minimum": 0,
+    "description": "A duration: 250ms, 30s, 5m, 1h30m, 7d, or a number of seconds.",
+}
+SIZE_JSON_SCHEMA: Final = {
+    "type": ["string", "integer"],
+    "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*([kKmMgGtT][iI]?)?[bB]?\s*$",
+    "minimum": 0,
+    "description": "A size: 512KiB, 1MiB, 1MB, or a number of bytes.",
+}
+
 #: A non-negative duration; serialized back as ``"30s"``.
 Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str, when_used="json"),
+    WithJsonSchema(DURATION_JSON_SCHEMA),
 ]
 #: A duration greater than zero.
 PositiveDuration = Annotated[Duration, AfterValidator(_positive_duration)]
 #: A size in bytes.
-ByteSize = Annotated[int, BeforeValidator(parse_size)]
+ByteSize = Annotated[int, BeforeValidator(parse_size), WithJsonSchema(SIZE_JSON_SCHEMA)]
 #: A size in bytes greater than zero.
 PositiveByteSize = Annotated[ByteSize, AfterValidator(_positive_size)]

@@ -48,6 +48,7 @@ def test_public_names() -> None:
             "parse_duration",
             "parse_size",
             "settings_from_mapping",
+            "settings_json_schema",
         ]
     )
     for name in config.__all__:
