@@ -23,7 +23,7 @@ _SCHEMA_MAPS: Final = frozenset({"properties", "$defs", "patternProperties"})
 def settings_json_schema() -> dict[str, Any]:
     """The schema of a configuration file (or of the chart's ``config`` value); its ``$defs``
     are referenced as ``#/$defs/<Section>``, so embed it with them at the document's root."""
-    schema = _without_noise(Settings.model_json_schema(mode="validation"))
+    schema: dict[str, Any] = _without_noise(Settings.model_json_schema(mode="validation"))
     repository = schema["$defs"]["RepositoryConfig"]
     # A repository without a name is named after its URL (RepositoryConfig._name_from_url).
     repository["required"] = [key for key in repository.get("required", []) if key != "name"]
