@@ -32,6 +32,7 @@ class AsyncCatalogClient(_BaseCatalogClient):
     """Asyncio client of a nestor-catalog server (or sidecar); see ``CatalogClient``.
 
     ``transport`` may be ``httpx.ASGITransport(app)`` to call an app in-process.
+    ``tracer_provider`` as for ``CatalogClient`` (a CLIENT span and ``traceparent`` per request).
     """
 
     _http: httpx.AsyncClient
@@ -48,8 +49,11 @@ class AsyncCatalogClient(_BaseCatalogClient):
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         verify: ssl.SSLContext | bool = True,
+        tracer_provider: Any | None = None,
     ) -> None:
-        super().__init__(token=token, retries=retries, cache=cache, user_agent=user_agent)
+        super().__init__(
+            token=token, retries=retries, cache=cache, user_agent=user_agent, tracer_provider=tracer_provider
+        )
         self._http = httpx.AsyncClient(
             base_url=base_url,
             timeout=timeout,
@@ -90,10 +94,14 @@ class AsyncCatalogClient(_BaseCatalogClient):
                 await asyncio.sleep(step.seconds)
                 outcome = None
                 continue
-            try:
-                outcome = await self._http.send(step.request)
-            except httpx.TransportError as exc:
-                outcome = exc
+            with self._tracer.request(step.request) as traced:
+                try:
+                    outcome = await self._http.send(step.request)
+                except httpx.TransportError as exc:
+                    traced.failed(exc)
+                    outcome = exc
+                else:
+                    traced.response(outcome)
 
     # -- resources -------------------------------------------------------------------------
 

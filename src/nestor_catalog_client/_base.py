@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from nestor_catalog_client._tracing import RequestTracer
 from nestor_catalog_client._cache import CachedResponse, ETagCache
 from nestor_catalog_client._errors import error_from_response, transport_error
 from nestor_catalog_client._models import (
@@ -142,8 +143,10 @@ class _BaseCatalogClient:
         retries: int | RetryPolicy = 3,
         cache: bool | int | ETagCache | None = True,
         user_agent: str | None = None,
+        tracer_provider: Any | None = None,
     ) -> None:
         self._token = token
+        self._tracer = RequestTracer(tracer_provider)
         self.retry_policy = retries if isinstance(retries, RetryPolicy) else RetryPolicy(retries=retries)
         self.cache = _make_cache(cache)
         self.user_agent = user_agent or f"nestor-catalog-client/{__version__} httpx/{httpx.__version__}"

@@ -36,7 +36,9 @@ class CatalogClient(_BaseCatalogClient):
     ``retries`` repeats idempotent calls after transient failures (a number or a
     ``RetryPolicy``). ``cache`` keeps exact versions and inputs schemas and revalidates them
     with ``If-None-Match`` (True, a maximum number of entries, an ``ETagCache`` to share, or
-    False). ``transport`` is passed to httpx (tests, proxies, custom TLS). ``verify`` is an
+    False). ``transport`` is passed to httpx (tests, proxies, custom TLS).
+    ``tracer_provider`` (OpenTelemetry, default the global one) gets a CLIENT span per request;
+    every request carries the current ``traceparent`` when ``opentelemetry-api`` is installed. ``verify`` is an
     ``ssl.SSLContext`` (for mTLS, one holding the client certificate) or a bool.
 
     Errors are the core exception tree: ``ResourceNotFound``, ``NoMatchingVersion``,
@@ -59,8 +61,11 @@ class CatalogClient(_BaseCatalogClient):
         headers: Mapping[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
         verify: ssl.SSLContext | bool = True,
+        tracer_provider: Any | None = None,
     ) -> None:
-        super().__init__(token=token, retries=retries, cache=cache, user_agent=user_agent)
+        super().__init__(
+            token=token, retries=retries, cache=cache, user_agent=user_agent, tracer_provider=tracer_provider
+        )
         self._http = httpx.Client(
             base_url=base_url,
             timeout=timeout,
@@ -101,10 +106,14 @@ class CatalogClient(_BaseCatalogClient):
                 time.sleep(step.seconds)
                 outcome = None
                 continue
-            try:
-                outcome = self._http.send(step.request)
-            except httpx.TransportError as exc:
-                outcome = exc
+            with self._tracer.request(step.request) as traced:
+                try:
+                    outcome = self._http.send(step.request)
+                except httpx.TransportError as exc:
+                    traced.failed(exc)
+                    outcome = exc
+                else:
+                    traced.response(outcome)
 
     # -- resources -------------------------------------------------------------------------
 

@@ -142,6 +142,7 @@ class StreamState:
     def request(self, client: CatalogClient | AsyncCatalogClient) -> httpx.Request:
         params = tuple(("filter", expression) for expression in self.event_filter.to_expressions())
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **client._auth_headers()}
+        client._tracer.inject(headers)
         if self.last_event_id is not None:
             headers["Last-Event-ID"] = str(self.last_event_id)
         timeout = client._http.timeout

@@ -55,7 +55,8 @@ from nestor_catalog_server.api.sync import SyncController, WebhookController
 from nestor_catalog_server.api.validate import ValidateController
 from nestor_catalog_server.auth import TokenVerifier
 from nestor_catalog_server.config import Settings, catalog_settings
-from nestor_catalog_server.observability import Metrics, configure_logging
+from nestor_catalog_server.observability import Metrics, Tracing, configure_logging
+from nestor_catalog_server.observability.traced_store import TracedStore
 from nestor_catalog_server.scaleout.internal_api import InternalSyncController
 from nestor_catalog_server.state import STATE_KEY, AppState, provide_app_state
 
@@ -135,17 +136,21 @@ def create_app(
     catalog: CatalogReader | None = None,
     sync: SyncManager | None = None,
     metrics: Metrics | None = None,
+    tracing: Tracing | None = None,
 ) -> Litestar:
     """The Litestar app for ``settings``.
 
     ``catalog`` (a started ``Catalog``, or a mirror's ``CatalogReader``) and ``sync`` are used as
     given and left to the caller to stop and close; without them the lifespan opens the store of
     ``settings.store_uri()`` and creates the sync manager. ``metrics`` lets a caller share or
-    inspect the registry. Raises ``ConfigError`` for unusable auth keys.
+    inspect the registry; ``tracing`` defaults to what the ``OTEL_*`` variables ask for
+    (``Tracing.from_environment``). Raises ``ConfigError`` for unusable auth keys.
     """
     metrics = metrics or Metrics(service=settings.service.name, version=__version__)
+    if tracing is None:
+        tracing = Tracing.from_environment(settings.service.name)
     verifier = TokenVerifier(settings.auth) if settings.auth.enabled else None
-    lifespan = _Lifespan(settings, catalog=catalog, sync=sync, metrics=metrics, verifier=verifier)
+    lifespan = _Lifespan(settings, catalog=catalog, sync=sync, metrics=metrics, verifier=verifier, tracing=tracing)
     app = Litestar(
         route_handlers=route_handlers(),
         dependencies={"app_state": Provide(_app_state_dependency, sync_to_thread=False)},
@@ -159,7 +164,7 @@ def create_app(
         debug=False,
         state=State(),
     )
-    app.asgi_handler = RequestObserver(app.asgi_handler, metrics)
+    app.asgi_handler = RequestObserver(app.asgi_handler, metrics, tracing)
     return app
 
 
@@ -174,18 +179,24 @@ class _Lifespan:
         sync: SyncManager | None,
         metrics: Metrics,
         verifier: TokenVerifier | None,
+        tracing: Tracing,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.sync = sync
         self.metrics = metrics
         self.verifier = verifier
+        self.tracing = tracing
 
     @contextlib.asynccontextmanager
     async def __call__(self, app: Litestar) -> AsyncIterator[None]:
         settings = self.settings
         configure_logging(settings.logging, settings.service.name)
         async with contextlib.AsyncExitStack() as stack:
+            stack.callback(self.tracing.shutdown)
+            if self.verifier is not None:
+                await self.verifier.start()
+                stack.push_async_callback(self.verifier.close)
             catalog = self.catalog if self.catalog is not None else await self._open_catalog(stack)
             state = AppState(
                 settings=settings, catalog=catalog, metrics=self.metrics, verifier=self.verifier, sync=self.sync
@@ -216,7 +227,10 @@ class _Lifespan:
     async def _open_catalog(self, stack: contextlib.AsyncExitStack) -> Catalog:
         """The catalog over the configured store; a store that cannot be opened stops the start
         with one log line saying which store and why (the server then exits non-zero)."""
-        catalog = Catalog(open_store(self.settings.store_uri()), catalog_settings(self.settings))
+        store = open_store(self.settings.store_uri())
+        if self.tracing.enabled:
+            store = TracedStore(store, self.tracing)
+        catalog = Catalog(store, catalog_settings(self.settings))
         try:
             await catalog.start()
         except CatalogError as exc:
@@ -244,6 +258,7 @@ class _Lifespan:
             data_dir=self.settings.service.data_dir,
             metrics=self.metrics,
             load_options=catalog.settings.load_options,
+            tracing=self.tracing,
         )
 
     async def _start_sync(self, catalog: CatalogReader, stack: contextlib.AsyncExitStack) -> SyncManager:

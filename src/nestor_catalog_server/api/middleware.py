@@ -1,4 +1,5 @@
-"""The one request middleware: trace id, ``X-Request-ID``, metrics, access log and HEAD.
+"""The one request middleware: trace id, ``X-Request-ID``, metrics, access log, HEAD and, when
+tracing is on, the request's OpenTelemetry SERVER span.
 
 It wraps the whole Litestar app (outside routing and the exception handlers), so 404s, 405s and
 errors are counted, logged and tagged like every other response. Per request it does only what
@@ -23,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
@@ -36,6 +37,11 @@ from nestor_catalog_server.observability import (
 )
 from nestor_catalog_server.observability import trace_id_from_headers as _trace_id_from_headers
 from nestor_catalog_server.observability.metrics import HTTP_METHODS
+from nestor_catalog_server.observability.otel import Tracing
+from nestor_catalog_server.observability.otel import trace_id_of as otel_trace_id
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
 
 __all__ = ["ACCESS_LOGGER", "QUIET_PATHS", "SLOW_REQUEST_SECONDS", "RequestObserver", "access_level", "trace_id_of"]
 
@@ -52,9 +58,10 @@ _REQUEST_ID: Final = b"x-request-id"
 access_log = logging.getLogger(ACCESS_LOGGER)
 
 
-def trace_id_of(raw_headers: Iterable[tuple[bytes, bytes]]) -> str:
+def trace_id_of(raw_headers: Iterable[tuple[bytes, bytes]], default: str | None = None) -> str:
     """The request's trace id from its raw ASGI headers (``traceparent``, else ``X-Request-ID``),
-    else a new one; the header names are lower-case bytes per the ASGI spec."""
+    else ``default`` (the request span's trace id when tracing is on), else a new one; the header
+    names are lower-case bytes per the ASGI spec."""
     found: dict[str, str] | None = None
     for name, value in raw_headers:
         if name in _TRACE_HEADERS:
@@ -62,7 +69,7 @@ def trace_id_of(raw_headers: Iterable[tuple[bytes, bytes]]) -> str:
                 found = {}
             found[name.decode("latin-1")] = value.decode("latin-1")
     if found is None:
-        return new_trace_id()
+        return default or new_trace_id()
     return _trace_id_from_headers(found)
 
 
@@ -109,20 +116,42 @@ class _Series:
 class RequestObserver:
     """ASGI middleware around the whole app; see the module docstring."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, tracing: Tracing | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.tracing = tracing or Tracing()
         self._series = _Series(metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]  # lifespan scopes pass through too
             await self.app(scope, receive, send)
             return
-        await self._observe(cast(HTTPScope, scope), receive, send)
+        if self.tracing.enabled:
+            await self._observe_traced(cast(HTTPScope, scope), receive, send)
+        else:
+            await self._observe(cast(HTTPScope, scope), receive, send)
 
-    async def _observe(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
+    async def _observe_traced(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
+        """``_observe`` inside a SERVER span whose parent is the caller's ``traceparent``."""
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
+        attributes = {
+            "http.request.method": scope["method"],
+            "url.path": scope["path"],
+            "url.scheme": scope.get("scheme", "http"),
+            "network.protocol.version": scope.get("http_version", "1.1"),
+        }
+        client = scope.get("client")
+        if client:
+            attributes["client.address"] = client[0]
+        if "user-agent" in headers:
+            attributes["user_agent.original"] = headers["user-agent"]
+        parent = self.tracing.extract(headers)
+        with self.tracing.span(scope["method"], kind="server", parent=parent, attributes=attributes) as span:
+            await self._observe(scope, receive, send, span)
+
+    async def _observe(self, scope: HTTPScope, receive: Receive, send: Send, span: Span | None = None) -> None:
         started = time.perf_counter()
-        trace_id = trace_id_of(scope["headers"])
+        trace_id = trace_id_of(scope["headers"], otel_trace_id(span))
         token = set_trace_id(trace_id)
         method = scope["method"]
         head = method == "HEAD"
@@ -149,9 +178,24 @@ class RequestObserver:
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("path_template") or None
+            if span is not None:
+                _finish_span(span, method, route, status or 500)
             self._series.observe(method, route, status or 500, elapsed)
             _log_access(scope, method, route, status or 500, elapsed)
             reset_trace_id(token)
+
+
+def _finish_span(span: Span, method: str, route: str | None, status: int) -> None:
+    """Name the span after the route template (``GET /api/v1/resources/{name}``) and record the
+    status; a 5xx answer marks it as an error (4xx are the caller's, per the HTTP conventions)."""
+    from opentelemetry.trace import Status, StatusCode
+
+    if route:
+        span.update_name(f"{method} {route}")
+        span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
 
 
 def _log_access(scope: HTTPScope, method: str, route: str | None, status: int, elapsed: float) -> None:

@@ -28,7 +28,7 @@ WRITE: Final = {"write": True}
 _PRINCIPAL: Final = "principal"
 
 
-def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+async def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Litestar guard: authenticate the bearer token; for write routes, check the write claim.
 
     Raises ``AuthenticationError`` (401) or ``PermissionDenied`` (403); failures are counted in
@@ -41,7 +41,7 @@ def authorize(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRoute
     if verifier is None or not verifier.enabled:
         return
     try:
-        principal = verifier.authenticate(connection.headers.get("authorization"))
+        principal = await verifier.authenticate_async(connection.headers.get("authorization"))
     except AuthenticationError as exc:
         state.metrics.auth_failed(str(exc.details.get("reason", "unknown")))
         raise

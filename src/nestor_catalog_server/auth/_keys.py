@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from nestor_catalog_core import ConfigError
 
-__all__ = ["ALGORITHM_FAMILIES", "Family", "VerificationKey", "load_jwks", "load_pem_keys"]
+__all__ = ["ALGORITHM_FAMILIES", "Family", "VerificationKey", "jwk_key", "load_jwks", "load_pem_keys"]
 
 Family = Literal["HMAC", "RSA", "EC", "OKP"]
 PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey | ed448.Ed448PublicKey
@@ -125,7 +125,7 @@ def load_jwks(path: Path, source: str) -> list[VerificationKey]:
     kids: set[str] = set()
     for index, entry in enumerate(entries):
         where = f"{source} ({path}) keys[{index}]"
-        key = _jwk(entry, where)
+        key = jwk_key(entry, where)
         if key is None:
             continue
         if key.kid is not None:
@@ -136,7 +136,8 @@ def load_jwks(path: Path, source: str) -> list[VerificationKey]:
     return keys
 
 
-def _jwk(entry: Any, where: str) -> VerificationKey | None:
+def jwk_key(entry: Any, where: str) -> VerificationKey | None:
+    """One JWK as a verification key; None for an encryption key; ``ConfigError`` when unusable."""
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: a JWK must be a JSON object")
     if entry.get("use") == "enc":

@@ -13,8 +13,10 @@ the message is safe to return to the caller (it never echoes the token).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +26,8 @@ from typing import Any, Final
 
 import jwt
 
-from nestor_catalog_core import AuthenticationError, PermissionDenied
+from nestor_catalog_core import AuthenticationError, PermissionDenied, ServiceUnavailable
+from nestor_catalog_server.auth._jwks import JwksKeys
 from nestor_catalog_server.auth._keys import ALGORITHM_FAMILIES, VerificationKey, load_jwks, load_pem_keys
 from nestor_catalog_server.config import AuthConfig
 
@@ -42,6 +45,13 @@ REASONS: Final = (
     "algorithm_not_allowed",
     "claim_missing",
 )
+#: How ``_verify`` treats a JWKS fetch that is due: do it now (blocking), hand it to the caller
+#: (``_KeysDue``, the async path) or skip it (the retry after the caller fetched).
+_INLINE: Final = "inline"
+_DEFER: Final = "defer"
+_SKIP: Final = "skip"
+
+
 #: Tokens longer than this are refused unparsed (real ones are a few KiB at most).
 MAX_TOKEN_LENGTH: Final = 16 * 1024
 
@@ -114,7 +124,19 @@ class TokenVerifier:
         self._cache_size = cache_size
         self._clock = clock
         self._keys = self._load_keys(settings)
+        self._jwks = (
+            JwksKeys(
+                settings.jwks_url,
+                ttl=settings.jwks_cache_ttl.total_seconds(),
+                min_refresh_interval=settings.jwks_min_refresh_interval.total_seconds(),
+                timeout=settings.jwks_timeout.total_seconds(),
+            )
+            if settings.jwks_url is not None
+            else None
+        )
         families = {key.family for key in self._keys}
+        if self._jwks is not None:  # the issuer's key types are known once fetched
+            families |= {"RSA", "EC", "OKP"}
         self.algorithms: tuple[str, ...] = tuple(
             alg for alg in settings.algorithms if ALGORITHM_FAMILIES[alg] in families
         )
@@ -137,14 +159,47 @@ class TokenVerifier:
     def enabled(self) -> bool:
         return self.settings.enabled
 
+    @property
+    def jwks(self) -> JwksKeys | None:
+        """The issuer's key set when ``auth.jwks_url`` is configured."""
+        return self._jwks
+
+    async def start(self) -> None:
+        """Fetch the issuer's JWK set (``auth.jwks_url``) before the first request; a failure is
+        logged and retried when a token arrives, so an issuer outage does not stop the start."""
+        if self._jwks is None:
+            return
+        with contextlib.suppress(ServiceUnavailable):
+            await asyncio.to_thread(self._jwks.refresh)
+
+    async def close(self) -> None:
+        """Nothing is held open (each JWKS fetch is one request); the pair of ``start``."""
+
     def authenticate(self, authorization_header: str | None) -> Principal:
-        """The caller of a request: ``ANONYMOUS`` when auth is disabled, else the verified token's principal."""
+        """The caller of a request: ``ANONYMOUS`` when auth is disabled, else the verified token's
+        principal. A JWKS fetch this needs blocks; in a server use ``authenticate_async``."""
         if not self.enabled:
             return ANONYMOUS
         return self.verify(bearer_token(authorization_header))
 
+    async def authenticate_async(self, authorization_header: str | None) -> Principal:
+        """``authenticate`` for the event loop: a JWKS fetch (first use, expiry, unknown ``kid``)
+        runs in a worker thread."""
+        if not self.enabled:
+            return ANONYMOUS
+        token = bearer_token(authorization_header)
+        try:
+            return self._verify_cached(token, _DEFER)
+        except _KeysDue as due:
+            assert self._jwks is not None
+            await asyncio.to_thread(self._jwks.refresh, due.kid)
+            return self._verify_cached(token, _SKIP)
+
     def verify(self, token: str) -> Principal:
         """The principal of a valid token; ``AuthenticationError`` with a reason code otherwise."""
+        return self._verify_cached(token, _INLINE)
+
+    def _verify_cached(self, token: str, fetch: str) -> Principal:
         cached = self._cache.get(token)
         if cached is not None:
             principal, expires_at = cached
@@ -152,7 +207,7 @@ class TokenVerifier:
                 return principal
             self._cache.pop(token, None)
             raise _failure("token_expired", "token expired")
-        principal, expires_at = self._verify(token)
+        principal, expires_at = self._verify(token, fetch)
         self._remember(token, principal, expires_at)
         return principal
 
@@ -163,7 +218,7 @@ class TokenVerifier:
             self._cache.pop(next(iter(self._cache)), None)
         self._cache[token] = (principal, expires_at)
 
-    def _verify(self, token: str) -> tuple[Principal, float]:
+    def _verify(self, token: str, fetch: str = _INLINE) -> tuple[Principal, float]:
         """The principal and the time (with leeway) after which the token is expired."""
         if not token:
             raise _failure("token_missing", "missing bearer token")
@@ -173,7 +228,12 @@ class TokenVerifier:
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
             raise _failure("algorithm_not_allowed", f"token algorithm {str(alg)[:20]!r} is not allowed")
-        candidates = self._candidates(alg, header.get("kid"))
+        kid = header.get("kid")
+        if self._jwks is not None and fetch != _SKIP and self._jwks.due(kid):
+            if fetch == _DEFER:
+                raise _KeysDue(kid)
+            self._jwks.refresh(kid)
+        candidates = self._candidates(alg, kid)
         if not candidates:
             raise _failure("bad_signature", "no configured key matches the token's key id")
         for key in candidates:
@@ -197,7 +257,8 @@ class TokenVerifier:
 
     def _candidates(self, alg: str, kid: object) -> list[VerificationKey]:
         """Keys of the token's family: the one its ``kid`` names, else those without a kid."""
-        usable = [key for key in self._keys if key.accepts(alg)]
+        keys = self._keys if self._jwks is None else [*self._keys, *self._jwks.keys]
+        usable = [key for key in keys if key.accepts(alg)]
         if isinstance(kid, str):
             named = [key for key in usable if key.kid == kid]
             if named:
@@ -246,6 +307,14 @@ class TokenVerifier:
         else:
             return False
         return not granted.isdisjoint(self.settings.write_values)
+
+
+class _KeysDue(Exception):
+    """The JWK set should be fetched before this token is verified (``kid`` is the token's)."""
+
+    def __init__(self, kid: object) -> None:
+        super().__init__("jwks fetch due")
+        self.kid = kid
 
 
 def _unverified_header(token: str) -> dict[str, Any]:

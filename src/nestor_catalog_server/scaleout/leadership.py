@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from nestor_catalog_core import CatalogError, ComponentStore
 from nestor_catalog_core.models import Lease, format_time, utcnow
+from nestor_catalog_server.observability.tracing import trace_context
 from nestor_catalog_server.scaleout._tasks import raise_if_cancelling, stop_tasks
 
 __all__ = ["LeaderElector", "LeaderInfo", "default_replica_id", "holder_string", "parse_holder"]
@@ -166,11 +167,13 @@ class LeaderElector:
         return max(0.0, min(self.interval, self._valid_until - self._margin - time.monotonic()))
 
     async def step(self) -> None:
-        """One attempt: renew (leading) or acquire (not leading), then act on the outcome."""
-        if self._leading:
-            await self._renew()
-        else:
-            await self._acquire()
+        """One attempt: renew (leading) or acquire (not leading), then act on the outcome. Each
+        attempt has a trace id of its own, the ``trace_id`` of its log lines."""
+        with trace_context():
+            if self._leading:
+                await self._renew()
+            else:
+                await self._acquire()
 
     async def _acquire(self) -> None:
         sent = time.monotonic()

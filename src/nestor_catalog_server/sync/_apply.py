@@ -52,6 +52,7 @@ from nestor_catalog_core import (
 )
 from nestor_catalog_core.validation import validate_document
 from nestor_catalog_core.versions import compare, version_key
+from nestor_catalog_server.observability.otel import Tracing
 from nestor_catalog_server.sync._git_types import TreeDiff
 from nestor_catalog_server.sync.status import SyncCounts
 
@@ -158,10 +159,14 @@ class ChangeApplier:
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         on_rejected: Callable[[Sequence[Finding]], None] | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._catalog = catalog
         self._chunk_size = max(1, chunk_size)
         self._on_rejected = on_rejected
+        #: The sync's tracing (``sync.load``/``sync.publish`` spans here, ``git.fetch``/``sync.diff``
+        #: in the sources that share this applier).
+        self.tracing = tracing or Tracing()
 
     async def apply(
         self,
@@ -220,9 +225,11 @@ class ChangeApplier:
         chunks = [paths[i : i + self._chunk_size] for i in range(0, len(paths), self._chunk_size)]
         outcomes: list[_FileOutcome] = []
         for chunk in chunks:
-            loaded = await self._load_chunk(chunk, diff, load)
+            with self.tracing.span("sync.load", attributes={"nestor.files": len(chunk)}):
+                loaded = await self._load_chunk(chunk, diff, load)
             counts.loaded += len(loaded)
-            outcomes.extend(await self._publish_chunk(loaded, records, provenance, counts))
+            with self.tracing.span("sync.publish", attributes={"nestor.files": len(loaded)}):
+                outcomes.extend(await self._publish_chunk(loaded, records, provenance, counts))
         return outcomes
 
     @staticmethod

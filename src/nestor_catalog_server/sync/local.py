@@ -84,8 +84,9 @@ class LocalSource(SyncSource):
     async def _sync(self, reason: str) -> SyncReport:
         started_at, started = utcnow(), time.perf_counter()
         state = await self._load_state()
-        current = await asyncio.to_thread(self.scan)
-        diff = compare({path: record.blob for path, record in state.files.items()}, Snapshot(files=current))
+        with self._applier.tracing.span("sync.diff", attributes={"nestor.path": str(self.root)}):
+            current = await asyncio.to_thread(self.scan)
+            diff = compare({path: record.blob for path, record in state.files.items()}, Snapshot(files=current))
         if diff.is_empty and state.scope == self._scope:
             return self._report("unchanged", reason=reason, started_at=started_at, started=started)
         applied = await self._applier.apply(

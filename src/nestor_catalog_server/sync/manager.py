@@ -52,6 +52,9 @@ from nestor_catalog_core import (
 from nestor_catalog_core.models.records import utcnow
 from nestor_catalog_server.config import GitConfig
 from nestor_catalog_server.observability.metrics import Metrics
+from nestor_catalog_server.observability.otel import Tracing
+from nestor_catalog_server.observability.otel import trace_id_of as otel_trace_id
+from nestor_catalog_server.observability.tracing import trace_context
 from nestor_catalog_server.sync._apply import ChangeApplier
 from nestor_catalog_server.sync.local import LocalSource
 from nestor_catalog_server.sync.source import GitSource, SyncSource
@@ -64,6 +67,8 @@ log = logging.getLogger("nestor_catalog.sync")
 
 #: How long ``stop()`` waits for cancelled syncs to unwind before giving up on them.
 DEFAULT_STOP_TIMEOUT: Final = 10.0
+#: Webhook spans one sync links to at most (a burst of pushes coalesces into one sync).
+_MAX_LINKS: Final = 32
 
 
 class SyncManager:
@@ -84,13 +89,15 @@ class SyncManager:
         load_options: LoadOptions | None = None,
         stop_timeout: float = DEFAULT_STOP_TIMEOUT,
         rng: random.Random | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._catalog = catalog
         self._git = git
         self._metrics = metrics
         self._stop_timeout = stop_timeout
+        self._tracing = tracing or Tracing()
         options = load_options or catalog.settings.load_options
-        applier = ChangeApplier(catalog, on_rejected=self._count_rejection)
+        applier = ChangeApplier(catalog, on_rejected=self._count_rejection, tracing=self._tracing)
         sources: list[SyncSource] = [
             GitSource(
                 repository,
@@ -180,7 +187,7 @@ class SyncManager:
             raise
         self._count_webhook(delivery.provider.value, delivery.kind)
         if delivery.triggers_sync:
-            runner.trigger("webhook")
+            runner.trigger("webhook", link=self._tracing.current_link())
         return delivery
 
     # -- status ------------------------------------------------------------------------------
@@ -216,6 +223,10 @@ class SyncManager:
     @property
     def metrics(self) -> Metrics | None:
         return self._metrics
+
+    @property
+    def tracing(self) -> Tracing:
+        return self._tracing
 
     def backoff_delay(self, failures: int) -> float:
         """Seconds before retry number ``failures`` (1-based): doubling from the initial delay."""
@@ -256,6 +267,8 @@ class _Runner:
         self._wake = asyncio.Event()
         self._reason = "start"
         self._tasks: list[asyncio.Task[None]] = []
+        #: Spans of the webhooks that asked for the next sync, linked from its span.
+        self._links: list[Any] = []
 
     # -- control -----------------------------------------------------------------------------
 
@@ -270,8 +283,10 @@ class _Runner:
             task.cancel()
         return tasks
 
-    def trigger(self, reason: str) -> None:
+    def trigger(self, reason: str, *, link: Any | None = None) -> None:
         self._reason = reason
+        if link is not None and len(self._links) < _MAX_LINKS:
+            self._links.append(link)
         self._wake.set()
 
     # -- the loop ----------------------------------------------------------------------------
@@ -329,7 +344,16 @@ class _Runner:
 
     async def run_once(self, reason: str) -> SyncReport:
         async with self._lock:
-            return await self._attempt(reason)
+            links, self._links = self._links, []
+            attributes = {"nestor.repository": self.source.name, "nestor.sync.reason": reason}
+            with self._manager.tracing.span("sync_repository", attributes=attributes, links=links) as span:
+                # Background work has no request: each attempt gets its own trace id, so its log
+                # lines (and the storage calls under it) can be followed as one.
+                with trace_context(otel_trace_id(span)):
+                    report = await self._attempt(reason)
+                if span is not None:
+                    _describe(span, report)
+                return report
 
     async def _attempt(self, reason: str) -> SyncReport:
         status = self.status
@@ -438,3 +462,15 @@ class _Runner:
         metrics = self._manager.metrics
         if metrics is not None:
             metrics.observe_sync(self.source.name, outcome, duration_ms / 1000)
+
+
+def _describe(span: Any, report: SyncReport) -> None:
+    """The attempt's outcome on its span; a failed attempt marks it as an error."""
+    from opentelemetry.trace import Status, StatusCode
+
+    span.set_attribute("nestor.sync.outcome", report.outcome)
+    span.set_attribute("nestor.resources_updated", report.counts.published + report.counts.withdrawn)
+    if report.commit:
+        span.set_attribute("nestor.commit", report.commit)
+    if report.error is not None:
+        span.set_status(Status(StatusCode.ERROR, str(report.error.get("message", ""))))

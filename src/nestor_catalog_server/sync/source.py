@@ -278,15 +278,18 @@ class GitSource(SyncSource):
     async def _sync(self, reason: str) -> SyncReport:
         started_at, started = utcnow(), time.perf_counter()
         state = await self._load_state()
-        head = await self._fetch_head()
+        tracing = self._applier.tracing
+        with tracing.span("git.fetch", attributes={"nestor.branch": self.spec.branch}):
+            head = await self._fetch_head()
         scope_unchanged = state.scope == self._scope
         if head == state.last_commit and scope_unchanged:
             return self._report(
                 "unchanged", reason=reason, started_at=started_at, started=started, commit=head, previous_commit=head
             )
         last = state.last_commit if scope_unchanged else None
-        diff = await asyncio.to_thread(self._diff, last, state.files, head)
-        attribution = await asyncio.to_thread(self._attribute, last, head, diff)
+        with tracing.span("sync.diff", attributes={"nestor.commit": head}):
+            diff = await asyncio.to_thread(self._diff, last, state.files, head)
+            attribution = await asyncio.to_thread(self._attribute, last, head, diff)
         applied = await self._applier.apply(
             diff, state.files, state.findings, load=self._load, provenance=attribution.source_of
         )

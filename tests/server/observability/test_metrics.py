@@ -27,6 +27,7 @@ def test_public_names() -> None:
     assert sorted(observability.__all__) == sorted(
         [
             "UNMATCHED_ROUTE",
+            "Tracing",
             "JsonFormatter",
             "Metrics",
             "TextFormatter",
