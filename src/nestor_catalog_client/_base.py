@@ -20,7 +20,6 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from nestor_catalog_client._tracing import RequestTracer
 from nestor_catalog_client._cache import CachedResponse, ETagCache
 from nestor_catalog_client._errors import error_from_response, transport_error
 from nestor_catalog_client._models import (
@@ -32,6 +31,7 @@ from nestor_catalog_client._models import (
     VersionInfo,
 )
 from nestor_catalog_client._retry import RetryPolicy
+from nestor_catalog_client._tracing import RequestTracer
 from nestor_catalog_core import (
     AuditPage,
     AuditRecord,

@@ -158,8 +158,7 @@ def _exporter_name(env: Mapping[str, str]) -> str | None:
         return None
     names = [name.strip().lower() for name in env.get("OTEL_TRACES_EXPORTER", "").split(",") if name.strip()]
     if names:
-        chosen = next((name for name in names if name != "none"), None)
-        return chosen
+        return next((name for name in names if name != "none"), None)
     return "otlp" if any(env.get(name) for name in _ENDPOINTS) else None
 
 
