@@ -100,10 +100,7 @@ class JwksKeys:
                     extra={"operation": "jwks", "jwks_url": self.url},
                 )
                 if not self._keys:
-                    raise ServiceUnavailable(
-                        "the token issuer's keys cannot be fetched right now; retry later",
-                        details={"reason": "jwks_unavailable", "retry_after": round(self._min_refresh)},
-                    ) from None
+                    raise self.unavailable() from None
                 return
             self.fetches += 1
             self.last_error = None
@@ -115,6 +112,13 @@ class JwksKeys:
                 self.url,
                 extra={"operation": "jwks", "jwks_url": self.url, "kids": [key.kid for key in keys]},
             )
+
+    def unavailable(self) -> ServiceUnavailable:
+        """What a token gets while no key was ever fetched: retry later (503), never a verdict."""
+        return ServiceUnavailable(
+            "the token issuer's keys cannot be fetched right now; retry later",
+            details={"reason": "jwks_unavailable", "retry_after": max(1, round(self._min_refresh))},
+        )
 
     def _parse(self, document: object) -> list[VerificationKey]:
         entries = document.get("keys") if isinstance(document, dict) else None

@@ -235,6 +235,8 @@ class TokenVerifier:
             self._jwks.refresh(kid)
         candidates = self._candidates(alg, kid)
         if not candidates:
+            if self._jwks is not None and not self._jwks.keys:
+                raise self._jwks.unavailable()
             raise _failure("bad_signature", "no configured key matches the token's key id")
         for key in candidates:
             claims = self._decode(token, key, alg)
