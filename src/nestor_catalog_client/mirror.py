@@ -33,6 +33,7 @@ import asyncio
 import builtins
 import logging
 import random
+import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -131,7 +132,8 @@ class Mirror(CatalogReader):
     or the first full sync; bound the wait with ``asyncio.timeout``). ``persist`` is a SQLite
     file for the snapshot. ``event_log_size`` events are kept for the mirror's own
     subscribers to resume from. ``heartbeat_timeout`` defaults to 2.5 times the upstream's
-    heartbeat interval. ``concurrency`` bounds parallel requests while listing.
+    heartbeat interval. ``concurrency`` bounds parallel requests while listing. ``verify`` is
+    the TLS context for an https upstream (with a client certificate loaded for mTLS).
     """
 
     def __init__(
@@ -146,12 +148,13 @@ class Mirror(CatalogReader):
         concurrency: int = 8,
         flush_interval: float = 0.2,
         transport: httpx.AsyncBaseTransport | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         super().__init__(event_buffer=event_log_size)
         if isinstance(upstream, AsyncCatalogClient):
             self._client, self._owns_client = upstream, False
         else:
-            self._client = AsyncCatalogClient(upstream, token=token, cache=False, transport=transport)
+            self._client = AsyncCatalogClient(upstream, token=token, cache=False, transport=transport, verify=verify)
             self._owns_client = True
         self.url = self._client.base_url.rstrip("/")
         self._event_buffer = event_log_size

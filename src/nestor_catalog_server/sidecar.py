@@ -3,7 +3,9 @@
 ``nestor-catalog serve --upstream URL`` (or ``service.upstream``) runs ``create_sidecar_app``: the
 app of ``create_app`` with a ``Mirror`` as its catalog. Reads and SSE are served from the
 mirror's memory (event ids are the upstream's, so clients can fail over between a sidecar and
-the central server); writes answer 405 ``READ_ONLY``; there is no git sync. The mirror keeps a
+the central server); writes answer 405 ``READ_ONLY``; there is no git sync. An https upstream
+is verified against ``service.upstream_tls.ca_certs`` (default: the system's CAs) and, for mTLS,
+gets the client certificate of ``service.upstream_tls.certfile``/``keyfile``. The mirror keeps a
 SQLite snapshot at ``<service.data_dir>/mirror.db``, so a restarted sidecar serves at once,
 even while its upstream is down.
 
@@ -49,6 +51,8 @@ def with_upstream(settings: Settings, url: str) -> Settings:
     except ValidationError as exc:
         message = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
         raise ConfigError(f"--upstream: {message}", details={"upstream": url}) from None
+    if settings.service.upstream_tls.enabled and not checked.startswith("https://"):
+        raise ConfigError("--upstream: service.upstream_tls applies to an https:// upstream", details={"upstream": url})
     service = settings.service.model_copy(update={"upstream": checked})
     return settings.model_copy(update={"service": service})
 
@@ -74,7 +78,8 @@ def _mirror_for(settings: Settings) -> Mirror:
     if service.upstream is None:
         raise ConfigError("service.upstream is not set: a sidecar needs the URL of its upstream catalog")
     token = service.upstream_token.get_secret_value() if service.upstream_token is not None else None
-    return Mirror(service.upstream, token=token, persist=service.data_dir / SNAPSHOT_FILE)
+    verify = service.upstream_tls.context() if service.upstream_tls.enabled else True
+    return Mirror(service.upstream, token=token, persist=service.data_dir / SNAPSHOT_FILE, verify=verify)
 
 
 class _Startup:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import re
 import ssl
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,3 +177,92 @@ def test_mtls_refuses_a_certificate_from_another_ca(mtls_server: ServerHandle, p
     context.load_cert_chain(str(pki.stranger[0]), str(pki.stranger[1]))
     with httpx.Client(verify=context) as stranger, pytest.raises(httpx.TransportError):
         stranger.get(f"{mtls_server.url}/health")
+
+
+# --------------------------------------------------------------------------------------------- sidecar -> upstream
+
+
+def sidecar_config(upstream: ServerHandle, tmp_path: Path, **tls: object) -> dict[str, object]:
+    return {
+        "storage": {"type": "memory"},
+        "logging": {"format": "json"},
+        "service": {"upstream": upstream.url, "data_dir": str(tmp_path / "sidecar"), "upstream_tls": tls},
+    }
+
+
+def _publish(upstream: ServerHandle, name: str) -> None:
+    body = (
+        "apiVersion: catalog.nestor.io/v1\nkind: ResourceDefinition\n"
+        f"metadata:\n  name: {name}\n  version: 1.0.0\n  provider: aws\n  category: messaging\n"
+        "  resource_type: queue\n  description: A queue\n  maintainers: [platform@example.com]\n"
+        "spec:\n  supported_engines: [terraform]\n  required_inputs: []\n  optional_inputs: []\n  outputs: []\n"
+        "  engine_configs:\n    terraform: {module_source: x/queue/aws, module_version: '~> 1.0'}\n"
+    )
+    with upstream.client() as client:
+        created = client.post("/api/v1/resources", content=body, headers={"Content-Type": "text/yaml"})
+        assert created.status_code in {200, 201}, created.text
+
+
+def test_a_sidecar_presents_its_client_certificate_to_an_mtls_upstream(
+    mtls_server: ServerHandle, pki: Pki, tmp_path: Path
+) -> None:
+    _publish(mtls_server, "mtls-queue")
+    tls = {"ca_certs": str(pki.ca.path), "certfile": str(pki.client[0]), "keyfile": str(pki.client[1])}
+    with run_server(sidecar_config(mtls_server, tmp_path, **tls), workdir=tmp_path) as sidecar:
+        ready = sidecar.wait_ready()
+        assert ready["status"] == "ready"
+        with sidecar.client() as client:
+            assert client.get("/api/v1/resources/mtls-queue/1.0.0").status_code == 200
+            upstream = client.get("/api/v1/status").json()["upstream"]
+        assert upstream["connected"] is True
+        assert upstream["url"] == mtls_server.url
+
+
+@pytest.mark.parametrize("who", ["no certificate", "another CA's certificate"])
+def test_an_mtls_upstream_refuses_a_sidecar_without_a_valid_certificate(
+    mtls_server: ServerHandle, pki: Pki, tmp_path: Path, who: str
+) -> None:
+    tls: dict[str, object] = {"ca_certs": str(pki.ca.path)}
+    if who != "no certificate":
+        tls |= {"certfile": str(pki.stranger[0]), "keyfile": str(pki.stranger[1])}
+    with run_server(sidecar_config(mtls_server, tmp_path, **tls), workdir=tmp_path) as sidecar:
+        with sidecar.client() as client:
+            deadline = time.monotonic() + 10
+            upstream: dict[str, object] = {}
+            while not upstream.get("last_error") and time.monotonic() < deadline:
+                upstream = client.get("/api/v1/status").json()["upstream"] or {}
+                time.sleep(0.1)
+            assert client.get("/ready").status_code == 503, "no copy: not ready"
+        assert upstream["connected"] is False
+        assert upstream["last_error"]
+
+
+def test_the_sidecar_verifies_the_upstreams_certificate(https_server: ServerHandle, tmp_path: Path) -> None:
+    """Without the upstream's CA (system CAs only), the sidecar refuses to talk to it."""
+    with run_server(sidecar_config(https_server, tmp_path), workdir=tmp_path) as sidecar, sidecar.client() as client:
+        deadline = time.monotonic() + 10
+        upstream: dict[str, object] = {}
+        while not upstream.get("last_error") and time.monotonic() < deadline:
+            upstream = client.get("/api/v1/status").json()["upstream"] or {}
+            time.sleep(0.1)
+        assert "CERTIFICATE_VERIFY_FAILED" in str(upstream["last_error"])
+
+
+def test_upstream_tls_settings_are_checked_at_start(pki: Pki, tmp_path: Path) -> None:
+    from tests.support.server import ServerStartError
+
+    mismatched = {"certfile": str(pki.client[0]), "keyfile": str(pki.stranger[1])}
+    config = {
+        "storage": {"type": "memory"},
+        "service": {"upstream": "https://127.0.0.1:1", "upstream_tls": mismatched},
+    }
+    expected = re.escape("service.upstream_tls.certfile: cannot load the client certificate")
+    with pytest.raises(ServerStartError, match=expected), run_server(config, workdir=tmp_path / "a"):
+        pass
+    plain = {
+        "storage": {"type": "memory"},
+        "service": {"upstream": "http://127.0.0.1:1", "upstream_tls": {"ca_certs": str(pki.ca.path)}},
+    }
+    expected = re.escape("service.upstream_tls: applies to an https:// upstream")
+    with pytest.raises(ServerStartError, match=expected), run_server(plain, workdir=tmp_path / "b"):
+        pass

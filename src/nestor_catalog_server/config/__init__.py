@@ -32,6 +32,7 @@ from nestor_catalog_server.config.models import (
     SSEConfig,
     StorageConfig,
     TLSConfig,
+    UpstreamTLSConfig,
     ValidationConfig,
 )
 from nestor_catalog_server.config.schema import settings_json_schema
@@ -58,6 +59,7 @@ __all__ = [
     "Settings",
     "StorageConfig",
     "TLSConfig",
+    "UpstreamTLSConfig",
     "ValidationConfig",
     "catalog_settings",
     "format_duration",

@@ -60,6 +60,7 @@ __all__ = [
     "Settings",
     "StorageConfig",
     "TLSConfig",
+    "UpstreamTLSConfig",
     "ValidationConfig",
 ]
 
@@ -254,6 +255,50 @@ class TLSConfig(_Section):
                 raise key_error("ca_certs", f"cannot load the CA bundle: {exc}") from None
 
 
+class UpstreamTLSConfig(_Section):
+    """How a sidecar talks TLS to its ``service.upstream``: the CA bundle its certificate must
+    chain to (default: the system's), and a client certificate to present when the upstream
+    requires one (mTLS between services). Loaded into an ``ssl.SSLContext`` at start, so a key
+    that does not match its certificate fails the configuration, not the first connection.
+    """
+
+    ca_certs: ReadableFile | None = None
+    certfile: ReadableFile | None = None
+    keyfile: ReadableFile | None = None
+    keyfile_password: OptionalSecret = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.ca_certs is not None or self.certfile is not None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> UpstreamTLSConfig:
+        if self.certfile is None:
+            for key in ("keyfile", "keyfile_password"):
+                if getattr(self, key) is not None:
+                    raise key_error(key, "requires certfile (the client certificate)")
+        self.context()
+        return self
+
+    def context(self) -> ssl.SSLContext:
+        """The client-side ``SSLContext``: server certificates verified (hostname included),
+        TLS 1.2 or newer, the client certificate loaded when configured."""
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.ca_certs is not None:
+            try:
+                context.load_verify_locations(cafile=str(self.ca_certs))
+            except (ssl.SSLError, OSError) as exc:
+                raise key_error("ca_certs", f"cannot load the CA bundle: {exc}") from None
+        if self.certfile is not None:
+            password = self.keyfile_password.get_secret_value() if self.keyfile_password else None
+            try:
+                context.load_cert_chain(str(self.certfile), str(self.keyfile) if self.keyfile else None, password)
+            except (ssl.SSLError, OSError) as exc:
+                raise key_error("certfile", f"cannot load the client certificate and key: {exc}") from None
+        return context
+
+
 class RateLimitConfig(_Section):
     """A per-client request limit (keyed on the client address); off by default.
 
@@ -284,6 +329,10 @@ class ServiceConfig(_Section):
     upstream_token: OptionalSecret = Field(
         default=None, description="Bearer token the sidecar presents to its upstream (e.g. ${CATALOG_TOKEN})."
     )
+    upstream_tls: UpstreamTLSConfig = Field(
+        default=UpstreamTLSConfig(),
+        description="TLS to an https upstream: its CA bundle, and a client certificate for mTLS.",
+    )
     rate_limit: RateLimitConfig = RateLimitConfig()
     replica_id: Annotated[ReplicaId | None, BeforeValidator(_empty_to_none)] = Field(
         default=None,
@@ -293,6 +342,12 @@ class ServiceConfig(_Section):
         default=None,
         description="Where other replicas reach this one (webhook forwarding); default http(s)://<host>:<port>.",
     )
+
+    @model_validator(mode="after")
+    def _upstream_tls_needs_https(self) -> ServiceConfig:
+        if self.upstream_tls.enabled and self.upstream is not None and not self.upstream.startswith("https://"):
+            raise key_error("upstream_tls", "applies to an https:// upstream; service.upstream is not https")
+        return self
 
 
 class LoggingConfig(_Section):

@@ -41,6 +41,7 @@ def test_public_names() -> None:
             "Settings",
             "StorageConfig",
             "TLSConfig",
+            "UpstreamTLSConfig",
             "ValidationConfig",
             "catalog_settings",
             "format_duration",
