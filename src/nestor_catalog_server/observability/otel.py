@@ -145,6 +145,16 @@ class Tracing:
         return trace.Link(context, {"nestor.link": "trigger"}) if context.is_valid else None
 
 
+    def link_from(self, traceparent: str) -> Link | None:
+        """A link to the span a ``traceparent`` names (a webhook received by another replica)."""
+        if self._tracer is None:
+            return None
+        from opentelemetry import propagate, trace
+
+        context = trace.get_current_span(propagate.extract({"traceparent": traceparent})).get_span_context()
+        return trace.Link(context, {"nestor.link": "forwarded trigger"}) if context.is_valid else None
+
+
 def trace_id_of(span: Span | None) -> str | None:
     """The 32-hex trace id of a recording span (the ``trace_id`` of the log lines under it)."""
     if span is None:

@@ -70,6 +70,8 @@ class Trigger:
     reason: str
     origin: str
     delivery: str | None = None
+    #: The W3C ``traceparent`` of the webhook that asked for it (tracing on), linked from the sync.
+    traceparent: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -81,11 +83,13 @@ class Trigger:
         if not isinstance(value, dict) or not isinstance(value.get("repository"), str):
             raise ValueError("not a trigger object")
         delivery = value.get("delivery")
+        traceparent = value.get("traceparent")
         return cls(
             repository=value["repository"],
             reason=str(value.get("reason") or "forwarded"),
             origin=str(value.get("origin") or "unknown"),
             delivery=delivery if isinstance(delivery, str) else None,
+            traceparent=traceparent if isinstance(traceparent, str) else None,
         )
 
 
@@ -249,8 +253,16 @@ class ClusterSync:
             return await self._active.handle_webhook(provider, name, headers, body)
         delivery = await self._standby.handle_webhook(provider, name, headers, body)
         if delivery.triggers_sync:
+            carrier: dict[str, str] = {}
+            self._standby.tracing.inject(carrier)
             self._forward(
-                Trigger(repository=name, reason="webhook", origin=self._replica_id, delivery=delivery.delivery_id)
+                Trigger(
+                    repository=name,
+                    reason="webhook",
+                    origin=self._replica_id,
+                    delivery=delivery.delivery_id,
+                    traceparent=carrier.get("traceparent"),
+                )
             )
         return delivery
 
@@ -259,7 +271,8 @@ class ClusterSync:
         manager = self._active
         if manager is None:
             return False
-        manager.trigger(trigger.repository, reason=f"{trigger.reason} via {trigger.origin}")
+        link = manager.tracing.link_from(trigger.traceparent) if trigger.traceparent else None
+        manager.trigger(trigger.repository, reason=f"{trigger.reason} via {trigger.origin}", link=link)
         return True
 
     # -- follower status -----------------------------------------------------------------------

@@ -154,10 +154,11 @@ class SyncManager:
         reason = "once" if name is None else "manual"
         return list(await asyncio.gather(*(runner.run_once(reason) for runner in runners)))
 
-    def trigger(self, name: str, *, reason: str = "manual") -> None:
+    def trigger(self, name: str, *, reason: str = "manual", link: Any | None = None) -> None:
         """Ask for a sync of ``name`` as soon as possible; triggers during a sync coalesce into
-        one follow-up. Without ``start()`` nothing runs until ``start()``."""
-        self._runner(name).trigger(reason)
+        one follow-up. Without ``start()`` nothing runs until ``start()``. ``link`` (an
+        OpenTelemetry link, e.g. to a forwarded webhook's span) is added to that sync's span."""
+        self._runner(name).trigger(reason, link=link)
 
     async def handle_webhook(
         self, provider: str, name: str, headers: Mapping[str, str], body: bytes

@@ -104,3 +104,44 @@ async def test_a_sync_attempt_is_a_span_with_its_stages_and_a_link_to_its_webhoo
     assert [line["trace_id"] for line in synced] == [hex_trace(first), hex_trace(second)]
     for line in synced:
         assert {"operation", "repository", "resources_updated", "duration_ms", "trace_id"} <= set(line)
+
+
+async def test_a_trigger_forwarded_by_another_replica_links_its_webhook(
+    tmp_path: Path,
+    served_repo: ServedRepo,
+    git_daemon_url: str,
+    provider: TracerProvider,
+    exporter: InMemorySpanExporter,
+) -> None:
+    """A follower forwards a webhook's trigger with its ``traceparent`` (Redis or HTTP); the
+    leader's sync links to that span."""
+    from nestor_catalog_server.scaleout.cluster_sync import Trigger
+
+    served_repo.work.write("resources/bucket.yaml", sync_definition("bucket"))
+    served_repo.publish("seed")
+    follower_tracing = Tracing(provider)
+    with follower_tracing.span("POST /api/v1/webhooks/{provider}/{repo}", kind="server") as webhook:
+        carrier: dict[str, str] = {}
+        follower_tracing.inject(carrier)
+    sent = Trigger(repository="platform", reason="webhook", origin="replica-b", traceparent=carrier["traceparent"])
+    received = Trigger.from_json(sent.to_json())
+    assert received == sent
+    tracing = Tracing(provider)
+    async with Catalog(MemoryStore()) as catalog:
+        manager = SyncManager(
+            catalog,
+            git_config(repository("platform", served_repo.url(git_daemon_url))),
+            data_dir=tmp_path,
+            tracing=tracing,
+        )
+        assert received.traceparent is not None
+        manager.trigger("platform", reason="webhook via replica-b", link=tracing.link_from(received.traceparent))
+        try:
+            await manager.start()
+            assert await manager.wait_ready(timeout=15)
+        finally:
+            await manager.stop()
+    [attempt] = named(exporter.get_finished_spans(), "sync_repository")
+    assert webhook is not None
+    assert [link.context.span_id for link in attempt.links] == [webhook.get_span_context().span_id]
+    assert tracing.link_from("00-" + "0" * 32 + "-" + "0" * 16 + "-01") is None, "an invalid traceparent links nothing"
