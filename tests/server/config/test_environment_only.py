@@ -174,3 +174,12 @@ def test_an_explicit_name_wins_over_the_url() -> None:
         None, environ={"GIT_REPOSITORIES": "[{name: mine, url: https://git.example.com/a/defs.git}]"}
     ).git.repositories
     assert repository.name == "mine"
+
+
+def test_the_readme_lists_every_named_variable() -> None:
+    from nestor_catalog_server.config import ENV_OVERRIDES
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [o.variable for o in ENV_OVERRIDES if f"`{o.variable}`" not in readme]
+    assert not missing, f"README's configuration table lacks {missing}"
