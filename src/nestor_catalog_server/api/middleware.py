@@ -134,7 +134,7 @@ class RequestObserver:
     async def _observe_traced(self, scope: HTTPScope, receive: Receive, send: Send) -> None:
         """``_observe`` inside a SERVER span whose parent is the caller's ``traceparent``."""
         headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
-        attributes = {
+        attributes: dict[str, Any] = {
             "http.request.method": scope["method"],
             "url.path": scope["path"],
             "url.scheme": scope.get("scheme", "http"),
@@ -188,13 +188,14 @@ class RequestObserver:
 def _finish_span(span: Span, method: str, route: str | None, status: int) -> None:
     """Name the span after the route template (``GET /api/v1/resources/{name}``) and record the
     status; a 5xx answer marks it as an error (4xx are the caller's, per the HTTP conventions)."""
-    from opentelemetry.trace import Status, StatusCode
-
     if route:
         span.update_name(f"{method} {route}")
-        span.set_attribute("http.route", route)
-    span.set_attribute("http.response.status_code", status)
+        span.set_attributes({"http.route": route, "http.response.status_code": status})
+    else:
+        span.set_attribute("http.response.status_code", status)
     if status >= 500:
+        from opentelemetry.trace import Status, StatusCode
+
         span.set_status(Status(StatusCode.ERROR))
 
 

@@ -56,9 +56,15 @@ class Tracing:
     def __init__(self, tracer_provider: Any | None = None, *, owned: bool = False) -> None:
         self._provider = tracer_provider
         self._owned = owned
-        self._tracer: Tracer | None = (
-            tracer_provider.get_tracer(TRACER_NAME, __version__) if tracer_provider is not None else None
-        )
+        self._tracer: Tracer | None = None
+        self._kinds: dict[str, Any] = {}
+        if tracer_provider is not None:
+            from opentelemetry import propagate
+            from opentelemetry.trace import SpanKind
+
+            self._tracer = tracer_provider.get_tracer(TRACER_NAME, __version__)
+            self._kinds = {kind: SpanKind[kind.upper()] for kind in _KINDS}
+            self._propagator = propagate.get_global_textmap()
 
     @property
     def enabled(self) -> bool:
@@ -108,14 +114,12 @@ class Tracing:
         if self._tracer is None:
             yield None
             return
-        from opentelemetry.trace import SpanKind
-
         with self._tracer.start_as_current_span(
             name,
             context=parent,
-            kind=SpanKind[kind.upper()] if kind in _KINDS else SpanKind.INTERNAL,
-            attributes=dict(attributes or {}),
-            links=list(links),
+            kind=self._kinds.get(kind, self._kinds["internal"]),
+            attributes=attributes,
+            links=links or None,
         ) as span:
             yield span
 
@@ -123,17 +127,13 @@ class Tracing:
         """The parent context a request's ``traceparent``/``tracestate`` carry (None when disabled)."""
         if self._tracer is None:
             return None
-        from opentelemetry import propagate
-
-        return propagate.extract(headers)
+        return self._propagator.extract(headers)
 
     def inject(self, headers: dict[str, str]) -> None:
         """Add the current span's ``traceparent`` to outgoing ``headers`` (nothing when disabled)."""
         if self._tracer is None:
             return
-        from opentelemetry import propagate
-
-        propagate.inject(headers)
+        self._propagator.inject(headers)
 
     def current_link(self) -> Link | None:
         """A link to the current span (a webhook's), for the span of the work it triggers."""
@@ -143,7 +143,6 @@ class Tracing:
 
         context = trace.get_current_span().get_span_context()
         return trace.Link(context, {"nestor.link": "trigger"}) if context.is_valid else None
-
 
     def link_from(self, traceparent: str) -> Link | None:
         """A link to the span a ``traceparent`` names (a webhook received by another replica)."""
