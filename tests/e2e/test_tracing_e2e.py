@@ -30,7 +30,7 @@ class Collector:
 
     def __init__(self) -> None:
         self.spans: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # predicates of wait_for may read the spans too
 
     def receive(self, body: bytes) -> None:
         request = ExportTraceServiceRequest()
@@ -129,6 +129,43 @@ def test_a_server_exports_its_traces_over_otlp(examples_dir: Path, tmp_path: Pat
             assert storage[0]["attributes"]["db.system"] == "sqlite"
             synced = server.wait_for_log(lambda r: r.get("operation") == "sync_repository")
             assert synced["trace_id"] == sync["trace_id"], "the sync's log line names its trace"
+
+
+def test_the_sidecars_mirror_continues_its_traces_upstream(examples_dir: Path, tmp_path: Path) -> None:
+    """The mirror's requests are CLIENT spans in the sidecar whose ``traceparent`` the upstream's
+    SERVER spans continue: one trace across the two processes."""
+    folder = copy_examples(examples_dir, tmp_path / "examples")
+    with collector() as (endpoint, received):
+        otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100"}
+        upstream_env = {**otel, "OTEL_SERVICE_NAME": "upstream"}
+        sidecar_env = {**otel, "OTEL_SERVICE_NAME": "sidecar"}
+        with run_server(
+            examples_config(folder, tmp_path / "up"), env=upstream_env, workdir=tmp_path / "up"
+        ) as upstream:
+            upstream.wait_ready()
+            sidecar_config = {
+                "storage": {"type": "memory"},
+                "logging": {"format": "json"},
+                "service": {"upstream": upstream.url, "data_dir": str(tmp_path / "side" / "data")},
+            }
+            with run_server(sidecar_config, env=sidecar_env, workdir=tmp_path / "side") as sidecar:
+                sidecar.wait_ready()
+
+                def continued(span: dict[str, Any]) -> bool:
+                    if span["resource"].get("service.name") != "upstream" or span["kind"] != 2:
+                        return False
+                    with received.lock:
+                        clients = [
+                            s
+                            for s in received.spans
+                            if s["resource"].get("service.name") == "sidecar" and s["kind"] == 3
+                        ]
+                    return any(
+                        c["span_id"] == span["parent_span_id"] and c["trace_id"] == span["trace_id"] for c in clients
+                    )
+
+                [first, *_] = received.wait_for(continued)
+                assert first["name"].startswith("GET /api/v1/")
 
 
 def test_the_server_runs_without_opentelemetry_installed(examples_dir: Path, tmp_path: Path) -> None:

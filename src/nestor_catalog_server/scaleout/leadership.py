@@ -145,6 +145,10 @@ class LeaderElector:
         task, self._task = self._task, None
         if task is not None:
             await stop_tasks([task])
+        with trace_context():
+            await self._step_down()
+
+    async def _step_down(self) -> None:
         if self._leading:
             await self._depose(_STOPPING)
             try:
