@@ -11,6 +11,8 @@ drives it with ``httpx.Client`` and ``time.sleep``, ``AsyncCatalogClient`` with
 from __future__ import annotations
 
 import json
+import os
+import sys
 import warnings
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from nestor_catalog_client._models import (
     VersionInfo,
 )
 from nestor_catalog_client._retry import RetryPolicy
+from nestor_catalog_client._subscription import StreamState
 from nestor_catalog_client._tracing import RequestTracer
 from nestor_catalog_core import (
     AuditPage,
@@ -71,10 +74,8 @@ Token = str | Callable[[], str]
 _YAML: Final = "application/yaml"
 _JSON: Final = "application/json"
 
-#: ``warnings.warn`` stack level that points at the consumer's call: consumer -> ``get_resource``
-#: -> ``_run`` -> ``_flow`` -> ``_parse`` -> ``_parse_resource`` -> ``_warn_deprecated``, the same
-#: for both clients (a test checks the reported file).
-_WARN_STACKLEVEL: Final = 7
+#: This package's folder: a deprecation warning points at the first frame outside it.
+_PACKAGE_DIR: Final = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class Filters(TypedDict, total=False):
@@ -160,6 +161,22 @@ class _BaseCatalogClient:
     def _auth_headers(self) -> dict[str, str]:
         token = self._token() if callable(self._token) else self._token
         return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def _event_stream_request(self, state: StreamState) -> httpx.Request:
+        """The request (re)opening a subscription at ``state``'s position, authenticated and
+        traced like every call, read timeout from the stream's heartbeat timeout."""
+        headers = {**state.request_headers(), **self._auth_headers()}
+        self._tracer.inject(headers)
+        timeout = self._http.timeout
+        return self._http.build_request(
+            "GET",
+            f"{API}/events",
+            params=state.request_params() or None,
+            headers=headers,
+            timeout=httpx.Timeout(
+                timeout.connect, read=state.read_timeout(timeout.read), write=timeout.write, pool=timeout.pool
+            ),
+        )
 
     def _prepare(self, call: Call[Any]) -> _Prepared:
         cached = self.cache.get(call.cache_key) if call.cacheable and self.cache is not None else None
@@ -296,8 +313,7 @@ class _BaseCatalogClient:
         params = tuple((key, _query_value(value)) for key, value in query.items() if value is not None)
         return Call("GET", f"{API}/audit", _parse_audit, params=params)
 
-    def _raw_call(self, path: str, params: tuple[tuple[str, str], ...] = ()) -> Call[dict[str, Any]]:
-        """A GET answering a JSON object, unparsed (the mirror stores bodies as they come)."""
+    def _get_json_call(self, path: str, params: tuple[tuple[str, str], ...]) -> Call[dict[str, Any]]:
         return Call("GET", path, _parse_object, params=params)
 
     def _export_call(self) -> Call[tuple[int, list[dict[str, Any]]]]:
@@ -369,7 +385,7 @@ class _BaseCatalogClient:
         if key in self._warned:
             return
         self._warned.add(key)
-        warnings.warn(_deprecation_message(resource), CatalogDeprecationWarning, stacklevel=_WARN_STACKLEVEL)
+        warnings.warn(_deprecation_message(resource), CatalogDeprecationWarning, stacklevel=_callers_stacklevel())
 
     def forget(self, name: str, version: str | None = None) -> None:
         """Drop cached responses of ``name`` (one version, or all) so the next read fetches them
@@ -377,6 +393,17 @@ class _BaseCatalogClient:
         if self.cache is not None:
             prefix = version_path(name, version) if version is not None else f"{name_path(name)}/"
             self.cache.discard_prefix(prefix)
+
+
+def _callers_stacklevel() -> int:
+    """The ``warnings.warn`` stack level of the consumer's call: one past the last frame in this
+    package (sync and async paths differ in depth; an event loop's frames never sit between)."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 def _parse_key(call: Call[Any]) -> str:

@@ -20,8 +20,8 @@ from nestor_catalog_client._base import DEFAULT_TIMEOUT, Call, Filters, Sleep, T
 from nestor_catalog_client._cache import ETagCache
 from nestor_catalog_client._models import FacetCounts, ResourcePage, SearchResult, ValidationReport, VersionInfo
 from nestor_catalog_client._retry import RetryPolicy
-from nestor_catalog_client._subscription import ReconnectPolicy, StreamState, Subscription
-from nestor_catalog_core import AuditPage, EventType, InputsResult, PublishResult, Resource
+from nestor_catalog_client._subscription import EventStreamIO, ReconnectPolicy, StreamState, Subscription
+from nestor_catalog_core import AuditPage, CatalogError, EventType, InputsResult, PublishResult, Resource
 
 __all__ = ["CatalogClient"]
 
@@ -206,6 +206,16 @@ class CatalogClient(_BaseCatalogClient):
         """``/ready``; raises ``ServiceUnavailable`` (after retries) when the server is not ready."""
         return self._run(self._ready_call())
 
+    def export(self) -> tuple[int, list[dict[str, Any]]]:
+        """Every version (withdrawn ones included) as resource bodies, with the revision they are
+        the state of (``GET /api/v1/export``): what a mirror copies from."""
+        return self._run(self._export_call())
+
+    def get_json(self, path: str, params: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
+        """A GET of any path of the API answering a JSON object, unparsed, with this client's
+        authentication, retries and error mapping (for endpoints without a method here)."""
+        return self._run(self._get_json_call(path, tuple(params)))
+
     def audit(
         self,
         *,
@@ -279,4 +289,15 @@ class CatalogClient(_BaseCatalogClient):
             heartbeat_timeout=heartbeat_timeout,
             reconnect=reconnect,
         )
-        return Subscription(self, state)
+        return Subscription(
+            EventStreamIO(connect=self._connect_events, status=self._status_or_none, forget=self.forget), state
+        )
+
+    def _connect_events(self, state: StreamState) -> httpx.Response:
+        return self._http.send(self._event_stream_request(state), stream=True)
+
+    def _status_or_none(self) -> dict[str, Any] | None:
+        try:
+            return self.status()
+        except CatalogError:
+            return None

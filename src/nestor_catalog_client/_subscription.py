@@ -1,8 +1,10 @@
 """Live catalog events over SSE that survive disconnects.
 
-``StreamState`` is the I/O-free part: it builds each (re)connection request with
-``Last-Event-ID``, judges the response, parses bytes into typed items and decides how long to
-wait before reconnecting. ``Subscription`` (sync) and ``AsyncSubscription`` only move bytes.
+``StreamState`` is the I/O-free part: it says what each (re)connection request carries
+(``Last-Event-ID``, filters, the read timeout), judges the response, parses bytes into typed
+items and decides how long to wait before reconnecting. ``Subscription`` (sync) and
+``AsyncSubscription`` only move bytes, through the callables the client hands them
+(``EventStreamIO``/``AsyncEventStreamIO``): this module knows nothing of the clients.
 
 What a subscriber can rely on:
 
@@ -24,10 +26,10 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import Any, Final, Self
 
 import httpx
 
@@ -36,12 +38,10 @@ from nestor_catalog_client._retry import parse_retry_after
 from nestor_catalog_client._sse import SSEFrame, SSEParser, frame_item
 from nestor_catalog_core import CatalogError, Event, EventFilter, EventType, ServiceUnavailable, StreamReset
 
-if TYPE_CHECKING:
-    from nestor_catalog_client._async_client import AsyncCatalogClient
-    from nestor_catalog_client._client import CatalogClient
-
 __all__ = [
+    "AsyncEventStreamIO",
     "AsyncSubscription",
+    "EventStreamIO",
     "ReconnectPolicy",
     "StreamState",
     "Subscription",
@@ -139,21 +139,21 @@ class StreamState:
 
     # -- connections ------------------------------------------------------------------------
 
-    def request(self, client: CatalogClient | AsyncCatalogClient) -> httpx.Request:
-        params = tuple(("filter", expression) for expression in self.event_filter.to_expressions())
-        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache", **client._auth_headers()}
-        client._tracer.inject(headers)
+    def request_params(self) -> tuple[tuple[str, str], ...]:
+        """The query of the next connection: the filters as ``filter=`` expressions."""
+        return tuple(("filter", expression) for expression in self.event_filter.to_expressions())
+
+    def request_headers(self) -> dict[str, str]:
+        """The stream's own headers of the next connection (``Last-Event-ID`` once an event
+        was seen); the client adds authentication and tracing."""
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
         if self.last_event_id is not None:
             headers["Last-Event-ID"] = str(self.last_event_id)
-        timeout = client._http.timeout
-        read = self.heartbeat_timeout if self.heartbeat_timeout is not None else timeout.read
-        return client._http.build_request(
-            "GET",
-            "/api/v1/events",
-            params=params or None,
-            headers=headers,
-            timeout=httpx.Timeout(timeout.connect, read=read, write=timeout.write, pool=timeout.pool),
-        )
+        return headers
+
+    def read_timeout(self, default: float | None) -> float | None:
+        """How long a connection may stay silent: the heartbeat timeout once known."""
+        return self.heartbeat_timeout if self.heartbeat_timeout is not None else default
 
     @staticmethod
     def is_stream(response: httpx.Response) -> bool:
@@ -264,9 +264,29 @@ def _heartbeat_time(frame: SSEFrame) -> float | None:
     return None
 
 
-def _forget_changed(client: CatalogClient | AsyncCatalogClient, item: SubscriptionItem) -> None:
+@dataclass(frozen=True, slots=True)
+class EventStreamIO:
+    """What a sync subscription needs from its client: open a connection for the stream's
+    current position (``stream=True``), read ``/api/v1/status`` (None when it fails) and drop a
+    cached version whose lifecycle an event changed."""
+
+    connect: Callable[[StreamState], httpx.Response]
+    status: Callable[[], dict[str, Any] | None]
+    forget: Callable[[str, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncEventStreamIO:
+    """``EventStreamIO`` for the async client."""
+
+    connect: Callable[[StreamState], Awaitable[httpx.Response]]
+    status: Callable[[], Awaitable[dict[str, Any] | None]]
+    forget: Callable[[str, str], None]
+
+
+def _forget_changed(forget: Callable[[str, str], None], item: SubscriptionItem) -> None:
     if isinstance(item, Event) and item.type in _LIFECYCLE_EVENTS and item.name and item.version:
-        client.forget(item.name, item.version)
+        forget(item.name, item.version)
 
 
 class _SubscriptionBase:
@@ -290,8 +310,8 @@ class _SubscriptionBase:
 class Subscription(_SubscriptionBase):
     """A sync iterator of events; use it in a ``with`` block or ``close()`` it when done."""
 
-    def __init__(self, client: CatalogClient, state: StreamState) -> None:
-        self._client = client
+    def __init__(self, io: EventStreamIO, state: StreamState) -> None:
+        self._io = io
         self._state = state
         self._iterator = self._run()
 
@@ -311,12 +331,12 @@ class Subscription(_SubscriptionBase):
         self.close()
 
     def _run(self) -> Generator[SubscriptionItem, None, None]:
-        state, client = self._state, self._client
+        state, io = self._state, self._io
         if state.needs_heartbeat_interval:
-            state.learn_heartbeat_interval(_status_or_none(client))
+            state.learn_heartbeat_interval(io.status())
         while True:
             try:
-                response = client._http.send(state.request(client), stream=True)
+                response = io.connect(state)
             except httpx.TransportError as exc:
                 time.sleep(state.ended(exc))
                 continue
@@ -336,7 +356,7 @@ class Subscription(_SubscriptionBase):
         try:
             for chunk in response.iter_bytes():
                 for item in state.feed(chunk):
-                    _forget_changed(self._client, item)
+                    _forget_changed(self._io.forget, item)
                     yield item
         except httpx.TransportError as exc:
             return state.ended(exc)
@@ -346,8 +366,8 @@ class Subscription(_SubscriptionBase):
 class AsyncSubscription(_SubscriptionBase):
     """An async iterator of events; use it in an ``async with`` block or ``aclose()`` it."""
 
-    def __init__(self, client: AsyncCatalogClient, state: StreamState) -> None:
-        self._client = client
+    def __init__(self, io: AsyncEventStreamIO, state: StreamState) -> None:
+        self._io = io
         self._state = state
         self._iterator = self._run()
 
@@ -369,12 +389,12 @@ class AsyncSubscription(_SubscriptionBase):
         await self.aclose()
 
     async def _run(self) -> AsyncGenerator[SubscriptionItem, None]:
-        state, client = self._state, self._client
+        state, io = self._state, self._io
         if state.needs_heartbeat_interval:
-            state.learn_heartbeat_interval(await _astatus_or_none(client))
+            state.learn_heartbeat_interval(await io.status())
         while True:
             try:
-                response = await client._http.send(state.request(client), stream=True)
+                response = await io.connect(state)
             except httpx.TransportError as exc:
                 await asyncio.sleep(state.ended(exc))
                 continue
@@ -388,7 +408,7 @@ class AsyncSubscription(_SubscriptionBase):
                     try:
                         async for chunk in response.aiter_bytes():
                             for item in state.feed(chunk):
-                                _forget_changed(client, item)
+                                _forget_changed(io.forget, item)
                                 yield item
                     except httpx.TransportError as exc:
                         delay = state.ended(exc)
@@ -398,17 +418,3 @@ class AsyncSubscription(_SubscriptionBase):
                 state.connected = False
                 await response.aclose()
             await asyncio.sleep(delay)
-
-
-def _status_or_none(client: CatalogClient) -> dict[str, Any] | None:
-    try:
-        return client.status()
-    except CatalogError:
-        return None
-
-
-async def _astatus_or_none(client: AsyncCatalogClient) -> dict[str, Any] | None:
-    try:
-        return await client.status()
-    except CatalogError:
-        return None

@@ -499,7 +499,7 @@ class Mirror(CatalogReader):
         included, all at one revision), or by listing on an upstream without the export."""
         client = self._client
         try:
-            revision, bodies = await client._run(client._export_call())
+            revision, bodies = await client.export()
         except NotFoundError:
             return await self._list_by_name()
         model = ReadModel()
@@ -520,7 +520,7 @@ class Mirror(CatalogReader):
             params: tuple[tuple[str, str], ...] = (("limit", _PAGE_SIZE),)
             if cursor:
                 params += (("cursor", cursor),)
-            page = await client._run(client._raw_call(f"{API}/resources", params))
+            page = await client.get_json(f"{API}/resources", params)
             if revision is None:
                 revision = int(page.get("revision", 0))
             bodies.extend(page.get("items") or [])
@@ -542,13 +542,13 @@ class Mirror(CatalogReader):
         name = latest["metadata"]["name"]
         out = [stored_from_body(latest)]
         async with limiter:
-            listing = await client._run(client._raw_call(f"{name_path(name)}/versions"))
+            listing = await client.get_json(f"{name_path(name)}/versions")
         for info in listing.get("versions") or []:
             version = info.get("version")
             if version == latest["metadata"]["version"] or not isinstance(version, str):
                 continue
             async with limiter:
-                body = await client._run(client._raw_call(version_path(name, version)))
+                body = await client.get_json(version_path(name, version))
             out.append(stored_from_body(body))
         return out
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable, Iterable
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import uvicorn
 import yaml
@@ -28,6 +29,8 @@ from nestor_catalog_server.config import Settings, settings_from_mapping
 from nestor_catalog_server.state import STATE_KEY
 
 API_SOURCE = Source(kind=SourceKind.API, user="tester")
+T = TypeVar("T")
+
 WAIT = 20.0  # seconds a test waits for what should happen promptly: a guard against hangs, not a timing
 
 
@@ -200,3 +203,54 @@ async def app_running(app: Litestar) -> AsyncIterator[Litestar]:
     finally:
         stop.set()
         await task
+
+
+class ThreadedServer:
+    """``LiveServer`` with its catalog in an event loop of its own thread, for the blocking
+    client (whose calls would otherwise block the loop serving them). ``run`` executes a
+    coroutine (a write to the catalog, say) in that loop and returns its result."""
+
+    def __init__(self, seed: Callable[[Catalog], Any]) -> None:
+        self._seed = seed
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="threaded-server", daemon=True)
+        self._server: LiveServer | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        assert self._server is not None
+        return self._server.catalog
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return self._server.url
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(WAIT)
+
+    def __enter__(self) -> ThreadedServer:
+        self._thread.start()
+
+        async def start() -> LiveServer:
+            catalog = await new_catalog()
+            await self._seed(catalog)
+            server = LiveServer(catalog)
+            await server.start()
+            return server
+
+        self._server = self.run(start())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            server = self._server
+
+            async def stop() -> None:
+                await server.stop()
+                await server.catalog.close()
+
+            self.run(stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(WAIT)
+        self._loop.close()

@@ -153,9 +153,9 @@ async def test_real_not_found_answers(client: AsyncCatalogClient) -> None:
         await client.get_resource("aws-rds-mysql", constraint="^9")
     assert nothing.value.details["available"] == ["1.0.0", "1.1.0", "1.2.0"]
     with pytest.raises(NotFoundError, match="Not"):
-        await client._run(client._raw_call("/api/v1/no-such-route"))
+        await client.get_json("/api/v1/no-such-route")
     with pytest.raises(SourceNotFound):
-        await client._run(client._raw_call("/api/v1/sync/no-such-repo"))
+        await client.get_json("/api/v1/sync/no-such-repo")
 
 
 async def test_real_bad_requests(client: AsyncCatalogClient) -> None:
