@@ -12,6 +12,7 @@ bare endpoint returning the same bytes (``benchmarks/bench_http.py``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any, Final
 
@@ -41,6 +42,7 @@ from nestor_catalog_server.api.caching import (
     revision_etag,
 )
 from nestor_catalog_server.api.publishing import PublishingRoutes
+from nestor_catalog_server.config.catalog import limits as configured_limits
 from nestor_catalog_server.state import AppStateParam, ReadThrough, app_state_of
 
 __all__ = ["ResourcesController", "page_body"]
@@ -262,7 +264,9 @@ class ResourcesController(PublishingRoutes, Controller):
     ) -> Response[bytes]:
         entry = _exact_entry(app_state.catalog, name, version)
         values = json_object(await read_body(request), what="the inputs")
-        result = validate_inputs(entry.definition(), values)
+        # Bounded (RE2, service.max_body_size, validation.limits) but still CPU: off the loop.
+        limits = configured_limits(app_state.settings)
+        result = await asyncio.to_thread(validate_inputs, entry.definition(), values, limits=limits)
         body = {"valid": result.ok, "values": result.values, "findings": [f.to_dict() for f in result.findings]}
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
         return Response(content=content, media_type=JSON)

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,7 +44,7 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 from urllib.parse import parse_qs
 
-from nestor_catalog_core import AuthenticationError, InvalidRequest, PermissionDenied
+from nestor_catalog_core import AuthenticationError, InvalidRequest, PermissionDenied, decode_json
 
 __all__ = [
     "ZERO_SHA",
@@ -204,9 +203,11 @@ def _json_object(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         text = body.decode("utf-8")
         if headers.get("content-type", "").split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
             text = parse_qs(text).get("payload", [""])[0]
-        data = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
+        data = decode_json(text, what="the webhook payload")
+    except UnicodeDecodeError:
         raise InvalidRequest("webhook payload is not JSON", details={"reason": "payload_not_json"}) from None
+    except InvalidRequest as exc:
+        raise InvalidRequest(exc.message, details={"reason": "payload_not_json", **exc.details}) from None
     if not isinstance(data, dict):
         raise InvalidRequest("webhook payload is not a JSON object", details={"reason": "payload_not_json"})
     return data

@@ -110,13 +110,16 @@ def test_public_surfaces_are_exactly_the_documented_names() -> None:
         "load_file",
     ]
     assert sorted(validation_package.__all__) == [
+        "DEFAULT_LIMITS",
         "DEFINITION_SCHEMA_ID",
         "InputsResult",
         "Layer",
+        "Limits",
         "RULES",
         "Rule",
         "ValidatedDocument",
         "ValidationSettings",
+        "check_definition",
         "check_policies",
         "definition_json_schema",
         "inputs_json_schema",
