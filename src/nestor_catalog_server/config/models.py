@@ -661,6 +661,14 @@ class GitConfig(_Section):
     directories: tuple[DirectoryConfig, ...] = ()
     backoff: BackoffConfig = BackoffConfig()
     jitter: float = Field(default=0.1, ge=0.0, lt=1.0, description="Random spread of poll intervals, as a fraction.")
+    webhook_max_body_size: PositiveByteSize = Field(
+        default=25 * 1024 * 1024,
+        description="Largest webhook body (hashed as it streams in; GitHub sends up to 25 MB).",
+    )
+    webhook_replay_window: PositiveDuration = Field(
+        default=timedelta(hours=1),
+        description="How long a delivery id is remembered: a replay within it answers 'duplicate' and syncs nothing.",
+    )
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> GitConfig:
