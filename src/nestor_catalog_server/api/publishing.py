@@ -131,7 +131,7 @@ class PublishingRoutes:
         tags=["publishing"],
         status_code=200,
         summary="Clear a version's deprecation",
-        responses=schemas.responses(schemas.ResourceBody, 401, 403, 404, 405, 409),
+        responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409),
     )
     async def undeprecate(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
@@ -148,7 +148,7 @@ class PublishingRoutes:
         tags=["publishing"],
         status_code=200,
         summary="Withdraw a version (still fetchable exactly; excluded from latest, lists and constraints)",
-        responses=schemas.responses(schemas.ResourceBody, 401, 403, 404, 405, 409),
+        responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409),
     )
     async def withdraw(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
@@ -165,7 +165,7 @@ class PublishingRoutes:
         tags=["publishing"],
         status_code=200,
         summary="Restore a withdrawn version",
-        responses=schemas.responses(schemas.ResourceBody, 401, 403, 404, 405, 409),
+        responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409),
     )
     async def restore(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]

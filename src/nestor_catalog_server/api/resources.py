@@ -193,7 +193,7 @@ class ResourcesController(PublishingRoutes, Controller):
         "/{name:str}/latest",
         sync_to_thread=False,
         summary="The latest version",
-        responses=schemas.responses(schemas.ResourceBody, 304, 404),
+        responses=schemas.responses(schemas.ResourceBody, 304, 400, 404),
     )
     def get_latest(self, request: Request[Any, Any, Any], name: FromPath[str]) -> RawResponse:
         return _entry_response(request, app_state_of(request).catalog.latest_entry(name), exact=False)
@@ -202,7 +202,7 @@ class ResourcesController(PublishingRoutes, Controller):
         "/{name:str}/versions",
         sync_to_thread=False,
         summary="Every version of a resource, newest first (withdrawn ones flagged)",
-        responses=schemas.responses(schemas.VersionList, 304, 404),
+        responses=schemas.responses(schemas.VersionList, 304, 400, 404),
     )
     def list_versions(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str]

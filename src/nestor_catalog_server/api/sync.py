@@ -109,7 +109,7 @@ class SyncController(Controller):
         "/{repo:str}",
         sync_to_thread=False,
         summary="Sync status of one repository",
-        responses=schemas.responses(dict[str, Any], 401, 403, 404),
+        responses=schemas.responses(dict[str, Any], 400, 401, 403, 404),
     )
     def get_source(self, app_state: AppStateParam, repo: FromPath[str]) -> Response[bytes]:
         if app_state.sync is None:
@@ -121,7 +121,7 @@ class SyncController(Controller):
         opt=WRITE,
         status_code=202,
         summary="Sync a repository now (coalesced with a sync in flight)",
-        responses=schemas.responses(schemas.SyncAccepted, 401, 403, 404, 405, status=202, description="Scheduled"),
+        responses=schemas.responses(schemas.SyncAccepted, 400, 401, 403, 404, 405, status=202, description="Scheduled"),
     )
     async def trigger(self, app_state: AppStateParam, repo: FromPath[str]) -> Response[bytes]:
         _manager(app_state, repo).trigger(repo, reason="api")
