@@ -106,14 +106,29 @@ def compile_pattern(pattern: str) -> RegexPattern:
     return compiled
 
 
+class _SearchSet:
+    """A one-pattern RE2 ``Set``: answers "is there a match" without the match object, whose
+    byte-to-character offset decoding costs ``re2.compile(...).search`` 3-4x more on long text."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self, pattern: str) -> None:
+        self._set = re2.Set.SearchSet(_OPTIONS)
+        self._set.Add(pattern)
+        self._set.Compile()
+
+    def search(self, text: str) -> object | None:
+        return self._set.Match(text)
+
+
 @lru_cache(maxsize=4096)
 def compiled_pattern(pattern: str) -> RegexPattern | None:
     """The compiled pattern, or ``None`` when RE2 refuses it (``pattern_error`` says why)."""
     try:
-        compiled: RegexPattern = re2.compile(pattern, _OPTIONS)
+        re2.compile(pattern, _OPTIONS)  # the checks and messages of the full compiler
+        return _SearchSet(pattern)
     except (re2.error, TypeError, ValueError):
         return None
-    return compiled
 
 
 def _explain(pattern: str) -> str:
