@@ -58,7 +58,8 @@ def build_definition(
     """
     definition, errors = _validate(data, lax_types=lax_types)
     if not errors:
-        return definition, identity_issues(definition) if definition is not None else []
+        identity = identity_issues(definition) if definition is not None else []
+        return (None, identity) if identity else (definition, [])
     unknown = [error for error in errors if error["type"] == "extra_forbidden"]
     if strict_mode or not unknown:
         return None, _issues(data, errors)
@@ -66,7 +67,7 @@ def build_definition(
     cleaned = _without(data, [_real_path(data, error["loc"]) for error in unknown])
     definition, errors = _validate(cleaned, lax_types=lax_types)
     identity = identity_issues(definition) if definition is not None else []
-    return definition, [*warnings, *_issues(cleaned, errors), *identity]
+    return (None if identity else definition), [*warnings, *_issues(cleaned, errors), *identity]
 
 
 def identity_issues(definition: ResourceDefinition) -> list[Issue]:

@@ -104,6 +104,7 @@ def test_public_surfaces_are_exactly_the_documented_names() -> None:
         "LoadedDocument",
         "Locator",
         "Position",
+        "decode_json",
         "discover",
         "iter_load",
         "load_bytes",
