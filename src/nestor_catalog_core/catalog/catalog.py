@@ -31,7 +31,7 @@ from nestor_catalog_core._exceptions import (
 )
 from nestor_catalog_core.catalog.read_model import CatalogEntry, ReadModel
 from nestor_catalog_core.catalog.reader import CatalogReader
-from nestor_catalog_core.loading import LoadedDocument, LoadOptions, load_bytes
+from nestor_catalog_core.loading import LoadedDocument, LoadOptions, LoadResult, load_bytes
 from nestor_catalog_core.models.definition import Deprecation, ResourceDefinition, canonical_json
 from nestor_catalog_core.models.findings import Finding, Severity
 from nestor_catalog_core.models.records import (
@@ -44,7 +44,7 @@ from nestor_catalog_core.models.records import (
 )
 from nestor_catalog_core.models.resource import Resource, resource_body
 from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore, PublishOutcome
-from nestor_catalog_core.validation import ValidationSettings, check_definition, validate_document
+from nestor_catalog_core.validation import ValidatedDocument, ValidationSettings, check_definition, validate_document
 from nestor_catalog_core.validation.limits import deprecation_limit_issues
 from nestor_catalog_core.versions import CompatReport, HasPositions, changed_fields, compare
 
@@ -260,11 +260,11 @@ class Catalog(CatalogReader):
         published unless every document is valid (all findings are reported at once).
         ``suffix`` ``.json`` reads the payload as JSON (``load_bytes``), as a file would be."""
         self._check_writable()
-        loaded = load_bytes(data, file, options=self._settings.load_options, suffix=suffix)
+        # Loading and validating a payload is CPU work bounded only by its size: off the event loop.
+        loaded, checked = await asyncio.to_thread(self._load_and_validate, data, file, suffix)
         findings = [f for f in loaded.findings if f.severity is Severity.ERROR]
         definitions: list[tuple[ResourceDefinition, list[Finding]]] = []
-        for document in loaded.documents:
-            validated = validate_document(document, self._settings.validation)
+        for validated in checked:
             findings.extend(f for f in validated.findings if f.severity is Severity.ERROR)
             if validated.definition is not None:
                 definitions.append((validated.definition, [f for f in validated.findings if not f.is_error]))
@@ -276,6 +276,12 @@ class Catalog(CatalogReader):
                 details={"file": file, "notices": [f.to_dict() for f in loaded.findings]},
             )
         return [await self.publish(d, source=source, user=user, warnings=w, validated=True) for d, w in definitions]
+
+    def _load_and_validate(
+        self, data: bytes, file: str, suffix: str | None
+    ) -> tuple[LoadResult, builtins.list[ValidatedDocument]]:
+        loaded = load_bytes(data, file, options=self._settings.load_options, suffix=suffix)
+        return loaded, [validate_document(document, self._settings.validation) for document in loaded.documents]
 
     async def publish_document(
         self, document: LoadedDocument, *, source: Source, user: str | None = None

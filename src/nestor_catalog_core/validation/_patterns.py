@@ -118,7 +118,8 @@ class _SearchSet:
         self._set.Compile()
 
     def search(self, text: str) -> object | None:
-        return self._set.Match(text)
+        matched: list[int] | None = self._set.Match(text)
+        return matched
 
 
 @lru_cache(maxsize=4096)
