@@ -270,7 +270,9 @@ class GitSource(SyncSource):
         return seconds if seconds > 0 else None
 
     def describe(self) -> SourceStatus:
-        return SourceStatus(name=self.name, kind=self.kind, url=redact_url(self.spec.url), branch=self.spec.branch)
+        return SourceStatus(
+            name=self.name, kind=self.kind, url=redact_url(self.spec.url), path=self.spec.path, branch=self.spec.branch
+        )
 
     def close(self) -> None:
         self._mirror.close()

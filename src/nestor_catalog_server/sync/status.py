@@ -110,8 +110,10 @@ class SyncReport:
 class SourceStatus:
     """Where one source stands, as ``SyncManager.status()`` reports it.
 
-    ``url`` and ``branch`` are set for git sources (the URL without credentials), ``path`` for
-    local directories. ``counts`` describe the last sync that applied changes (a poll that
+    ``url`` and ``branch`` are set for git sources (the URL without credentials); ``path`` is the
+    folder synced: for a git source the configured ``path`` inside the repository, normalized
+    (``resources/`` -> ``resources``, ``""`` for the whole repository), for a local directory
+    its absolute path. ``counts`` describe the last sync that applied changes (a poll that
     found nothing new leaves them); ``last_duration_ms`` the last attempt that got through.
     ``findings`` holds the findings of
     every file currently rejected (path -> finding dicts), kept across restarts, until the file
