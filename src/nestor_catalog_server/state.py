@@ -53,6 +53,10 @@ class SyncControl(Protocol):
 
     def trigger(self, name: str, *, reason: str = "manual") -> None: ...
 
+    def confirm_withdrawals(self, name: str) -> dict[str, Any] | None:
+        """Let the sync the withdraw guard holds through; what was held (None: forwarded to
+        the leader, which checks). ``ConflictError`` when nothing is held."""
+
     async def handle_webhook(
         self, provider: str, name: str, headers: Mapping[str, str], body: bytes
     ) -> WebhookDelivery: ...

@@ -92,14 +92,23 @@ async def test_not_ready_until_the_first_sync_of_every_repository(
         response = await client.get("/ready")
         assert response.status_code == 503
         details = response.json()["error"]["details"]
-        assert details["sync"] == {"ok": False, "enabled": True, "sources": 1}
+        sync = details["sync"]
+        assert (sync["ok"], sync["enabled"], sync["sources"]) == (False, True, 1)
+        assert sync["waiting_for"] == [sync["repositories"]["team"]["waiting_for"]]
+        assert "first sync of team" in sync["waiting_for"][0]
+        assert sync["repositories"]["team"]["ready"] is False
         assert app_state(client).sync is not None
         silent_git_server.close()
         ready = await poll(client, "/ready", until=200)
         assert ready.status_code == 200, "a failed first attempt still counts: the source reports its error"
+        team = ready.json()["checks"]["sync"]["repositories"]["team"]
+        assert (team["ready"], team["reachable"], team["stale"], team["last_fetch_age_seconds"]) == (
+            True, False, True, None
+        ), "never fetched: reported stale, unready only with git.readiness.unready_when_stale"  # fmt: skip
         (status,) = (await client.get("/api/v1/sync")).json()["repositories"]
         assert status["name"] == "team"
         assert status["state"] == "failed"
+        assert status["last_error"]["stage"] == "fetch"
 
 
 async def test_components_and_shutdown_count(client: Client) -> None:
