@@ -5,6 +5,9 @@ served by ``git daemon``, DynamoDB on ``moto_server``.
   it reclaims its own sync lease at once (a ``lease_ttl`` longer than the test's deadline proves
   it did not wait it out), and ``/ready`` answers 503, saying what it waits for, until the
   catalog holds every version: never 200 over a partial catalog;
+- a force-push of an unrelated history holding one broken file is held by the withdraw guard:
+  nothing withdrawn, ``state: held`` with the numbers, a ``sync.held`` event, until
+  ``POST /api/v1/sync/{repo}`` confirms it;
 - a git repository's ``path`` is shown by ``/api/v1/status`` and ``/api/v1/sync/{repo}``;
 """
 
@@ -19,11 +22,14 @@ from typing import Any
 import httpx
 import pytest
 
+from nestor_catalog_server.sync import sign_payload
 from tests.server.api.builders import definition
 from tests.support.git import ServedRepo, git_daemon
 from tests.support.server import run_server
 
 pytestmark = pytest.mark.e2e
+
+SECRET = "e2e-webhook-secret-0123456789"
 
 
 def eventually(check: Callable[[], bool], *, deadline: float = 60.0, what: str = "the condition") -> None:
@@ -115,3 +121,92 @@ def test_a_restart_after_sigkill_is_ready_only_with_the_whole_catalog(
 def versions(client: httpx.Client) -> int:
     count: int = client.get("/api/v1/status").json()["counts"]["versions"]
     return count
+
+
+def sync_events(client: httpx.Client, kind: str, *, count: int = 1) -> list[dict[str, Any]]:
+    """The first ``count`` events of type ``kind`` on the SSE stream, replayed from the start."""
+    found: list[dict[str, Any]] = []
+    params = {"since": "0", "filter": f"event:{kind}"}
+    with client.stream("GET", "/api/v1/events", params=params, timeout=30.0) as stream:
+        event = None
+        for line in stream.iter_lines():
+            if line.startswith("event: "):
+                event = line.removeprefix("event: ")
+            elif line.startswith("data: ") and event == kind:
+                found.append(json.loads(line.removeprefix("data: ")))
+                if len(found) >= count:
+                    return found
+    return found
+
+
+def resource_count(client: httpx.Client) -> int:
+    count: int = client.get("/api/v1/status").json()["counts"]["resources"]
+    return count
+
+
+def test_an_orphan_force_push_is_held_until_confirmed(served: tuple[ServedRepo, str], tmp_path: Path) -> None:
+    repo, url = served
+    for index in range(20):
+        write(repo, "resources", f"team-queue-{index:02d}")
+    first = repo.publish("twenty resources")
+    config = git_settings(url, path="resources", webhook_secret=SECRET)
+    with run_server(config, workdir=tmp_path / "server") as server, server.client() as client:
+        server.wait_ready()
+        assert resource_count(client) == 20
+        refused = client.post("/api/v1/sync/platform", json={"confirm_withdrawals": True})
+        assert refused.status_code == 409, "nothing is held: nothing to confirm"
+        assert refused.json()["error"]["code"] == "CONFLICT"
+        wrong = client.post("/api/v1/sync/platform", json={"confirm_withdrawals": "yes", "force": 1})
+        assert wrong.status_code == 400
+        assert "force" in wrong.json()["error"]["message"]
+
+        repo.work.run("checkout", "-q", "--orphan", "unrelated")
+        repo.work.run("rm", "-q", "-r", "--cached", ".")
+        for path in (repo.work.path / "resources").iterdir():
+            path.unlink()
+        repo.work.write("resources/broken.yaml", "metadata: [unclosed\n")
+        orphan = repo.work.commit("an unrelated history")
+        repo.work.push(repo.bare, force=True, branch="main")
+        push(client, orphan)
+
+        eventually(lambda: sync_status(client)["state"] == "held", what="the sync being held")
+        status = sync_status(client)
+        held = status["held"]
+        assert (held["withdrawals"], held["live"], held["share"], held["reason"]) == (20, 20, 1.0, "share")
+        assert held["commit"] == orphan
+        assert status["last_commit"] == first, "the catalog stays at the last good commit"
+        assert status["ready"] is True, "a held source serves its last good sync"
+        assert resource_count(client) == 20, "nothing was withdrawn"
+        [event] = sync_events(client, "sync.held")
+        assert (event["repository"], event["commit"], event["withdrawals"], event["live"]) == (
+            "platform", orphan, 20, 20
+        )  # fmt: skip
+        metrics = client.get("/metrics").text
+        assert 'catalog_git_sync_held{repository="platform"} 1.0' in metrics
+        assert client.get("/ready").status_code == 200
+
+        push(client, orphan)  # a second look at the same commit holds it again, without a second event
+        eventually(
+            lambda: (
+                (again := sync_status(client))["last_attempt"] != status["last_attempt"] and again["state"] == "held"
+            ),
+            what="another attempt, held again",
+        )
+
+        confirmed = client.post("/api/v1/sync/platform", json={"confirm_withdrawals": True})
+        assert confirmed.status_code == 202, confirmed.text
+        assert confirmed.json()["confirmed"]["commit"] == orphan
+        eventually(lambda: resource_count(client) == 0, what="the confirmed withdrawals")
+        eventually(lambda: sync_status(client)["last_commit"] == orphan, what="the confirmed sync")
+        after = sync_status(client)
+        assert (after["state"], after["held"]) == ("idle", None)
+        assert after["findings"]["resources/broken.yaml"][0]["rule"] == "YAML_SYNTAX"
+        assert 'catalog_git_sync_held{repository="platform"} 0.0' in client.get("/metrics").text
+        assert len(sync_events(client, "sync.held", count=1)) == 1
+
+
+def push(client: httpx.Client, sha: str) -> None:
+    body = json.dumps({"ref": "refs/heads/main", "after": sha}).encode()
+    headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": sign_payload(SECRET, body)}
+    answer = client.post("/api/v1/webhooks/github/platform", content=body, headers=headers)
+    assert answer.status_code == 202, answer.text

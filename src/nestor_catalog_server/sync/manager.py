@@ -477,6 +477,7 @@ class _Runner:
         status, source = self.status, self.source
         self.succeeded = True
         status.state = "idle"
+        status.held = None
         status.last_success = utcnow()
         status.last_error = None
         status.consecutive_failures = 0
@@ -515,7 +516,7 @@ class _Runner:
         good sync; ``sync.held`` once per held commit."""
         status, source = self.status, self.source
         held = dict(report.held or {})
-        already = status.state == "held" and status.held is not None and status.held.get("commit") == held.get("commit")
+        already = status.held is not None and status.held.get("commit") == held.get("commit")
         self.succeeded = True
         status.state = "held"
         status.held = held
