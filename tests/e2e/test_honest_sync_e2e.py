@@ -8,12 +8,18 @@ served by ``git daemon``, DynamoDB on ``moto_server``.
 - a force-push of an unrelated history holding one broken file is held by the withdraw guard:
   nothing withdrawn, ``state: held`` with the numbers, a ``sync.held`` event, until
   ``POST /api/v1/sync/{repo}`` confirms it;
+- DynamoDB frozen (``SIGSTOP`` on moto_server) while a webhook asks for a sync: the sync shows
+  as failed with its reason, stage and time in ``/api/v1/sync/{repo}``, in the metrics, and as a
+  ``sync.failed`` event once storage is back, and the pushed commit then syncs;
 - a git repository's ``path`` is shown by ``/api/v1/status`` and ``/api/v1/sync/{repo}``;
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,9 +28,11 @@ from typing import Any
 import httpx
 import pytest
 
+from nestor_catalog_core import open_store
 from nestor_catalog_server.sync import sign_payload
 from tests.server.api.builders import definition
 from tests.support.git import ServedRepo, git_daemon
+from tests.support.moto import AWS_ENV, REGION, moto_or_skip, unique_table_name
 from tests.support.server import run_server
 
 pytestmark = pytest.mark.e2e
@@ -210,3 +218,56 @@ def push(client: httpx.Client, sha: str) -> None:
     headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": sign_payload(SECRET, body)}
     answer = client.post("/api/v1/webhooks/github/platform", content=body, headers=headers)
     assert answer.status_code == 202, answer.text
+
+
+async def _create_table(endpoint: str, table: str) -> None:
+    store = open_store(f"dynamodb://{table}?region={REGION}&endpoint={endpoint}&create_table=true")
+    await store.open()
+    await store.close()
+
+
+def test_a_sync_during_a_storage_freeze_is_reported_failed(served: tuple[ServedRepo, str], tmp_path: Path) -> None:
+    repo, url = served
+    write(repo, "resources", "frozen-queue")
+    repo.publish("first")
+    with moto_or_skip() as moto:
+        table = unique_table_name()
+        asyncio.run(_create_table(moto.endpoint, table))
+        config = git_settings(url, path="resources", webhook_secret=SECRET)
+        config["storage"] = {
+            "type": "dynamodb",
+            "dynamodb": {"table_name": table, "region": REGION, "endpoint": moto.endpoint},
+        }
+        config["leadership"] = {"lease_ttl": "3s"}
+        with run_server(config, env=AWS_ENV, workdir=tmp_path / "server") as server:
+            server.wait_ready()
+            with server.client(timeout=30.0) as client:
+                write(repo, "resources", "frozen-queue", "1.1.0")
+                pushed = repo.publish("during the freeze")
+                os.killpg(moto.process.pid, signal.SIGSTOP)
+                try:
+                    push(client, pushed)
+                    eventually(lambda: sync_status(client)["state"] == "failed", what="the sync reported failed")
+                    status = sync_status(client)
+                    error = status["last_error"]
+                    assert error["reason"] in {"interrupted", "no_leader", "unavailable", "failed"}, error
+                    assert error["stage"] in {"interrupted", "lease", "storage"}, error
+                    assert error["at"].endswith("Z")
+                    assert error["message"]
+                    assert status["consecutive_failures"] >= 1
+                    assert client.get("/ready").status_code == 503, "storage is down"
+                    metrics = client.get("/metrics").text
+                    assert 'catalog_git_sync_stage_failures_total{reason="' in metrics
+                finally:
+                    os.killpg(moto.process.pid, signal.SIGCONT)
+                eventually(
+                    lambda: client.get("/api/v1/resources/frozen-queue/1.1.0").status_code == 200,
+                    deadline=120,
+                    what="the pushed commit synced once storage is back",
+                )
+                [failed] = sync_events(client, "sync.failed")
+                assert failed["repository"] == "platform"
+                assert (failed["reason"], failed["stage"]) == (error["reason"], error["stage"])
+                assert failed["at"] == error["at"]
+                eventually(lambda: sync_status(client)["state"] == "idle", what="the source settling")
+                assert sync_status(client)["last_error"] is None

@@ -450,6 +450,8 @@ class _Runner:
         return status
 
     async def _attempt(self, reason: str) -> SyncReport:
+        if self._manager.unsent:  # failures of an earlier term, or while storage was down: first
+            await self._manager.flush_unsent()
         status = self.status
         status.state = "syncing"
         status.last_attempt = utcnow()
