@@ -166,3 +166,31 @@ async def test_status_page(client: Client, catalog: Catalog) -> None:
     assert body["read_only"] is False
     assert body["upstream"] is None
     assert body["components"] == {}
+
+
+async def test_a_stale_repository_makes_the_replica_unready_only_when_configured(
+    tmp_path: Path, app_client: Callable[[Settings], Client]
+) -> None:
+    repository = {"name": "team", "url": "git://127.0.0.1:9/nowhere.git", "timeout": "5s"}
+    for strict in (False, True):
+        git = {
+            "repositories": [repository],
+            "backoff": {"initial": "60s", "max": "60s"},
+            "readiness": {"unready_when_stale": strict},
+        }
+        settings = make_settings(tmp_path / str(strict), git=git)
+        async with app_client(settings) as client:
+            deadline = time.monotonic() + 30
+            while (team := app_state(client).sync.source_status("team")).state != "failed":  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "the first attempt never failed"
+                await asyncio.sleep(0.05)
+            assert (team.reachable, team.stale) == (False, True)
+            response = await client.get("/ready")
+            if not strict:
+                assert response.status_code == 200, "stale is reported, not blocking, by default"
+                assert response.json()["checks"]["sync"]["repositories"]["team"]["stale"] is True
+                continue
+            assert response.status_code == 503
+            sync = response.json()["error"]["details"]["sync"]
+            assert sync["waiting_for"] == [team.waiting_for]
+            assert "a successful fetch of team" in sync["waiting_for"][0]
