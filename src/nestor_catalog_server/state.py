@@ -55,6 +55,10 @@ class SyncControl(Protocol):
 
     def webhook_gate(self, provider: str, name: str, headers: Mapping[str, str]) -> WebhookGate: ...
 
+    def confirm_withdrawals(self, name: str) -> dict[str, Any] | None:
+        """Let the sync the withdraw guard holds through; what was held (None: forwarded to
+        the leader, which checks). ``ConflictError`` when nothing is held."""
+
     async def handle_webhook(
         self, provider: str, name: str, headers: Mapping[str, str], body: bytes
     ) -> WebhookDelivery: ...

@@ -208,6 +208,7 @@ class EventType(StrEnum):
     RESOURCE_DELETED = "resource.deleted"  # a version withdrawn (its file left the source)
     SYNC_COMPLETED = "sync.completed"
     SYNC_FAILED = "sync.failed"
+    SYNC_HELD = "sync.held"  # the withdraw guard stopped a sync; nothing was applied
     VALIDATION_FAILED = "validation.failed"
 
 

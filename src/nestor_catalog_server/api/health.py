@@ -1,12 +1,17 @@
 """Operations: liveness, readiness, Prometheus metrics, the status page and the OpenAPI document.
 
 ``/health`` checks nothing but the process (a liveness probe must not restart a server because
-its database blinked). ``/ready`` says whether this process should get traffic: storage answers
-a ping, the first sync of every repository has finished, no optional component (mirror
-upstream, Redis, ...) reports ``ok: false``, and the app is not shutting down; otherwise 503 with
-the checks as the envelope's details. A component that also says ``required: false`` (Redis:
-reads and events go on through storage without it) only degrades: ``/ready`` stays 200 with
-``status: degraded``.
+its database blinked). ``/ready`` says whether this process should get traffic, meaning it
+serves the catalog as of the last known good state: storage answers a ping; every sync
+source is served as of its last good sync (storage held a synced state of it, or this
+process synced it: a replica restarted in the middle of a first sync waits for it to finish);
+no optional component (mirror upstream, Redis, ...) reports ``ok: false``; and the app is not
+shutting down. Otherwise 503 with the checks as the envelope's details: the ``sync`` check
+lists what it waits for (``waiting_for``) and each repository's ``ready``, ``state``,
+``reachable``, ``last_fetch_age_seconds`` and ``stale`` (a stale repository makes the replica
+unready only with ``git.readiness.unready_when_stale``). A component that also says
+``required: false`` (Redis: reads and events go on through storage without it) only degrades:
+``/ready`` stays 200 with ``status: degraded``.
 """
 
 from __future__ import annotations
@@ -50,8 +55,26 @@ def _sync_check(app_state: AppStateParam) -> dict[str, Any]:
     sync = app_state.sync
     if sync is None:
         return {"ok": True, "enabled": False}
-    sources = sync.sources()
-    return {"ok": sync.ready, "enabled": True, "sources": len(sources)}
+    statuses = sync.status()
+    repositories = {}
+    for status in statuses:
+        age = status.fetch_age_seconds()
+        repositories[status.name] = {
+            "ready": status.ready,
+            "state": status.state,
+            "reachable": status.reachable,
+            "last_fetch_age_seconds": round(age, 3) if age is not None else None,
+            "stale": status.stale,
+            "waiting_for": status.waiting_for,
+        }
+    waiting = [status.waiting_for for status in statuses if not status.ready and status.waiting_for]
+    return {
+        "ok": all(status.ready for status in statuses),
+        "enabled": True,
+        "sources": len(statuses),
+        "waiting_for": waiting,
+        "repositories": repositories,
+    }
 
 
 def _component_ok(value: Any) -> bool:

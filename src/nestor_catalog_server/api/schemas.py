@@ -153,9 +153,12 @@ class SyncListBody(TypedDict):
     repositories: list[dict[str, Any]]
 
 
-class SyncAccepted(TypedDict):
+class SyncAccepted(TypedDict, total=False):
     repository: str
     status: Literal["scheduled"]
+    #: With ``confirm_withdrawals``: what the withdraw guard held (null when forwarded to the leader).
+    confirmed: dict[str, Any] | None
+    forwarded: bool
 
 
 class WebhookAnswer(TypedDict, total=False):

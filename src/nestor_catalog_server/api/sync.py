@@ -7,6 +7,10 @@ signature or token header; see ``sync.webhooks.open_gate``), the body is hashed 
 in under ``git.webhook_max_body_size``, and nothing is parsed before the signature matched.
 A push answers 202 at once; the sync runs in the background, coalesced with any sync already
 in flight. A delivery id seen within ``git.webhook_replay_window`` answers 200 ``duplicate``.
+
+``POST /api/v1/sync/{repo}`` starts a sync; with the JSON body ``{"confirm_withdrawals": true}``
+(or the query ``?confirm_withdrawals=true``) it also lets through the sync the withdraw guard
+holds for that repository (409 ``CONFLICT`` when none is held), for its held commit only.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from typing import TYPE_CHECKING, Any, Final
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 
-from nestor_catalog_core import PayloadTooLarge, ReadOnly, SourceNotFound
+from nestor_catalog_core import InvalidRequest, PayloadTooLarge, ReadOnly, SourceNotFound
 from nestor_catalog_server.api import schemas
+from nestor_catalog_server.api._request import json_object, read_body
 from nestor_catalog_server.api.resources import JSON
 from nestor_catalog_server.api.security import WRITE
 from nestor_catalog_server.state import AppState, AppStateParam
@@ -28,7 +33,11 @@ if TYPE_CHECKING:
     from nestor_catalog_server.state import SyncControl
     from nestor_catalog_server.sync import WebhookGate
 
-__all__ = ["WEBHOOK_MAX_BODY_SIZE", "SyncController", "WebhookController", "webhook_answer"]
+__all__ = ["CONFIRM_FIELD", "WEBHOOK_MAX_BODY_SIZE", "SyncController", "WebhookController", "webhook_answer"]
+
+#: The one field ``POST /api/v1/sync/{repo}`` takes (body or query).
+CONFIRM_FIELD: Final = "confirm_withdrawals"
+_BOOLEANS: Final = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 #: The default of ``git.webhook_max_body_size``: webhook bodies may be larger than
 #: ``service.max_body_size``, as git hosts send up to this much for a large push (GitHub caps
@@ -48,6 +57,38 @@ def _manager(app_state: AppState, repo: str) -> SyncControl:
             raise ReadOnly("this catalog is a read-only mirror: it does not sync repositories itself")
         raise SourceNotFound(f"no repository named {repo!r} is configured", details={"repository": repo})
     return app_state.sync
+
+
+async def confirmation(request: Request[Any, Any, Any]) -> bool:
+    """Whether a manual sync confirms held withdrawals: ``{"confirm_withdrawals": true}`` as the
+    body (an empty body is ``false``), or ``?confirm_withdrawals=true``; 400 for anything else."""
+    confirm = False
+    raw = request.query_params.getall(CONFIRM_FIELD, [])
+    if raw:
+        value = _BOOLEANS.get(str(raw[-1]).strip().lower())
+        if value is None or len(raw) > 1:
+            raise InvalidRequest(
+                f"query parameter {CONFIRM_FIELD} must be given once, as true or false",
+                details={"parameter": CONFIRM_FIELD, "value": raw},
+            )
+        confirm = value
+    body = await read_body(request)
+    if body.strip():
+        fields = json_object(body, what="the sync request body")
+        unknown = sorted(set(fields) - {CONFIRM_FIELD})
+        if unknown:
+            raise InvalidRequest(
+                f"unknown field(s) {', '.join(unknown)} in the sync request body; the only field is {CONFIRM_FIELD}",
+                details={"fields": unknown, "accepted": [CONFIRM_FIELD]},
+            )
+        value = fields.get(CONFIRM_FIELD, False)
+        if not isinstance(value, bool):
+            raise InvalidRequest(
+                f"{CONFIRM_FIELD} must be true or false, got {json.dumps(value)}",
+                details={"field": CONFIRM_FIELD},
+            )
+        confirm = confirm or value
+    return confirm
 
 
 def webhook_answer(
@@ -120,12 +161,26 @@ class SyncController(Controller):
         "/{repo:str}",
         opt=WRITE,
         status_code=202,
-        summary="Sync a repository now (coalesced with a sync in flight)",
-        responses=schemas.responses(schemas.SyncAccepted, 400, 401, 403, 404, 405, status=202, description="Scheduled"),
+        summary="Sync a repository now (coalesced with a sync in flight); confirm held withdrawals",
+        responses=schemas.responses(
+            schemas.SyncAccepted, 400, 401, 403, 404, 405, 409, status=202, description="Scheduled"
+        ),
     )
-    async def trigger(self, app_state: AppStateParam, repo: FromPath[str]) -> Response[bytes]:
-        _manager(app_state, repo).trigger(repo, reason="api")
-        return _json({"repository": repo, "status": "scheduled"}, 202)
+    async def trigger(
+        self, request: Request[Any, Any, Any], app_state: AppStateParam, repo: FromPath[str]
+    ) -> Response[bytes]:
+        """Body (optional): ``{"confirm_withdrawals": true}`` lets the sync the withdraw guard
+        holds through (or ``?confirm_withdrawals=true``); 409 when nothing is held."""
+        confirm = await confirmation(request)
+        manager = _manager(app_state, repo)
+        if not confirm:
+            manager.trigger(repo, reason="api")
+            return _json({"repository": repo, "status": "scheduled"}, 202)
+        held = manager.confirm_withdrawals(repo)
+        answer: dict[str, Any] = {"repository": repo, "status": "scheduled", "confirmed": held}
+        if held is None:
+            answer["forwarded"] = True
+        return _json(answer, 202)
 
 
 class WebhookController(Controller):

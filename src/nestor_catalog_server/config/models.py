@@ -60,9 +60,11 @@ __all__ = [
     "ServiceConfig",
     "Settings",
     "StorageConfig",
+    "SyncReadinessConfig",
     "TLSConfig",
     "UpstreamTLSConfig",
     "ValidationConfig",
+    "WithdrawGuardConfig",
 ]
 
 #: Globs (relative to a source's ``path``) a source reads when it names none.
@@ -656,10 +658,40 @@ class BackoffConfig(_Section):
         return self
 
 
+class WithdrawGuardConfig(_Section):
+    """The guard against mass withdrawal: a sync that would withdraw more than ``max_share`` of
+    a source's live versions, or that finds no valid definition left under the source's
+    ``path`` while it had some, is *held*: nothing is applied, the source reports ``state:
+    held`` and a ``sync.held`` event is sent, until ``POST /api/v1/sync/{repo}`` with
+    ``{"confirm_withdrawals": true}`` lets that one sync through. ``enabled: false`` turns the
+    guard off (every sync applies what the source holds, as deleted files withdraw)."""
+
+    enabled: bool = True
+    max_share: float = Field(
+        default=0.5, gt=0.0, le=1.0, description="Largest share of a source's live versions one sync may withdraw."
+    )
+
+
+class SyncReadinessConfig(_Section):
+    """When a source keeps the replica out of rotation (``/ready`` answers 503).
+
+    A source is *stale* when its last successful fetch is older than ``stale_after`` (``0``:
+    age alone never makes it stale) or when it has never been fetched and its last attempt
+    failed. Staleness is always reported (``/ready``, ``/api/v1/status``); it makes the replica
+    unready only with ``unready_when_stale: true`` (serve nothing rather than old data). A
+    source that this replica has not loaded yet (its first sync running, no synced state in
+    storage) makes it unready whatever this says."""
+
+    stale_after: Duration = timedelta(0)
+    unready_when_stale: bool = False
+
+
 class GitConfig(_Section):
     repositories: tuple[RepositoryConfig, ...] = ()
     directories: tuple[DirectoryConfig, ...] = ()
     backoff: BackoffConfig = BackoffConfig()
+    withdraw_guard: WithdrawGuardConfig = WithdrawGuardConfig()
+    readiness: SyncReadinessConfig = SyncReadinessConfig()
     jitter: float = Field(default=0.1, ge=0.0, lt=1.0, description="Random spread of poll intervals, as a fraction.")
     webhook_max_body_size: PositiveByteSize = Field(
         default=25 * 1024 * 1024,

@@ -9,7 +9,12 @@ build their own ``Metrics`` and never clash. Families, as scraped (counters carr
   ``catalog_resource_versions_total`` (gauge): published versions, withdrawn ones excluded.
 - ``catalog_git_sync_duration`` (histogram, seconds; ``repository``, ``outcome``);
   ``catalog_git_sync_failures_total`` (``repository``);
-  ``catalog_git_last_success_timestamp_seconds`` (gauge, ``repository``).
+  ``catalog_git_last_success_timestamp_seconds`` (gauge, ``repository``);
+  ``catalog_git_sync_stage_failures_total`` (``repository``, ``stage``, ``reason``): every failed,
+  interrupted or postponed sync by the stage that failed; ``catalog_git_sync_held`` (gauge,
+  ``repository``): 1 while the withdraw guard holds a sync; ``catalog_git_repository_reachable``
+  (gauge, ``repository``): 1 when the last fetch reached the source, 0 when it failed;
+  ``catalog_git_last_fetch_timestamp_seconds`` (gauge, ``repository``).
 - ``catalog_api_requests_total`` (``method``, ``route``, ``status``) and
   ``catalog_api_request_duration_seconds`` (histogram; ``method``, ``route``). ``route`` is the
   route template (``/api/v1/resources/{name}``), never the raw path, to bound cardinality.
@@ -76,6 +81,30 @@ class Metrics:
             ["repository"],
             registry=registry,
         )
+        self.git_sync_stage_failures = Counter(
+            "catalog_git_sync_stage_failures",
+            "Failed, interrupted or postponed synchronizations, by the stage that failed.",
+            ["repository", "stage", "reason"],
+            registry=registry,
+        )
+        self.git_sync_held = Gauge(
+            "catalog_git_sync_held",
+            "1 while the withdraw guard holds a sync of the repository.",
+            ["repository"],
+            registry=registry,
+        )
+        self.git_reachable = Gauge(
+            "catalog_git_repository_reachable",
+            "1 when the last fetch reached the repository, 0 when it failed.",
+            ["repository"],
+            registry=registry,
+        )
+        self.git_last_fetch = Gauge(
+            "catalog_git_last_fetch_timestamp_seconds",
+            "Unix time of the last successful fetch.",
+            ["repository"],
+            registry=registry,
+        )
         self.api_requests = Counter(
             "catalog_api_requests", "HTTP API requests.", ["method", "route", "status"], registry=registry
         )
@@ -131,14 +160,30 @@ class Metrics:
         self.api_request_duration.labels(method=method, route=route).observe(seconds)
 
     def observe_sync(self, repository: str, outcome: str, seconds: float, *, finished_at: float | None = None) -> None:
-        """Record one sync of ``repository``; ``outcome`` is ``success``, ``unchanged`` or ``failure``."""
+        """Record one sync of ``repository``; ``outcome`` is ``success``, ``unchanged``, ``held`` or
+        ``failure``."""
         self.git_sync_duration.labels(repository=repository, outcome=outcome).observe(seconds)
         if outcome == "failure":
             self.git_sync_failures.labels(repository=repository).inc()
+        elif outcome == "held":
+            return
         elif finished_at is not None:
             self.git_last_success.labels(repository=repository).set(finished_at)
         else:
             self.git_last_success.labels(repository=repository).set_to_current_time()
+
+    def sync_failed(self, repository: str, stage: str, reason: str) -> None:
+        """A sync of ``repository`` failed (or was interrupted or postponed) at ``stage``."""
+        self.git_sync_stage_failures.labels(repository=repository, stage=stage, reason=reason).inc()
+
+    def set_sync_held(self, repository: str, held: bool) -> None:
+        self.git_sync_held.labels(repository=repository).set(1 if held else 0)
+
+    def observe_fetch(self, repository: str, reachable: bool) -> None:
+        """A fetch of ``repository`` reached it (or did not)."""
+        self.git_reachable.labels(repository=repository).set(1 if reachable else 0)
+        if reachable:
+            self.git_last_fetch.labels(repository=repository).set_to_current_time()
 
     def set_catalog_size(self, resources: int, versions: int) -> None:
         self.resources.set(resources)

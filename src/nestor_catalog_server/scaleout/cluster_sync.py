@@ -20,9 +20,15 @@ down) it goes by HTTP to ``POST <leader advertise_url>/internal/v1/sync/{repo}``
 signed like a generic webhook (``X-Signature: sha256=<hex HMAC-SHA256>``) with
 ``leadership.cluster_secret``.
 
-``ready`` is the running manager's on the leader (its first sync done) and true on a follower,
-which serves what storage holds; a follower's ``status()`` shows each source's last commit as
-the leader stored it (refreshed on every lease attempt).
+``ready`` is the running manager's on the leader (``SyncManager``: each source served as of its
+last good sync). A follower serves what storage holds: it is ready once storage holds a synced
+state of every source, and until then waits for the leader's first sync of it. A follower's
+``status()`` shows each source's last commit as the leader stored it (refreshed on every lease
+attempt), over what this replica saw while it last led (state, last error, fetches), so a
+replica that lost the lease in the middle of a sync still says so. A trigger that reached no
+leader (no replica holds the lease: storage is down, say) is *postponed*: the source shows
+``state: failed`` with reason ``no_leader`` (stage ``lease``) and a ``sync.failed`` event is
+recorded as soon as storage takes it.
 """
 
 from __future__ import annotations
@@ -36,7 +42,8 @@ from typing import Any, Final
 
 import httpx
 
-from nestor_catalog_core import Catalog, CatalogError, SourceNotFound
+from nestor_catalog_core import Catalog, CatalogError, Event, EventType, SourceKind, SourceNotFound, SyncState
+from nestor_catalog_core.models.records import format_time, utcnow
 from nestor_catalog_server.scaleout._link import RedisLink
 from nestor_catalog_server.scaleout._tasks import raise_if_cancelling, stop_tasks
 from nestor_catalog_server.scaleout.leadership import LeaderInfo
@@ -72,6 +79,8 @@ class Trigger:
     delivery: str | None = None
     #: The W3C ``traceparent`` of the webhook that asked for it (tracing on), linked from the sync.
     traceparent: str | None = None
+    #: Let the sync the withdraw guard holds through (``POST /api/v1/sync/{repo}`` confirming).
+    confirm_withdrawals: bool = False
 
     def to_json(self) -> bytes:
         return json.dumps(asdict(self), separators=(",", ":")).encode()
@@ -90,6 +99,7 @@ class Trigger:
             origin=str(value.get("origin") or "unknown"),
             delivery=delivery if isinstance(delivery, str) else None,
             traceparent=traceparent if isinstance(traceparent, str) else None,
+            confirm_withdrawals=value.get("confirm_withdrawals") is True,
         )
 
 
@@ -156,6 +166,13 @@ class TriggerForwarder:
             return False
         return True
 
+    def leader_description(self) -> str:
+        """Who leads, for a status line: ``leader <id> at <url>`` or that nobody does."""
+        info = self._leader()
+        if info.holder is None:
+            return "no replica holds the sync lease yet"
+        return f"leader {info.replica_id} at {info.url}" if info.url else f"leader {info.replica_id}"
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -181,7 +198,14 @@ class ClusterSync:
         self._replica_id = replica_id
         self._standby = new_manager()
         self._active: SyncManager | None = None
-        self._stored: dict[str, SourceStatus] = {}
+        #: Each source's stored sync state as last read (None: storage holds none).
+        self._stored: dict[str, SyncState | None] = {}
+        #: Each source's status when this replica last stopped leading.
+        self._last_term: dict[str, SourceStatus] = {}
+        #: Sources whose trigger reached no leader: the failure shown until a leader syncs.
+        self._postponed: dict[str, dict[str, Any]] = {}
+        #: Sync events not recorded yet (storage down), from the last term and postponements.
+        self._unsent: list[Event] = []
         self._listener: asyncio.Task[None] | None = None
         self._forwarding: set[asyncio.Task[str | None]] = set()
 
@@ -198,6 +222,8 @@ class ClusterSync:
 
     async def lead(self) -> None:
         manager = self._new_manager()
+        manager.unsent[:0], self._unsent = self._unsent, []
+        self._postponed.clear()
         await manager.start()
         self._active = manager
         link, channel = self._forwarder.link, self._forwarder.channel
@@ -211,6 +237,8 @@ class ClusterSync:
             await stop_tasks([listener])
         if manager is not None:
             await manager.stop()
+            self._last_term = {status.name: status for status in manager.status()}
+            self._unsent.extend(manager.unsent)
 
     async def close(self) -> None:
         """Stop the manager (if leading) and any forwarding in flight."""
@@ -222,7 +250,7 @@ class ClusterSync:
 
     @property
     def ready(self) -> bool:
-        return self._active.ready if self._active is not None else True
+        return all(status.ready for status in self.status())
 
     def sources(self) -> list[str]:
         return self._standby.sources()
@@ -237,6 +265,16 @@ class ClusterSync:
             return self._active.source_status(name)
         self._standby.source_status(name)
         return self._follower_status(name)
+
+    def confirm_withdrawals(self, name: str) -> dict[str, Any] | None:
+        """Let the held sync of ``name`` through: on the leader at once (what was held), else
+        sent to the leader with the trigger (None: the leader checks what it holds)."""
+        if self._active is not None:
+            return self._active.confirm_withdrawals(name)
+        if name not in self._standby.sources():
+            raise SourceNotFound(f"no sync source named {name!r}", details={"source": name})
+        self._forward(Trigger(repository=name, reason="confirmed", origin=self._replica_id, confirm_withdrawals=True))
+        return None
 
     def trigger(self, name: str, *, reason: str = "manual") -> None:
         if self._active is not None:
@@ -275,6 +313,12 @@ class ClusterSync:
         manager = self._active
         if manager is None:
             return False
+        if trigger.confirm_withdrawals:
+            try:
+                manager.confirm_withdrawals(trigger.repository)
+            except CatalogError as exc:
+                log.warning("a forwarded confirmation for %s: %s", trigger.repository, exc.message)
+            return True
         link = manager.tracing.link_from(trigger.traceparent) if trigger.traceparent else None
         manager.trigger(trigger.repository, reason=f"{trigger.reason} via {trigger.origin}", link=link)
         return True
@@ -283,24 +327,78 @@ class ClusterSync:
 
     async def refresh_stored_status(self) -> None:
         """Read each source's stored sync state (what the leader last saved), for ``status()``
-        on a follower. Storage errors keep the previous copy."""
+        on a follower, and record the sync events kept while storage was down. Storage errors
+        keep the previous copy."""
         if self._active is not None:
             return
         for name in self._standby.sources():
             try:
-                state = await self._catalog.store.get_sync_state(name)
+                self._stored[name] = await self._catalog.store.get_sync_state(name)
             except CatalogError:
                 return
-            status = self._standby.source_status(name)
-            if state is not None:
-                status.last_commit = state.last_commit
-                status.last_success = state.updated_at
-                status.files = len(state.files)
-            self._stored[name] = status
+        await self._flush_unsent()
+
+    async def _flush_unsent(self) -> None:
+        while self._unsent:
+            try:
+                await asyncio.wait_for(self._catalog.record_event(self._unsent[0]), FORWARD_TIMEOUT)
+            except (CatalogError, TimeoutError):
+                return
+            self._unsent.pop(0)
 
     def _follower_status(self, name: str) -> SourceStatus:
+        status = self._last_term.get(name) or self._standby.source_status(name)
+        status = status.copy()
         stored = self._stored.get(name)
-        return stored.copy() if stored is not None else self._standby.source_status(name)
+        if stored is not None:
+            status.last_commit = stored.last_commit
+            status.files = len(stored.files)
+            updated = stored.updated_at
+            if updated is not None and (status.last_success is None or updated > status.last_success):
+                status.last_success = updated
+        postponed = self._postponed.get(name)
+        if postponed is not None:
+            status.state = "failed"
+            status.last_error = dict(postponed)
+        if stored is not None:
+            status.ready, status.waiting_for = True, None
+        else:
+            status.ready = False
+            leader = self._forwarder.leader_description()
+            status.waiting_for = (
+                f"the first sync of {name} by the leader ({leader}): storage holds no synced state of it yet"
+            )
+        status.next_sync_at = None
+        return status
+
+    def _postpone(self, trigger: Trigger) -> None:
+        """A trigger reached no leader: show it as a failed sync and record ``sync.failed``."""
+        at = format_time(utcnow())
+        error = {
+            "code": "SYNC_FAILED",
+            "message": (
+                f"a {trigger.reason} sync of {trigger.repository} was postponed: no replica holds the sync lease "
+                "(storage unreachable?); the next leader's first sync runs it"
+            ),
+            "reason": "no_leader",
+            "stage": "lease",
+            "at": at,
+        }
+        self._postponed[trigger.repository] = error
+        data = {
+            "repository": trigger.repository,
+            "kind": SourceKind.GIT.value,
+            "error": error["message"],
+            "reason": "no_leader",
+            "code": error["code"],
+            "stage": "lease",
+            "at": at,
+            "consecutive_failures": 1,
+        }
+        self._unsent.append(Event(type=EventType.SYNC_FAILED, time=utcnow(), data=data))
+        metrics = self._standby.metrics
+        if metrics is not None:
+            metrics.sync_failed(trigger.repository, "lease", "no_leader")
 
     # -- triggers ------------------------------------------------------------------------------
 
@@ -308,6 +406,11 @@ class ClusterSync:
         task = asyncio.create_task(self._forwarder.forward(trigger), name=f"forward:{trigger.repository}")
         self._forwarding.add(task)
         task.add_done_callback(self._forwarding.discard)
+        task.add_done_callback(lambda done: self._forwarded(trigger, done))
+
+    def _forwarded(self, trigger: Trigger, task: asyncio.Task[str | None]) -> None:
+        if task.cancelled() or task.exception() is not None or task.result() is None:
+            self._postpone(trigger)
 
     async def _listen_for_triggers(self, link: RedisLink, channel: str) -> None:
         """While leading: run every trigger published on the channel; resubscribe after a

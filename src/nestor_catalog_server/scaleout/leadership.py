@@ -14,6 +14,10 @@ written with conditional writes; its fencing token grows on every acquisition):
   acquire the lease;
 - on a clean stop the lease is released, so another replica takes over at its next attempt.
 
+A replica that crashed holding the lease and restarted on the same data directory does not
+wait for it to expire: ``predecessor`` is the replica id of the process before it, proven gone
+(``_identity.ReplicaLock``), and a lease held under that id is released and acquired at once.
+
 The holder string is ``"<replica_id> <advertise_url>"``: every replica can show who leads and
 reach it (``LeaderInfo``). ``on_elected`` and ``on_deposed`` run in the elector's task, one at
 a time, in order; ``on_deposed`` must stop everything ``on_elected`` started before it returns.
@@ -112,8 +116,10 @@ class LeaderElector:
         ttl: timedelta,
         on_elected: Callback,
         on_deposed: Callback,
+        predecessor: str | None = None,
     ) -> None:
         self.store = store
+        self._predecessor = predecessor
         self.name = name
         self.replica_id = replica_id
         self.holder = holder_string(replica_id, url)
@@ -188,6 +194,9 @@ class LeaderElector:
         except (CatalogError, TimeoutError) as exc:
             log.warning("could not try the %s lease: %s", self.name, exc, extra={"operation": "lease"})
             return
+        if (lease is None or lease.holder != self.holder) and self._predecessor is not None:
+            lease = await self._reclaim(sent)
+        self._predecessor = None
         if lease is None or lease.holder != self.holder:
             await self._observe_current()
             return
@@ -206,6 +215,27 @@ class LeaderElector:
             await self._depose("start failed")
             with contextlib.suppress(CatalogError, TimeoutError):
                 await asyncio.wait_for(self.store.release_lease(self.name, self.holder), self.ttl.total_seconds())
+
+    async def _reclaim(self, sent: float) -> Lease | None:
+        """Release the lease if this replica's dead predecessor holds it, then acquire it."""
+        try:
+            current = await asyncio.wait_for(self.store.get_lease(self.name), self.ttl.total_seconds())
+            if current is None or current.holder is None or parse_holder(current.holder)[0] != self._predecessor:
+                return current
+            await asyncio.wait_for(self.store.release_lease(self.name, current.holder), self.ttl.total_seconds())
+            lease = await asyncio.wait_for(
+                self.store.acquire_lease(self.name, self.holder, self.ttl), self.ttl.total_seconds()
+            )
+        except (CatalogError, TimeoutError) as exc:
+            log.warning("could not reclaim the %s lease: %s", self.name, exc, extra={"operation": "lease"})
+            return None
+        log.info(
+            "reclaimed the %s lease from this replica's previous process %s, which is gone",
+            self.name,
+            self._predecessor,
+            extra={"operation": "lease", "lease": self.name, "predecessor": self._predecessor},
+        )
+        return lease
 
     async def _renew(self) -> None:
         sent = time.monotonic()

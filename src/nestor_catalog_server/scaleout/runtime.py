@@ -18,13 +18,16 @@ With none of these (SQLite or memory, no Redis, no sources) it adds nothing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, Final
 
 from nestor_catalog_core import Catalog
 from nestor_catalog_server.config import ServiceConfig, Settings
+from nestor_catalog_server.scaleout._identity import LOCK_FILE, ReplicaLock
 from nestor_catalog_server.scaleout._link import RedisLink
 from nestor_catalog_server.scaleout._tasks import stop_tasks
 from nestor_catalog_server.scaleout.cache import ReadThroughCache
@@ -89,6 +92,7 @@ class ScaleOut:
             )
         self.cluster: ClusterSync | None = None
         self.elector: LeaderElector | None = None
+        self.identity: ReplicaLock | None = None
         self._leader_status: dict[str, Any] = {}
         self._tasks: list[asyncio.Task[None]] = []
         if sync:
@@ -99,6 +103,7 @@ class ScaleOut:
         secret = leadership.cluster_secret.get_secret_value() if leadership.cluster_secret is not None else None
         forwarder = TriggerForwarder(link=self.link, leader=self._leader_info, secret=secret)
         self.cluster = ClusterSync(self.catalog, new_manager, forwarder, replica_id=self.replica_id)
+        self.identity = ReplicaLock.claim(Path(self.settings.service.data_dir) / LOCK_FILE, self.replica_id)
         self.elector = LeaderElector(
             self.catalog.store,
             name=leadership.lease_name,
@@ -107,6 +112,7 @@ class ScaleOut:
             ttl=leadership.lease_ttl,
             on_elected=self.cluster.lead,
             on_deposed=self.cluster.follow,
+            predecessor=self.identity.predecessor,
         )
         self.elector.changed = self._show_leader
 
@@ -133,6 +139,9 @@ class ScaleOut:
             state.components[LEADER_COMPONENT] = self._leader_status
             state.sync = self.cluster
             await self.elector.start()
+            # A follower's readiness rests on the stored sync states: read them before serving.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.cluster.refresh_stored_status(), self.elector.interval)
             refresh = self._refresh_follower_status(self.cluster, self.elector)
             self._tasks.append(asyncio.create_task(refresh, name="leadership-status"))
         log.info(
@@ -157,6 +166,8 @@ class ScaleOut:
             await self.bus.stop()
         if self.link is not None:
             await self.link.aclose()
+        if self.identity is not None:
+            self.identity.close()
 
     def _show_leader(self, info: LeaderInfo) -> None:
         self._leader_status.update(info.to_dict())

@@ -25,6 +25,11 @@ returns the new per-file state. The rules:
   publishing gains nothing: both hold the GIL, and the thread hand-offs cost more.)
 - **Failures of the sync itself** (storage errors, a read-only catalog) propagate: the caller
   saves no state, and the next attempt redoes the work (publishing is idempotent).
+- **The withdraw guard** (``ChangeApplier.hold``, run by the sources before ``apply``): a change
+  that would withdraw more than ``withdraw_guard.max_share`` of the source's live versions, or
+  that leaves no valid definition in the source while it withdraws some, is *held*: nothing
+  is published, withdrawn or saved. The withdrawals are counted from the files the change
+  deletes (versions no remaining file holds); a confirmation for that commit lets it through.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ from nestor_catalog_core import (
 )
 from nestor_catalog_core.validation import validate_document
 from nestor_catalog_core.versions import compare, version_key
+from nestor_catalog_server.config.models import WithdrawGuardConfig
 from nestor_catalog_server.observability.otel import Tracing
 from nestor_catalog_server.sync._git_types import TreeDiff
 from nestor_catalog_server.sync.status import SyncCounts
@@ -160,8 +166,10 @@ class ChangeApplier:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         on_rejected: Callable[[Sequence[Finding]], None] | None = None,
         tracing: Tracing | None = None,
+        guard: WithdrawGuardConfig | None = None,
     ) -> None:
         self._catalog = catalog
+        self._guard = guard or WithdrawGuardConfig()
         self._chunk_size = max(1, chunk_size)
         self._on_rejected = on_rejected
         #: The sync's tracing (``sync.load``/``sync.publish`` spans here, ``git.fetch``/``sync.diff``
@@ -200,6 +208,91 @@ class ChangeApplier:
                 rejected[outcome.path] = standing[outcome.path] = [f.to_dict() for f in outcome.errors]
         counts.withdrawn = await self._withdraw_released(released, records, provenance)
         return AppliedChanges(records, dict(sorted(standing.items())), counts, rejected)
+
+    # -- the withdraw guard --------------------------------------------------------------------
+
+    async def hold(
+        self, diff: TreeDiff, files: Mapping[str, FileRecord], findings: Mapping[str, Any], *, load: FileLoader
+    ) -> dict[str, Any] | None:
+        """Why ``diff`` must be held (``{withdrawals, live, share, max_share, reason, message}``),
+        or None when it may be applied. See the module docstring."""
+        guard = self._guard
+        if not guard.enabled or not (diff.deleted or diff.modified):
+            return None
+        remaining = {path: record for path, record in files.items() if path not in set(diff.deleted)}
+        for old, new in diff.renamed:
+            if old in remaining:
+                remaining[new] = remaining.pop(old)
+        kept = {ref for record in remaining.values() for ref in record.versions}
+        gone = {ref for path in diff.deleted for ref in (files[path].versions if path in files else ())} - kept
+        live = {ref for record in files.values() for ref in record.versions if self._is_live(ref)}
+        withdrawals = len(gone & live)
+        if not live or not withdrawals:
+            return None
+        if withdrawals / len(live) > guard.max_share or not self._untouched_valid(diff, remaining, findings):
+            # Worth a closer look: versions the added and modified files define again stay.
+            defined, any_valid = await self._defined(diff, load)
+            withdrawals = len((gone & live) - defined)
+            any_valid = any_valid or self._untouched_valid(diff, remaining, findings)
+        else:
+            any_valid = True
+        if not withdrawals:
+            return None
+        share = withdrawals / len(live)
+        numbers = {
+            "withdrawals": withdrawals,
+            "live": len(live),
+            "share": round(share, 4),
+            "max_share": guard.max_share,
+        }
+        if share > guard.max_share:
+            message = (
+                f"the change would withdraw {withdrawals} of {len(live)} live versions ({share:.0%}), "
+                f"more than withdraw_guard.max_share ({guard.max_share:.0%})"
+            )
+            return {**numbers, "reason": "share", "message": message}
+        if not any_valid:
+            message = f"the change leaves no valid definition in the source and would withdraw {withdrawals} versions"
+            return {**numbers, "reason": "no_definitions", "message": message}
+        return None
+
+    def _is_live(self, ref: str) -> bool:
+        name, version = _ref_key(ref)
+        try:
+            return not self._catalog.entry(name, version).withdrawn
+        except NotFoundError:
+            return False
+
+    @staticmethod
+    def _untouched_valid(diff: TreeDiff, remaining: Mapping[str, FileRecord], findings: Mapping[str, Any]) -> bool:
+        """An untouched file of the new tree still holds versions and is not rejected."""
+        touched = set(diff.modified) | set(diff.added)
+        return any(
+            record.versions and path not in findings for path, record in remaining.items() if path not in touched
+        )
+
+    @staticmethod
+    async def _defined(diff: TreeDiff, load: FileLoader) -> tuple[set[str], bool]:
+        """The versions (``name@version``) the added and modified files define, counting files
+        that load cleanly only, and whether there is any such file."""
+        paths = [*diff.added, *diff.modified]
+
+        def work() -> tuple[set[str], bool]:
+            defined: set[str] = set()
+            valid = False
+            for path in paths:
+                result = load(path, diff.blobs[path])
+                if not result.documents or any(f.is_error for f in result.findings):
+                    continue
+                valid = True
+                for document in result.documents:
+                    meta = _metadata(document)
+                    name, version = meta.get("name"), meta.get("version")
+                    if isinstance(name, str) and isinstance(version, str):
+                        defined.add(version_ref(name, version))
+            return defined, valid
+
+        return await asyncio.to_thread(work)
 
     # -- renames -----------------------------------------------------------------------------
 

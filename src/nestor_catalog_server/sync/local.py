@@ -84,11 +84,23 @@ class LocalSource(SyncSource):
     async def _sync(self, reason: str) -> SyncReport:
         started_at, started = utcnow(), time.perf_counter()
         state = await self._load_state()
+        self.stage = "fetch"
         with self._applier.tracing.span("sync.diff", attributes={"nestor.path": str(self.root)}):
-            current = await asyncio.to_thread(self.scan)
+            try:
+                current = await asyncio.to_thread(self.scan)
+            except BaseException:
+                self._fetched(False)
+                raise
+            self._fetched(True)
             diff = compare({path: record.blob for path, record in state.files.items()}, Snapshot(files=current))
         if diff.is_empty and state.scope == self._scope:
+            self.held = None
             return self._report("unchanged", reason=reason, started_at=started_at, started=started)
+        self.stage = "load"
+        held = await self._guard(diff, state, commit=None, load=self._load)
+        if held is not None:
+            self.held = held
+            return self._report("held", reason=reason, started_at=started_at, started=started, held=held)
         applied = await self._applier.apply(
             diff, state.files, state.findings, load=self._load, provenance=self._source_of
         )

@@ -14,9 +14,21 @@ Scheduling, per source (one asyncio task each, started by ``start()``):
   loops and waits (bounded) for them to finish.
 
 Every attempt updates the source's ``SourceStatus``, observes ``catalog_git_sync_duration``
-(outcome ``success``, ``unchanged`` or ``failure``) and, when the attempt itself failed, emits
-``sync.failed`` (data: repository, error, reason, code, consecutive_failures). What a
-successful sync publishes and emits is described in ``sync.source``.
+(outcome ``success``, ``unchanged``, ``held`` or ``failure``) and, when the attempt itself
+failed, emits ``sync.failed`` (data: repository, kind, error, reason, code, stage, at,
+consecutive_failures) and counts ``catalog_git_sync_stage_failures_total``. An attempt cut
+short by ``stop()`` (this replica stopped leading, or shuts down) is a failure too, reason
+``interrupted``. An event that cannot be recorded (storage down) is kept and recorded before
+the next one (``unsent``). A sync the withdraw guard holds sets ``state: held``, emits
+``sync.held`` once per held commit, and waits for ``confirm_withdrawals``. What a successful
+sync publishes and emits is described in ``sync.source``.
+
+Readiness (``ready``, and each status's ``ready``/``waiting_for``/``stale``): a source is ready
+once this process serves it as of its last good sync: storage held a synced state of it when
+it was first read, or an attempt of this process succeeded (or was held). Before that it waits
+for its first sync. A source never synced whose first attempt failed is served as it is
+(empty) and reported stale; ``git.readiness`` decides whether a stale source makes the replica
+unready.
 
 Webhooks are hints: ``handle_webhook`` authenticates the delivery with the repository's secret,
 and a push to its branch triggers a sync; the fetched commit is the truth, whatever the payload
@@ -48,9 +60,10 @@ from nestor_catalog_core import (
     LoadOptions,
     PermissionDenied,
     SourceNotFound,
+    StorageError,
     SyncError,
 )
-from nestor_catalog_core.models.records import utcnow
+from nestor_catalog_core.models.records import format_time, utcnow
 from nestor_catalog_server.config import GitConfig
 from nestor_catalog_server.observability.metrics import Metrics
 from nestor_catalog_server.observability.otel import Tracing
@@ -70,7 +83,7 @@ from nestor_catalog_server.sync.webhooks import (
     verify_and_parse,
 )
 
-__all__ = ["DEFAULT_STOP_TIMEOUT", "SyncManager"]
+__all__ = ["DEFAULT_STOP_TIMEOUT", "EVENT_TIMEOUT", "SyncManager"]
 
 _PROVIDERS: Final = frozenset(member.value for member in WebhookProvider)
 log = logging.getLogger("nestor_catalog.sync")
@@ -79,6 +92,10 @@ log = logging.getLogger("nestor_catalog.sync")
 DEFAULT_STOP_TIMEOUT: Final = 10.0
 #: Webhook spans one sync links to at most (a burst of pushes coalesces into one sync).
 _MAX_LINKS: Final = 32
+#: Seconds recording a sync event may take before it is kept for later (storage frozen).
+EVENT_TIMEOUT: Final = 5.0
+#: Events kept while storage cannot record them; the oldest are dropped beyond this.
+_MAX_UNSENT: Final = 100
 
 
 class SyncManager:
@@ -108,7 +125,11 @@ class SyncManager:
         self._tracing = tracing or Tracing()
         self._deliveries = DeliveryLog(window=git.webhook_replay_window.total_seconds())
         options = load_options or catalog.settings.load_options
-        applier = ChangeApplier(catalog, on_rejected=self._count_rejection, tracing=self._tracing)
+        applier = ChangeApplier(
+            catalog, on_rejected=self._count_rejection, tracing=self._tracing, guard=git.withdraw_guard
+        )
+        #: Sync events storage could not record yet, oldest first.
+        self.unsent: list[Event] = []
         sources: list[SyncSource] = [
             GitSource(
                 repository,
@@ -164,6 +185,21 @@ class SyncManager:
         runners = [self._runner(name)] if name is not None else list(self._runners.values())
         reason = "once" if name is None else "manual"
         return list(await asyncio.gather(*(runner.run_once(reason) for runner in runners)))
+
+    def confirm_withdrawals(self, name: str) -> dict[str, Any]:
+        """Let the sync the withdraw guard holds for ``name`` through, and start it; returns
+        what was held. ``ConflictError`` when nothing is held, ``SourceNotFound`` for a name
+        that is not configured."""
+        runner = self._runner(name)
+        held = runner.source.confirm_withdrawals()
+        log.warning(
+            "withdrawals of %s confirmed: %s",
+            name,
+            held.get("message"),
+            extra={"operation": "confirm_withdrawals", "repository": name, "commit": held.get("commit")},
+        )
+        runner.trigger("confirmed")
+        return held
 
     def trigger(self, name: str, *, reason: str = "manual", link: Any | None = None) -> None:
         """Ask for a sync of ``name`` as soon as possible; triggers during a sync coalesce into
@@ -235,15 +271,15 @@ class SyncManager:
         return list(self._runners)
 
     def status(self) -> list[SourceStatus]:
-        return [runner.status.copy() for runner in self._runners.values()]
+        return [runner.snapshot() for runner in self._runners.values()]
 
     def source_status(self, name: str) -> SourceStatus:
-        return self._runner(name).status.copy()
+        return self._runner(name).snapshot()
 
     @property
     def ready(self) -> bool:
-        """Every source has finished its first sync attempt (success or failure)."""
-        return all(runner.attempted.is_set() for runner in self._runners.values())
+        """Every source is served as of its last good sync (see the module docstring)."""
+        return all(runner.snapshot().ready for runner in self._runners.values())
 
     async def wait_ready(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 - the interface the server uses
         """Wait until ``ready`` (at most ``timeout`` seconds); returns ``ready``."""
@@ -277,6 +313,32 @@ class SyncManager:
     def jitter(self) -> float:
         return self._git.jitter
 
+    @property
+    def git(self) -> GitConfig:
+        return self._git
+
+    async def record(self, event: Event) -> bool:
+        """Record ``event`` after any kept earlier; False (kept for later) when storage fails."""
+        self.unsent.append(event)
+        del self.unsent[:-_MAX_UNSENT]
+        return await self.flush_unsent()
+
+    async def flush_unsent(self) -> bool:
+        """Record the kept events, oldest first; False when storage still fails."""
+        while self.unsent:
+            try:
+                await asyncio.wait_for(self._catalog.record_event(self.unsent[0]), EVENT_TIMEOUT)
+            except (CatalogError, TimeoutError) as exc:
+                log.warning(
+                    "could not record %s for %s yet (%s); kept for later",
+                    self.unsent[0].type.value,
+                    self.unsent[0].data.get("repository"),
+                    exc,
+                )
+                return False
+            self.unsent.pop(0)
+        return True
+
     def _runner(self, name: str) -> _Runner:
         runner = self._runners.get(name)
         if runner is None:
@@ -303,6 +365,8 @@ class _Runner:
         self.source = source
         self.status = source.describe()
         self.attempted = asyncio.Event()
+        #: An attempt of this process succeeded (applied, found nothing new, or was held).
+        self.succeeded = False
         self._manager = manager
         self._rng = rng
         self._lock = asyncio.Lock()
@@ -397,7 +461,38 @@ class _Runner:
                     _describe(span, report)
                 return report
 
+    def snapshot(self) -> SourceStatus:
+        """The status with what the source holds now and its readiness (module docstring)."""
+        status = self.status.copy()
+        source = self.source
+        status.reachable, status.last_fetch, status.held = source.reachable, source.last_fetch, source.held
+        readiness = self._manager.git.readiness
+        limit = readiness.stale_after.total_seconds()
+        age = status.fetch_age_seconds()
+        never_fetched = age is None and self.attempted.is_set() and status.state == "failed"
+        status.stale = never_fetched or (limit > 0 and age is not None and age > limit)
+        if not (source.stored_before or self.succeeded or self.attempted.is_set()):
+            status.ready = False
+            since = f" (running since {format_time(status.last_attempt)})" if status.last_attempt else ""
+            status.waiting_for = f"the first sync of {source.name}{since}: nothing of it was synced before"
+        elif status.stale and readiness.unready_when_stale:
+            status.ready = False
+            error = status.last_error["message"] if status.last_error else None
+            if age is None:
+                detail = f" (last error: {error})" if error else ""
+                status.waiting_for = f"a successful fetch of {source.name}{detail}"
+            else:
+                status.waiting_for = (
+                    f"a fresh fetch of {source.name}: the last successful one was {age:.0f}s ago, "
+                    f"more than git.readiness.stale_after ({limit:g}s)"
+                )
+        else:
+            status.ready, status.waiting_for = True, None
+        return status
+
     async def _attempt(self, reason: str) -> SyncReport:
+        if self._manager.unsent:  # failures of an earlier term, or while storage was down: first
+            await self._manager.flush_unsent()
         status = self.status
         status.state = "syncing"
         status.last_attempt = utcnow()
@@ -405,7 +500,7 @@ class _Runner:
         try:
             report = await self.source.sync(reason=reason)
         except asyncio.CancelledError:
-            status.state = "failed" if status.consecutive_failures else "idle"
+            self._interrupted(reason, started)
             raise
         except CatalogError as exc:
             report = await self._failed(exc, reason, started)
@@ -414,13 +509,18 @@ class _Runner:
             error = SyncError(f"{type(exc).__name__}: {exc}", details={"reason": "internal"})
             report = await self._failed(error, reason, started)
         else:
-            self._succeeded(report)
+            if report.outcome == "held":
+                await self._held(report)
+            else:
+                self._succeeded(report)
         self.attempted.set()
         return report
 
     def _succeeded(self, report: SyncReport) -> None:
         status, source = self.status, self.source
+        self.succeeded = True
         status.state = "idle"
+        status.held = None
         status.last_success = utcnow()
         status.last_error = None
         status.consecutive_failures = 0
@@ -432,6 +532,11 @@ class _Runner:
         if changed:
             status.counts = report.counts
         self._observe("success" if changed else "unchanged", report.duration_ms)
+        metrics = self._manager.metrics
+        if metrics is not None:
+            metrics.set_sync_held(source.name, False)
+            if source.reachable is not None:
+                metrics.observe_fetch(source.name, source.reachable)
         log.log(
             logging.INFO if changed else logging.DEBUG,
             "%s %s: %s",
@@ -449,7 +554,45 @@ class _Runner:
             },
         )
 
-    async def _failed(self, error: CatalogError, reason: str, started: float) -> SyncReport:
+    async def _held(self, report: SyncReport) -> None:
+        """The withdraw guard held the sync: nothing applied, the catalog keeps serving the last
+        good sync; ``sync.held`` once per held commit."""
+        status, source = self.status, self.source
+        held = dict(report.held or {})
+        already = status.held is not None and status.held.get("commit") == held.get("commit")
+        self.succeeded = True
+        status.state = "held"
+        status.held = held
+        status.last_error = None
+        status.consecutive_failures = 0
+        status.last_duration_ms = report.duration_ms
+        self._observe("held", report.duration_ms)
+        metrics = self._manager.metrics
+        if metrics is not None:
+            metrics.set_sync_held(source.name, True)
+            if source.reachable is not None:
+                metrics.observe_fetch(source.name, source.reachable)
+        if already:
+            return
+        log.warning(
+            "sync of %s held: %s; nothing was withdrawn. Confirm with POST /api/v1/sync/%s "
+            '{"confirm_withdrawals": true}',
+            source.name,
+            held.get("message"),
+            source.name,
+            extra={
+                "operation": "sync_repository",
+                "repository": source.name,
+                "commit": held.get("commit"),
+                "withdrawals": held.get("withdrawals"),
+                "live": held.get("live"),
+                "reason": held.get("reason"),
+            },
+        )
+        data = {"repository": source.name, "kind": source.kind.value, **held}
+        await self._manager.record(Event(type=EventType.SYNC_HELD, time=utcnow(), data=data))
+
+    def _failure(self, error: CatalogError, stage: str) -> dict[str, Any]:
         status = self.status
         status.state = "failed"
         status.consecutive_failures += 1
@@ -457,18 +600,52 @@ class _Runner:
             "code": error.code,
             "message": error.message,
             "reason": error.details.get("reason", "failed"),
+            "stage": stage,
+            "at": format_time(utcnow()),
         }
+        metrics = self._manager.metrics
+        if metrics is not None:
+            metrics.sync_failed(self.source.name, stage, str(status.last_error["reason"]))
+            if stage == "fetch" and self.source.reachable is False:
+                metrics.observe_fetch(self.source.name, False)
+        return status.last_error
+
+    def _interrupted(self, reason: str, started: float) -> None:
+        """``stop()`` cut the attempt short: a failure the next term's first sync redoes. Its
+        event is kept for the manager's owner to record (nothing may be awaited here)."""
+        stage = self.source.stage
+        error = SyncError(
+            f"the sync of {self.source.name} was stopped during its {stage} stage (this replica stopped "
+            "leading or is shutting down); nothing of it was saved, the next sync redoes it",
+            details={"reason": "interrupted"},
+        )
+        last_error = self._failure(error, "interrupted")
+        self._observe("failure", (time.perf_counter() - started) * 1000)
+        log.warning(
+            "sync of %s interrupted during %s",
+            self.source.name,
+            stage,
+            extra={"operation": "sync_repository", "repository": self.source.name, "reason": reason},
+        )
+        self._manager.unsent.append(self._failed_event(last_error))
+
+    async def _failed(self, error: CatalogError, reason: str, started: float) -> SyncReport:
+        status = self.status
+        stage = "storage" if isinstance(error, StorageError) else self.source.stage
+        last_error = self._failure(error, stage)
         duration_ms = (time.perf_counter() - started) * 1000
         self._observe("failure", duration_ms)
         log.warning(
-            "sync of %s failed: %s",
+            "sync of %s failed at %s: %s",
             self.source.name,
+            stage,
             error.message,
             extra={
                 "operation": "sync_repository",
                 "repository": self.source.name,
                 "error_code": error.code,
-                "reason": status.last_error["reason"],
+                "reason": last_error["reason"],
+                "stage": stage,
                 "consecutive_failures": status.consecutive_failures,
             },
         )
@@ -481,24 +658,23 @@ class _Runner:
             reason=reason,
             commit=self.source.last_commit,
             previous_commit=self.source.last_commit,
-            error=dict(status.last_error),
+            error=dict(last_error),
         )
-        await self._emit_failed(status.last_error)
+        await self._manager.record(self._failed_event(last_error))
         return report
 
-    async def _emit_failed(self, error: dict[str, Any]) -> None:
+    def _failed_event(self, error: dict[str, Any]) -> Event:
         data = {
             "repository": self.source.name,
             "kind": self.source.kind.value,
             "error": error["message"],
             "reason": error["reason"],
             "code": error["code"],
+            "stage": error["stage"],
+            "at": error["at"],
             "consecutive_failures": self.status.consecutive_failures,
         }
-        try:
-            await self._manager.catalog.record_event(Event(type=EventType.SYNC_FAILED, time=utcnow(), data=data))
-        except Exception as exc:
-            log.warning("could not record sync.failed for %s: %s: %s", self.source.name, type(exc).__name__, exc)
+        return Event(type=EventType.SYNC_FAILED, time=utcnow(), data=data)
 
     def _observe(self, outcome: str, duration_ms: float) -> None:
         metrics = self._manager.metrics

@@ -35,6 +35,7 @@ from typing import Any, ClassVar, Final
 
 from nestor_catalog_core import (
     Catalog,
+    ConflictError,
     Event,
     EventType,
     LoadOptions,
@@ -86,6 +87,19 @@ class SyncSource(ABC):
         self.files = 0
         self.findings: Findings = {}
         self.last_commit: str | None = None
+        #: Storage held a synced state of this source when this process first read it: the
+        #: catalog it loaded at start already serves the source as of its last good sync.
+        self.stored_before = False
+        #: The stage the running attempt is in (``state``, ``fetch``, ``load``, ``storage``), so
+        #: a failure says where it happened.
+        self.stage = "state"
+        #: Whether the last fetch (or scan) reached the source; None before the first one.
+        self.reachable: bool | None = None
+        self.last_fetch: datetime | None = None
+        #: What the withdraw guard holds: set by a held attempt, cleared by one that applies.
+        self.held: dict[str, Any] | None = None
+        #: A confirmation to let a held sync through: the commit it is for (``""``: any).
+        self._confirmed: str | None = None
 
     @property
     @abstractmethod
@@ -98,11 +112,45 @@ class SyncSource(ABC):
 
     async def sync(self, *, reason: str = "manual") -> SyncReport:
         """Run one sync attempt (see the module docstring)."""
+        self.stage = "state"
         try:
             return await self._sync(reason)
         except BaseException:
             self._stored = None
             raise
+
+    def confirm_withdrawals(self) -> dict[str, Any]:
+        """Let the held sync through (its commit only: a source that moved on is checked
+        again); returns what was held. Raises ``ConflictError`` when nothing is held."""
+        held = self.held
+        if held is None:
+            raise ConflictError(
+                f"no sync of {self.name!r} is held: there are no withdrawals to confirm",
+                details={"repository": self.name},
+            )
+        self._confirmed = str(held.get("commit") or "")
+        return dict(held)
+
+    async def _guard(
+        self, diff: TreeDiff, state: StoredState, *, commit: str | None, load: Callable[[str, str], LoadResult]
+    ) -> dict[str, Any] | None:
+        """What the withdraw guard holds of ``diff`` (None: apply it); a confirmation for this
+        commit lets it through once."""
+        confirmed, self._confirmed = self._confirmed, None
+        if confirmed is not None and confirmed in ("", commit or ""):
+            log.warning(
+                "%s: applying withdrawals confirmed through the API", self.name, extra={"repository": self.name}
+            )
+            return None
+        held = await self._applier.hold(diff, state.files, state.findings, load=load)
+        if held is not None:
+            held = {**held, "commit": commit, "previous_commit": state.last_commit}
+        return held
+
+    def _fetched(self, reachable: bool) -> None:
+        self.reachable = reachable
+        if reachable:
+            self.last_fetch = utcnow()
 
     @abstractmethod
     async def _sync(self, reason: str) -> SyncReport: ...
@@ -125,8 +173,9 @@ class SyncSource(ABC):
     async def _load_state(self) -> StoredState:
         """The state the last sync saved (from memory after the first read)."""
         if self._stored is None:
-            state = await self._catalog.store.get_sync_state(self.name) or SyncState(source=self.name)
-            self._remember(StoredState.of(state))
+            found = await self._catalog.store.get_sync_state(self.name)
+            self.stored_before = self.stored_before or found is not None
+            self._remember(StoredState.of(found or SyncState(source=self.name)))
         assert self._stored is not None
         return self._stored
 
@@ -140,8 +189,10 @@ class SyncSource(ABC):
         self, previous: StoredState, applied: AppliedChanges, *, commit: str | None, scope: dict[str, Any]
     ) -> None:
         stored = StoredState(commit, applied.files, applied.findings, scope, previous.extra)
+        self.stage = "storage"
         await self._catalog.store.put_sync_state(stored.to_state(self.name, self.kind))
         self._remember(stored)
+        self.held = None
 
     async def _emit_completed(self, report: SyncReport) -> None:
         data: dict[str, Any] = {
@@ -167,6 +218,7 @@ class SyncSource(ABC):
         previous_commit: str | None = None,
         applied: AppliedChanges | None = None,
         skipped: list[dict[str, Any]] | None = None,
+        held: dict[str, Any] | None = None,
     ) -> SyncReport:
         report = SyncReport(
             source=self.name,
@@ -178,6 +230,7 @@ class SyncSource(ABC):
             commit=commit,
             previous_commit=previous_commit,
             skipped=skipped or [],
+            held=held,
         )
         if applied is not None:
             report.counts = applied.counts
@@ -270,7 +323,9 @@ class GitSource(SyncSource):
         return seconds if seconds > 0 else None
 
     def describe(self) -> SourceStatus:
-        return SourceStatus(name=self.name, kind=self.kind, url=redact_url(self.spec.url), branch=self.spec.branch)
+        return SourceStatus(
+            name=self.name, kind=self.kind, url=redact_url(self.spec.url), path=self.spec.path, branch=self.spec.branch
+        )
 
     def close(self) -> None:
         self._mirror.close()
@@ -279,10 +334,17 @@ class GitSource(SyncSource):
         started_at, started = utcnow(), time.perf_counter()
         state = await self._load_state()
         tracing = self._applier.tracing
+        self.stage = "fetch"
         with tracing.span("git.fetch", attributes={"nestor.branch": self.spec.branch}):
-            head = await self._fetch_head()
+            try:
+                head = await self._fetch_head()
+            except BaseException:
+                self._fetched(False)
+                raise
+        self._fetched(True)
         scope_unchanged = state.scope == self._scope
         if head == state.last_commit and scope_unchanged:
+            self.held = None
             return self._report(
                 "unchanged", reason=reason, started_at=started_at, started=started, commit=head, previous_commit=head
             )
@@ -290,6 +352,19 @@ class GitSource(SyncSource):
         with tracing.span("sync.diff", attributes={"nestor.commit": head}):
             diff = await asyncio.to_thread(self._diff, last, state.files, head)
             attribution = await asyncio.to_thread(self._attribute, last, head, diff)
+        self.stage = "load"
+        held = await self._guard(diff, state, commit=head, load=self._load)
+        if held is not None:
+            self.held = held
+            return self._report(
+                "held",
+                reason=reason,
+                started_at=started_at,
+                started=started,
+                commit=state.last_commit,
+                previous_commit=state.last_commit,
+                held=held,
+            )
         applied = await self._applier.apply(
             diff, state.files, state.findings, load=self._load, provenance=attribution.source_of
         )

@@ -92,14 +92,23 @@ async def test_not_ready_until_the_first_sync_of_every_repository(
         response = await client.get("/ready")
         assert response.status_code == 503
         details = response.json()["error"]["details"]
-        assert details["sync"] == {"ok": False, "enabled": True, "sources": 1}
+        sync = details["sync"]
+        assert (sync["ok"], sync["enabled"], sync["sources"]) == (False, True, 1)
+        assert sync["waiting_for"] == [sync["repositories"]["team"]["waiting_for"]]
+        assert "first sync of team" in sync["waiting_for"][0]
+        assert sync["repositories"]["team"]["ready"] is False
         assert app_state(client).sync is not None
         silent_git_server.close()
         ready = await poll(client, "/ready", until=200)
         assert ready.status_code == 200, "a failed first attempt still counts: the source reports its error"
+        team = ready.json()["checks"]["sync"]["repositories"]["team"]
+        assert (team["ready"], team["reachable"], team["stale"], team["last_fetch_age_seconds"]) == (
+            True, False, True, None
+        ), "never fetched: reported stale, unready only with git.readiness.unready_when_stale"  # fmt: skip
         (status,) = (await client.get("/api/v1/sync")).json()["repositories"]
         assert status["name"] == "team"
         assert status["state"] == "failed"
+        assert status["last_error"]["stage"] == "fetch"
 
 
 async def test_components_and_shutdown_count(client: Client) -> None:
@@ -157,3 +166,31 @@ async def test_status_page(client: Client, catalog: Catalog) -> None:
     assert body["read_only"] is False
     assert body["upstream"] is None
     assert body["components"] == {}
+
+
+async def test_a_stale_repository_makes_the_replica_unready_only_when_configured(
+    tmp_path: Path, app_client: Callable[[Settings], Client]
+) -> None:
+    repository = {"name": "team", "url": "git://127.0.0.1:9/nowhere.git", "timeout": "5s"}
+    for strict in (False, True):
+        git = {
+            "repositories": [repository],
+            "backoff": {"initial": "60s", "max": "60s"},
+            "readiness": {"unready_when_stale": strict},
+        }
+        settings = make_settings(tmp_path / str(strict), git=git)
+        async with app_client(settings) as client:
+            deadline = time.monotonic() + 30
+            while (team := app_state(client).sync.source_status("team")).state != "failed":  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "the first attempt never failed"
+                await asyncio.sleep(0.05)
+            assert (team.reachable, team.stale) == (False, True)
+            response = await client.get("/ready")
+            if not strict:
+                assert response.status_code == 200, "stale is reported, not blocking, by default"
+                assert response.json()["checks"]["sync"]["repositories"]["team"]["stale"] is True
+                continue
+            assert response.status_code == 503
+            sync = response.json()["error"]["details"]["sync"]
+            assert sync["waiting_for"] == [team.waiting_for]
+            assert "a successful fetch of team" in sync["waiting_for"][0]

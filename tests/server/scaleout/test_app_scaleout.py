@@ -240,6 +240,7 @@ async def test_the_internal_route_takes_signed_triggers_for_the_leader_only(
         assert unknown.status_code == 404
         schema = (await client.get("/api/v1/openapi.json")).json()
         assert not any(route.startswith("/internal") for route in schema["paths"])
+        await eventually(lambda: _ready(client))
 
     store = open_store(settings.store_uri())
     await store.open()

@@ -14,6 +14,7 @@ import pytest
 
 from nestor_catalog_core import Catalog, Event, EventType, MemoryStore
 from nestor_catalog_server.config import BackoffConfig, DirectoryConfig, GitConfig, RepositoryConfig
+from nestor_catalog_server.config.models import WithdrawGuardConfig
 from nestor_catalog_server.observability import Metrics
 from nestor_catalog_server.sync import SyncManager
 
@@ -53,12 +54,17 @@ def git_config(
     directories: tuple[DirectoryConfig, ...] = (),
     backoff: tuple[float, float] = (5.0, 300.0),
     jitter: float = 0.0,
+    withdraw_guard: WithdrawGuardConfig | None = None,
 ) -> GitConfig:
+    """A ``GitConfig`` for the sync tests. The withdraw guard is off unless given: these tests
+    pin down what a sync applies (deleted files withdraw) on tiny sources, where one deletion
+    is already a mass withdrawal; ``test_withdraw_guard`` tests the guard itself."""
     return GitConfig(
         repositories=repositories,
         directories=directories,
         backoff=BackoffConfig(initial=timedelta(seconds=backoff[0]), max=timedelta(seconds=backoff[1])),
         jitter=jitter,
+        withdraw_guard=withdraw_guard or WithdrawGuardConfig(enabled=False),
     )
 
 

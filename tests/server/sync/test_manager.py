@@ -197,6 +197,11 @@ async def test_failures_back_off_then_recover(
     await manager.wait_ready(timeout=15)
 
     await wait_until(lambda: manager.source_status("platform").consecutive_failures >= 4, what="repeated retries")
+
+    async def four_recorded() -> bool:
+        return len(await all_events(catalog, EventType.SYNC_FAILED)) >= 4
+
+    await wait_until(four_recorded, what="a sync.failed event per failure")
     status = manager.source_status("platform")
     assert status.state == "failed"
     assert status.last_error is not None
@@ -229,7 +234,15 @@ async def test_stop_cancels_syncs_in_flight(
         await wait_until(lambda: manager.source_status("platform").state == "syncing", what="the first sync")
         await manager.stop()
         assert not manager.ready
-        assert manager.source_status("platform").state == "idle"
+        status = manager.source_status("platform")
+        assert status.state == "failed", "a sync cut short is reported, never left looking idle"
+        assert status.last_error is not None
+        assert (status.last_error["reason"], status.last_error["stage"]) == ("interrupted", "interrupted")
+        assert status.waiting_for is not None
+        assert "first sync of platform" in status.waiting_for
+        [event] = manager.unsent
+        assert event.type is EventType.SYNC_FAILED
+        assert event.data["reason"] == "interrupted"
 
 
 async def test_sync_once_waits_for_the_sync_in_flight(
@@ -318,9 +331,15 @@ async def test_status_lists_every_source(
     assert set(platform) == {
         "name", "kind", "url", "path", "branch", "state", "last_commit", "last_success", "last_attempt",
         "last_error", "consecutive_failures", "next_sync_at", "files", "counts", "findings", "last_duration_ms",
+        "held", "reachable", "last_fetch", "last_fetch_age_seconds", "ready", "waiting_for", "stale",
     }  # fmt: skip
     assert platform["kind"] == "git"
     assert platform["state"] == "idle"
+    assert platform["path"] == "resources"
+    assert (platform["ready"], platform["waiting_for"], platform["stale"]) == (True, None, False)
+    assert platform["reachable"] is True
+    assert platform["last_fetch"].endswith("Z")
+    assert platform["last_fetch_age_seconds"] >= 0
     assert platform["last_commit"] == head
     assert platform["files"] == 2
     assert platform["counts"]["rejected"] == 1
