@@ -175,6 +175,8 @@ def test_search_as_you_type_with_facets_and_shareable_urls(page: Page, tmp_path:
     provider.click()
     expect(page).to_have_url("/?q=mysql&provider=aws")
     expect(page.locator("#facet-provider ~ ul a.selected")).to_contain_text("aws")
+    page.locator("#facet-provider ~ ul a.selected").click()
+    expect(page).to_have_url("/?q=mysql")
 
     page.goto("/?provider=kubernetes&engine=crossplane")
     names = card_names(page)
@@ -380,3 +382,39 @@ def test_a_resumed_stream_misses_nothing(page: Page, server: ServerHandle) -> No
     assert "last-event-id" not in streams[0], "the first connection starts at the page's revision"
     assert streams[1]["last-event-id"] == last, "the reconnection resumes after the last event seen"
     assert any(seen.endswith("resource.updated api-queue 1.2.0") for seen in page.evaluate("window.nestorLive.seen"))
+
+
+def test_a_refused_file_pushed_during_the_test_appears_on_the_dashboard(
+    page: Page, repo: tuple[ServedRepo, str]
+) -> None:
+    served, _ = repo
+    page.goto("/ui/sync")
+    expect(page.locator("#live-status")).to_have_text("Live")
+    expect(page.locator(".refused code", has_text="catalog/late-broken.yaml")).to_have_count(0)
+    served.work.write("catalog/late-broken.yaml", BROKEN.replace("broken-queue", "late-broken"))
+    served.publish("another broken file")
+    finding = page.locator(".findings li", has_text="catalog/late-broken.yaml:13:13")
+    expect(finding).to_contain_text("INPUT_NAME_SNAKE_CASE", timeout=20_000)
+
+
+def test_a_sidecar_serves_the_ui_from_its_mirror(browser: Browser, server: ServerHandle, tmp_path: Path) -> None:
+    config = {"storage": {"type": "memory"}, "service": {"upstream": server.url}}
+    with run_server(config, workdir=tmp_path) as sidecar:
+        sidecar.wait_ready()
+        context = browser.new_context(base_url=sidecar.url)
+        page = context.new_page()
+        guard = OriginGuard(sidecar.url)
+        guard.attach(page)
+        page.goto("/?q=mysql")
+        expect(page.locator(".card h2 a").first).to_have_text("aws-rds-mysql")
+        expect(page.locator("#live-status")).to_have_text("Live")
+        page.goto("/ui/resources/aws-rds-mysql")
+        expect(page.locator("table.history tbody tr")).to_have_count(4)
+        page.goto("/ui/sync")
+        expect(page.locator("#h-upstream")).to_contain_text("connected")
+        expect(page.locator("section.source")).to_contain_text(server.url)
+        page.goto("/docs")
+        expect(page.locator(".swagger-ui .info .title")).to_contain_text("nestor-catalog")
+        context.close()
+        assert guard.foreign == [], "everything came from the sidecar itself"
+        assert guard.failed == []

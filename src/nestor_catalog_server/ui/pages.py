@@ -52,6 +52,9 @@ SECURITY_HEADERS: Final = {
 }
 
 
+_FACET_CACHE: Final = "nestor_ui_facets"
+
+
 def _today() -> Any:
     return datetime.now(UTC).date()
 
@@ -72,6 +75,14 @@ async def _may_show(request: Request[Any, Any, Any], state: AppState) -> bool:
         state.metrics.auth_failed(str(exc.details.get("reason", "unknown")))
         raise
     return True
+
+
+def _facet_cache(request: Request[Any, Any, Any]) -> _views.FacetCache:
+    """The app's facet cache (one per app, in its state, created on first use)."""
+    cache = request.app.state.get(_FACET_CACHE)
+    if not isinstance(cache, _views.FacetCache):
+        cache = request.app.state[_FACET_CACHE] = _views.FacetCache()
+    return cache
 
 
 def _repositories(state: AppState) -> dict[str, str]:
@@ -146,7 +157,7 @@ class UIController(Controller):
         query = _views.BrowseQuery.from_params(request.query_params)
         context = {"query": query}
         if show:
-            context = _views.browse_context(state.catalog, query, today=_today())
+            context = _views.browse_context(state.catalog, query, today=_today(), cache=_facet_cache(request))
         title = f"Search: {query.q}" if query.q else "Catalog"
         return _page(request, state, "home.html", title=title, page="home", live="catalog", show=show, context=context)
 
