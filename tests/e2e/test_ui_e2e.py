@@ -418,3 +418,19 @@ def test_a_sidecar_serves_the_ui_from_its_mirror(browser: Browser, server: Serve
         context.close()
         assert guard.foreign == [], "everything came from the sidecar itself"
         assert guard.failed == []
+
+
+def test_a_deprecation_appears_without_a_reload(page: Page, server: ServerHandle) -> None:
+    with server.client() as client:
+        assert client.post("/api/v1/resources", json=definition("old-topic", "1.0.0")).status_code == 201
+        page.goto("/ui/resources/old-topic")
+        expect(page.locator("#live-status")).to_have_text("Live")
+        expect(page.get_by_role("note", name="Deprecation")).to_have_count(0)
+        deprecation = {"message": "Use the new topics", "replacement": "team-queue-01", "sunset": "2027-03-01"}
+        answer = client.put("/api/v1/resources/old-topic/1.0.0/deprecation", json=deprecation)
+        assert answer.status_code == 200
+    banner = page.get_by_role("note", name="Deprecation")
+    expect(banner).to_contain_text("Use the new topics", timeout=20_000)
+    expect(banner.get_by_role("link", name="team-queue-01")).to_have_attribute("href", "/ui/resources/team-queue-01")
+    expect(page.locator("h1 .badge-sunset")).to_have_text("sunset on 2027-03-01")
+    expect(page.locator("#toast")).to_contain_text("Lifecycle changed: old-topic")

@@ -147,7 +147,7 @@ class UIController(Controller):
 
     path = "/"
     include_in_schema = False
-    opt = {"public": True, "no_rate_limit": True}
+    opt = {"public": True}
     exception_handlers = {CatalogError: _error_page, HTTPException: _error_page}
 
     @get("/", media_type=MediaType.HTML)
