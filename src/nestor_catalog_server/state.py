@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from nestor_catalog_server.auth import TokenVerifier
     from nestor_catalog_server.config import Settings
     from nestor_catalog_server.observability import Metrics
-    from nestor_catalog_server.sync import SourceStatus, WebhookDelivery
+    from nestor_catalog_server.sync import SourceStatus, WebhookDelivery, WebhookGate
 
 __all__ = [
     "STATE_KEY",
@@ -52,6 +52,8 @@ class SyncControl(Protocol):
     def source_status(self, name: str) -> SourceStatus: ...
 
     def trigger(self, name: str, *, reason: str = "manual") -> None: ...
+
+    def webhook_gate(self, provider: str, name: str, headers: Mapping[str, str]) -> WebhookGate: ...
 
     async def handle_webhook(
         self, provider: str, name: str, headers: Mapping[str, str], body: bytes

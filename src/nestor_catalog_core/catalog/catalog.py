@@ -44,7 +44,8 @@ from nestor_catalog_core.models.records import (
 )
 from nestor_catalog_core.models.resource import Resource, resource_body
 from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore, PublishOutcome
-from nestor_catalog_core.validation import ValidationSettings, check_policies, validate_document
+from nestor_catalog_core.validation import ValidationSettings, check_definition, validate_document
+from nestor_catalog_core.validation.limits import deprecation_limit_issues
 from nestor_catalog_core.versions import CompatReport, HasPositions, changed_fields, compare
 
 __all__ = ["Catalog", "CatalogSettings", "PublishResult"]
@@ -247,12 +248,19 @@ class Catalog(CatalogReader):
             raise ReadOnly()
 
     async def publish_bytes(
-        self, data: bytes, *, file: str = "<api>", source: Source, user: str | None = None
+        self,
+        data: bytes,
+        *,
+        file: str = "<request>",
+        source: Source,
+        user: str | None = None,
+        suffix: str | None = None,
     ) -> builtins.list[PublishResult]:
         """Load, validate and publish every definition in a YAML/JSON payload. Nothing is
-        published unless every document is valid (all findings are reported at once)."""
+        published unless every document is valid (all findings are reported at once).
+        ``suffix`` ``.json`` reads the payload as JSON (``load_bytes``), as a file would be."""
         self._check_writable()
-        loaded = load_bytes(data, file, options=self._settings.load_options)
+        loaded = load_bytes(data, file, options=self._settings.load_options, suffix=suffix)
         findings = [f for f in loaded.findings if f.severity is Severity.ERROR]
         definitions: list[tuple[ResourceDefinition, list[Finding]]] = []
         for document in loaded.documents:
@@ -418,13 +426,13 @@ class Catalog(CatalogReader):
         Returns the records of a new version to write, or the result when nothing new is
         written; refusals are recorded and raised."""
         name, version = definition.key
-        if not validated and self._settings.validation.policy_enforcement:
-            policy = check_policies(definition)
+        if not validated:
+            policy = check_definition(definition, self._settings.validation)
             errors = [f for f in policy if f.is_error]
             if errors:
                 await self.record_rejection(
                     code=ValidationFailed.code,
-                    message=f"{name}@{version}: {len(errors)} policy violation(s)",
+                    message=f"{name}@{version}: {len(errors)} validation error(s)",
                     name=name,
                     version=version,
                     source=source,
@@ -579,8 +587,16 @@ class Catalog(CatalogReader):
     async def deprecate(
         self, name: str, version: str, deprecation: Deprecation | None, *, source: Source, user: str | None = None
     ) -> Resource:
-        """Set, change or (with None) clear the lifecycle block of a published version."""
+        """Set, change or (with None) clear the lifecycle block of a published version; a
+        message past ``Limits.deprecation_message_max_length`` is refused (``FIELD_TOO_LONG``)."""
         self._check_writable()
+        if deprecation is not None:
+            problems = deprecation_limit_issues(deprecation, self._settings.validation.limits)
+            if problems:
+                raise ValidationFailed(
+                    findings=[issue.finding() for issue in problems],
+                    details={"resource_name": name, "version": version},
+                )
         async with self._write_lock:
             await self.catch_up()
             return await self._set_lifecycle(self.entry(name, version), deprecation, source=source, user=user)

@@ -27,6 +27,7 @@ from nestor_catalog_core.loading._files import (
     iter_load,
     load_file,
 )
+from nestor_catalog_core.loading._json import decode_json
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
@@ -38,6 +39,7 @@ __all__ = [
     "LoadedDocument",
     "Locator",
     "Position",
+    "decode_json",
     "discover",
     "iter_load",
     "load_bytes",

@@ -20,7 +20,7 @@ from nestor_catalog_core.loading._documents import LoadOptions, Position, load_f
 from nestor_catalog_core.loading._yaml import YamlLocator, compose_one
 from nestor_catalog_core.models.findings import Finding
 
-__all__ = ["JsonLocator", "JsonProblem", "parse_json"]
+__all__ = ["JsonLocator", "JsonProblem", "decode_json", "parse_json"]
 
 _NON_FINITE_TOKEN: Final = re.compile(
     r'"(?:[^"\\]|\\.)*"'  # strings, skipped
@@ -99,6 +99,34 @@ def parse_json(text: str, file: str, options: LoadOptions) -> Any:
             )
         )
     return data
+
+
+def decode_json(data: bytes | str, *, what: str = "the body", options: LoadOptions | None = None) -> Any:
+    """A request body (not a definition) as JSON, with the guarantees of ``parse_json``: finite
+    numbers only, no duplicate keys, bounded nesting, UTF-8. Raises ``InvalidRequest`` naming
+    the problem (``details.body`` is its rule id) instead of anything a caller must catch."""
+    from nestor_catalog_core._exceptions import InvalidRequest
+
+    opts = options if options is not None else LoadOptions()
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(
+            f"{what} is not UTF-8: byte {exc.start} cannot be decoded", details={"body": "NOT_UTF8"}
+        ) from None
+    try:
+        return parse_json(text, "<request>", opts)
+    except JsonProblem as exc:
+        if exc.finding is None:
+            raise InvalidRequest(
+                f"{what} is not valid: duplicate key {exc.duplicate!r}", details={"body": "DUPLICATE_KEY"}
+            ) from None
+        finding = exc.finding
+        where = f" at line {finding.line}, column {finding.column}" if finding.line else ""
+        details: dict[str, Any] = {"body": finding.rule}
+        if finding.line:
+            details.update(line=finding.line, column=finding.column)
+        raise InvalidRequest(f"{what} is not valid: {finding.message}{where}", details=details) from None
 
 
 def _too_deep(file: str, options: LoadOptions) -> Finding:

@@ -21,7 +21,7 @@ from nestor_catalog_core.models.definition import API_VERSION, KIND, ResourceDef
 from nestor_catalog_core.models.findings import Severity
 from nestor_catalog_core.validation._issues import DataPath, Issue, describe_value
 
-__all__ = ["build_definition"]
+__all__ = ["build_definition", "identity_issues"]
 
 _DATE = "a date like 2026-06-30 (YYYY-MM-DD)"
 _EXPECTED_TYPE: Final[dict[str, str]] = {
@@ -58,14 +58,36 @@ def build_definition(
     """
     definition, errors = _validate(data, lax_types=lax_types)
     if not errors:
-        return definition, []
+        identity = identity_issues(definition) if definition is not None else []
+        return (None, identity) if identity else (definition, [])
     unknown = [error for error in errors if error["type"] == "extra_forbidden"]
     if strict_mode or not unknown:
         return None, _issues(data, errors)
     warnings = [_unknown_field(data, error, Severity.WARNING) for error in unknown]
     cleaned = _without(data, [_real_path(data, error["loc"]) for error in unknown])
     definition, errors = _validate(cleaned, lax_types=lax_types)
-    return definition, [*warnings, *_issues(cleaned, errors)]
+    identity = identity_issues(definition) if definition is not None else []
+    return (None if identity else definition), [*warnings, *_issues(cleaned, errors), *identity]
+
+
+def identity_issues(definition: ResourceDefinition) -> list[Issue]:
+    """What makes a built definition unfit to be an identity: a version with build metadata.
+
+    SemVer gives ``+build`` no precedence, so ``1.0.0+evil`` would be a second, different
+    "1.0.0" that ``1.0.0`` and ``^1.0`` resolve to: a way around immutability.
+    """
+    version = definition.metadata.version
+    if "+" not in version:
+        return []
+    base = version.split("+", 1)[0]
+    return [
+        Issue(
+            "VERSION_BUILD_METADATA",
+            _VERSION_PATH,
+            f"{version!r} carries build metadata, which SemVer gives no precedence: it would be another "
+            f"{base!r}; write {base!r} (if that is the version meant) or publish the change as a new version",
+        )
+    ]
 
 
 def _validate(data: Any, *, lax_types: bool) -> tuple[ResourceDefinition | None, list[ErrorDetails]]:

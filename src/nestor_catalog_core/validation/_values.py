@@ -3,24 +3,25 @@
 Policies check defaults and enum values here, without jsonschema (too slow for the hot
 path); consumers' values go through jsonschema with the schema ``inputs_json_schema``
 builds. Both must agree, so these functions copy JSON Schema's rules exactly: booleans are
-not numbers, ``1.0`` is an integer, ``pattern`` is searched (not anchored) with Python's
-``re``, lengths count code points, and enum membership uses JSON equality (``1 == 1.0`` but
+not numbers, ``1.0`` is an integer, ``pattern`` is searched (not anchored) with RE2 (see
+``_patterns``; a string longer than ``Limits.pattern_input_max_length`` is refused rather
+than matched), lengths count code points, and enum membership uses JSON equality (``1 == 1.0`` but
 ``true != 1``). The tests hold them against jsonschema.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any, Final
 
 from nestor_catalog_core.models.definition import InputValidation, ValueType
+from nestor_catalog_core.validation._patterns import compiled_pattern
+from nestor_catalog_core.validation.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "APPLICABLE",
-    "compiled_pattern",
     "json_equal",
+    "pattern_input_too_long",
     "type_matches",
     "validation_violations",
 ]
@@ -66,17 +67,23 @@ def json_equal(one: Any, two: Any) -> bool:
     return bool(one == two)
 
 
-@lru_cache(maxsize=4096)
-def compiled_pattern(pattern: str) -> re.Pattern[str] | None:
-    """The compiled pattern, or ``None`` when it does not compile (PATTERN_INVALID says why)."""
-    try:
-        return re.compile(pattern)
-    except (re.error, RecursionError, OverflowError):
+def pattern_input_too_long(length: int, limits: Limits) -> str | None:
+    """Why a string of ``length`` characters is not matched against a pattern, if it is not."""
+    if length <= limits.pattern_input_max_length:
         return None
+    return (
+        f"has {length:,} characters; strings checked against a pattern may have at most "
+        f"{limits.pattern_input_max_length:,} (validation.limits.pattern_input_max_length)"
+    )
 
 
 def validation_violations(
-    value: Any, value_type: ValueType, validation: InputValidation | None, *, enum: bool = True
+    value: Any,
+    value_type: ValueType,
+    validation: InputValidation | None,
+    *,
+    enum: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> list[str]:
     """Why ``value`` (already of ``value_type``) breaks ``validation``; empty when it does not.
 
@@ -87,7 +94,7 @@ def validation_violations(
         return []
     problems: list[str] = []
     if isinstance(value, str) and value_type is ValueType.STRING:
-        problems.extend(_string_problems(value, validation))
+        problems.extend(_string_problems(value, validation, limits))
     elif isinstance(value, list) and value_type is ValueType.ARRAY:
         problems.extend(_length_problems(len(value), validation, "items"))
     elif value_type in (ValueType.INTEGER, ValueType.NUMBER) and isinstance(value, int | float):
@@ -97,9 +104,13 @@ def validation_violations(
     return problems
 
 
-def _string_problems(value: str, validation: InputValidation) -> list[str]:
+def _string_problems(value: str, validation: InputValidation, limits: Limits) -> list[str]:
     problems = _length_problems(len(value), validation, "characters")
     if validation.pattern is not None:
+        too_long = pattern_input_too_long(len(value), limits)
+        if too_long is not None:
+            problems.append(too_long)
+            return problems
         compiled = compiled_pattern(validation.pattern)
         if compiled is not None and compiled.search(value) is None:
             problems.append(f"does not match the pattern {validation.pattern!r}")

@@ -4,8 +4,8 @@ The three layers follow the spec's ``validation:`` block (``ValidationSettings``
 ``strict_mode`` (unknown fields are errors, or warnings that are dropped), ``schema_validation``
 (strict types, or pydantic's lax coercion of harmless drift like ``"20"`` for 20; whatever
 still fails is an error, since an unbuildable document cannot be served) and
-``policy_enforcement``. Identity rules (``NAME_FORMAT``, ``VERSION_FORMAT``) live in the
-model and always apply.
+``policy_enforcement``. Identity rules (``NAME_FORMAT``, ``VERSION_FORMAT``,
+``VERSION_BUILD_METADATA``) and the bounds of ``Limits`` (``limits.py``) always apply.
 """
 
 from __future__ import annotations
@@ -17,19 +17,21 @@ from nestor_catalog_core.loading import LoadedDocument
 from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.models.findings import Finding, Severity
 from nestor_catalog_core.validation._issues import Issue, describe_value
-from nestor_catalog_core.validation._structure import build_definition
+from nestor_catalog_core.validation._structure import build_definition, identity_issues
+from nestor_catalog_core.validation.limits import DEFAULT_LIMITS, Limits, limit_issues
 from nestor_catalog_core.validation.policies import policy_issues
 
-__all__ = ["ValidatedDocument", "ValidationSettings", "validate_data", "validate_document"]
+__all__ = ["ValidatedDocument", "ValidationSettings", "check_definition", "validate_data", "validate_document"]
 
 
 @dataclass(frozen=True, slots=True)
 class ValidationSettings:
-    """The spec's ``validation:`` block; all layers on by default."""
+    """The spec's ``validation:`` block; all layers on by default, and the bounds."""
 
     strict_mode: bool = True
     schema_validation: bool = True
     policy_enforcement: bool = True
+    limits: Limits = DEFAULT_LIMITS
 
 
 DEFAULT_SETTINGS: Final = ValidationSettings()
@@ -62,8 +64,10 @@ def validate_document(document: LoadedDocument, settings: ValidationSettings = D
         definition, issues = build_definition(
             document.data, strict_mode=settings.strict_mode, lax_types=not settings.schema_validation
         )
-        if definition is not None and settings.policy_enforcement:
-            issues.extend(policy_issues(definition))
+        if definition is not None:
+            issues.extend(limit_issues(definition, settings.limits))
+            if settings.policy_enforcement:
+                issues.extend(policy_issues(definition, settings.limits))
     return ValidatedDocument(document, definition, [issue.finding(document) for issue in issues])
 
 
@@ -75,3 +79,12 @@ def validate_data(
     Findings carry ``file`` when given and no line or column.
     """
     return validate_document(LoadedDocument(file or "<input>", 0, data), settings)
+
+
+def check_definition(definition: ResourceDefinition, settings: ValidationSettings = DEFAULT_SETTINGS) -> list[Finding]:
+    """What ``validate_document`` reports for an already built definition (one made in Python
+    rather than loaded): identity rules, the bounds and, when enabled, policies; no positions."""
+    issues = [*identity_issues(definition), *limit_issues(definition, settings.limits)]
+    if settings.policy_enforcement:
+        issues.extend(policy_issues(definition, settings.limits))
+    return [issue.finding() for issue in issues]

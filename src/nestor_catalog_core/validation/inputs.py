@@ -4,6 +4,10 @@
 (form renderers and other languages use it as is); ``validate_inputs`` checks values with
 ``jsonschema`` against that schema, reporting every problem with its path, and returns the
 values with defaults filled in. Values of ``sensitive`` inputs never appear in messages.
+
+``pattern`` is matched by RE2 (linear time), not by jsonschema's ``re``: a consumer's value
+must never be able to stall the caller. A string longer than
+``Limits.pattern_input_max_length`` is refused (``PATTERN_INPUT_TOO_LONG``) unmatched.
 """
 
 from __future__ import annotations
@@ -13,13 +17,16 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Final
 
 from nestor_catalog_core._exceptions import ValidationFailed
 from nestor_catalog_core.models.definition import InputSpec, ResourceDefinition, ValueType
 from nestor_catalog_core.models.findings import Finding, Severity, format_field_path
 from nestor_catalog_core.validation._issues import describe_value
-from nestor_catalog_core.validation._values import compiled_pattern
+from nestor_catalog_core.validation._patterns import compiled_pattern, pattern_error
+from nestor_catalog_core.validation._values import pattern_input_too_long
+from nestor_catalog_core.validation.limits import DEFAULT_LIMITS, Limits
 from nestor_catalog_core.validation.rules import rule
 
 __all__ = ["InputsResult", "inputs_json_schema", "validate_inputs"]
@@ -120,17 +127,19 @@ def _put(target: dict[str, Any], key: str, value: Any) -> None:
         target[key] = value
 
 
-def validate_inputs(definition: ResourceDefinition, values: Mapping[str, Any]) -> InputsResult:
+def validate_inputs(
+    definition: ResourceDefinition, values: Mapping[str, Any], *, limits: Limits = DEFAULT_LIMITS
+) -> InputsResult:
     """Check a consumer's ``values`` against ``definition``: all findings at once, with paths
     like ``allocated_storage`` or ``tags[0]``, and the values with defaults applied.
 
     Raises ``ValidationFailed`` only when the definition itself cannot give a usable schema
-    (an invalid pattern in a definition that skipped policy checks).
+    (a pattern RE2 cannot compile, in a definition that was never validated).
     """
     if not _is_mapping(values):
         message = f"inputs must be a mapping of names to values, got {describe_value(values)}"
         return InputsResult(values={}, findings=[_finding("INPUT_TYPE", "", message)])
-    entry = _validator_for(definition)
+    entry = _validator_for(definition, limits.pattern_input_max_length)
     given = dict(values)
     findings = _presence_findings(entry.schema, given)
     for error in sorted(entry.validator.iter_errors(given), key=_error_order):
@@ -166,6 +175,8 @@ def _error_finding(error: Any, sensitive: frozenset[str]) -> Finding:
     keyword = str(error.validator)
     hidden = bool(path) and path[0] in sensitive
     field_path = format_field_path(path)
+    if keyword == "pattern" and error.message.startswith(_TOO_LONG_MARK):
+        return _finding("PATTERN_INPUT_TOO_LONG", field_path, error.message.removeprefix(_TOO_LONG_MARK))
     message = _message(keyword, error.validator_value, error.instance, hidden=hidden) or error.message
     if hidden and message == error.message:
         message = f"the value breaks {keyword}"
@@ -226,29 +237,60 @@ class _Entry:
 
 
 class _ValidatorCache:
-    """Compiled validators per definition digest: a definition's schema never changes."""
+    """Compiled validators per (definition digest, pattern input limit): a definition's schema
+    never changes."""
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, int], _Entry] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, definition: ResourceDefinition) -> _Entry:
-        digest = definition.compute_digest()
+    def get(self, definition: ResourceDefinition, max_pattern_input: int) -> _Entry:
+        key = (definition.compute_digest(), max_pattern_input)
         with self._lock:
-            entry = self._entries.get(digest)
+            entry = self._entries.get(key)
             if entry is not None:
-                self._entries.move_to_end(digest)
+                self._entries.move_to_end(key)
                 return entry
-        entry = _compile(definition)
+        entry = _compile(definition, max_pattern_input)
         with self._lock:
-            self._entries[digest] = entry
+            self._entries[key] = entry
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
         return entry
 
 
-def _compile(definition: ResourceDefinition) -> _Entry:
+_TOO_LONG_MARK: Final = "\x00too-long:"
+
+
+def _re2_pattern_keyword(max_pattern_input: int) -> Any:
+    """jsonschema's ``pattern`` keyword on RE2, refusing (unmatched) strings past the limit."""
+    from jsonschema.exceptions import ValidationError as SchemaValidationError
+
+    limits = Limits(pattern_input_max_length=max_pattern_input)
+
+    def pattern(validator: Any, patrn: str, instance: Any, schema: Any) -> Any:
+        if not validator.is_type(instance, "string"):
+            return
+        too_long = pattern_input_too_long(len(instance), limits)
+        if too_long is not None:
+            yield SchemaValidationError(f"{_TOO_LONG_MARK}{too_long}")
+            return
+        compiled = compiled_pattern(patrn)
+        if compiled is None or compiled.search(instance) is None:
+            yield SchemaValidationError(f"{instance!r} does not match {patrn!r}")
+
+    return pattern
+
+
+@lru_cache(maxsize=16)
+def _validator_class(max_pattern_input: int) -> Any:
+    from jsonschema import Draft202012Validator, validators
+
+    return validators.extend(Draft202012Validator, {"pattern": _re2_pattern_keyword(max_pattern_input)})
+
+
+def _compile(definition: ResourceDefinition, max_pattern_input: int) -> _Entry:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
@@ -258,12 +300,14 @@ def _compile(definition: ResourceDefinition) -> _Entry:
         raise ValidationFailed(f"{name} has an invalid inputs schema", findings=broken)
     schema = inputs_json_schema(definition)
     try:
-        Draft202012Validator.check_schema(schema)
+        # No format checker: it would compile each pattern with Python's re, whose dialect is not
+        # RE2's (``\pL``); the patterns were checked on RE2 just above.
+        Draft202012Validator.check_schema(schema, format_checker=None)
     except SchemaError as exc:
         finding = _finding("INPUT_INVALID", "", f"the inputs schema of {name} is invalid: {exc.message}")
         raise ValidationFailed(f"{name} has an invalid inputs schema", findings=[finding]) from exc
     sensitive = frozenset(item.name for item in definition.spec.inputs() if item.sensitive)
-    return _Entry(schema, Draft202012Validator(schema), sensitive)
+    return _Entry(schema, _validator_class(max_pattern_input)(schema), sensitive)
 
 
 def _invalid_patterns(definition: ResourceDefinition) -> list[Finding]:
@@ -274,14 +318,14 @@ def _invalid_patterns(definition: ResourceDefinition) -> list[Finding]:
             pattern = item.validation.pattern if item.validation is not None else None
             if pattern is not None and item.type is ValueType.STRING and compiled_pattern(pattern) is None:
                 field_path = format_field_path(["spec", section, index, "validation", "pattern"])
-                findings.append(
-                    _finding("PATTERN_INVALID", field_path, f"pattern {pattern!r} is not a valid regular expression")
-                )
+                findings.append(_finding("PATTERN_INVALID", field_path, pattern_error(pattern) or "invalid pattern"))
     return findings
 
 
 _validators = _ValidatorCache(_CACHE_SIZE)
 
 
-def _validator_for(definition: ResourceDefinition) -> _Entry:
-    return _validators.get(definition)
+def _validator_for(
+    definition: ResourceDefinition, max_pattern_input: int = DEFAULT_LIMITS.pattern_input_max_length
+) -> _Entry:
+    return _validators.get(definition, max_pattern_input)

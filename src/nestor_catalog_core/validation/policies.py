@@ -16,12 +16,8 @@ from nestor_catalog_core._exceptions import InvalidConstraint
 from nestor_catalog_core.models.definition import NAME_PATTERN, InputSpec, ResourceDefinition, ValueType
 from nestor_catalog_core.models.findings import Finding, format_field_path
 from nestor_catalog_core.validation._issues import DataPath, Issue, describe_value
-from nestor_catalog_core.validation._values import (
-    APPLICABLE,
-    compiled_pattern,
-    type_matches,
-    validation_violations,
-)
+from nestor_catalog_core.validation._values import APPLICABLE, type_matches, validation_violations
+from nestor_catalog_core.validation.limits import DEFAULT_LIMITS, Limits
 from nestor_catalog_core.versions.constraint import Constraint
 
 __all__ = ["check_policies", "policy_issues"]
@@ -38,20 +34,23 @@ _EMAIL: Final = re.compile(
 _LABEL_NAME: Final = re.compile(r"(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]\Z")
 _DNS_SUBDOMAIN: Final = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\Z")
 
-_Check = Callable[[ResourceDefinition], Iterator[Issue]]
+_Check = Callable[[ResourceDefinition, Limits], Iterator[Issue]]
 
 
-def check_policies(definition: ResourceDefinition) -> list[Finding]:
+def check_policies(definition: ResourceDefinition, limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
     """Every policy finding for ``definition``, without positions."""
-    return [issue.finding() for issue in policy_issues(definition)]
+    return [issue.finding() for issue in policy_issues(definition, limits)]
 
 
-def policy_issues(definition: ResourceDefinition) -> list[Issue]:
-    """Every policy issue for ``definition``, with data paths, in document order."""
-    return [issue for check in _CHECKS for issue in check(definition)]
+def policy_issues(definition: ResourceDefinition, limits: Limits = DEFAULT_LIMITS) -> list[Issue]:
+    """Every policy issue for ``definition``, with data paths, in document order.
+
+    ``limits`` bounds the strings matched against patterns (defaults, enum values); the
+    bounds themselves are checked by ``limit_issues``, whatever the policy settings."""
+    return [issue for check in _CHECKS for issue in check(definition, limits)]
 
 
-def _metadata(definition: ResourceDefinition) -> Iterator[Issue]:
+def _metadata(definition: ResourceDefinition, _limits: Limits) -> Iterator[Issue]:
     metadata = definition.metadata
     if not metadata.description.strip():
         yield Issue("DESCRIPTION_MISSING", ("metadata", "description"), "describe what this resource is for")
@@ -101,7 +100,7 @@ def _label_key_problem(key: str) -> str | None:
     return None
 
 
-def _deprecation(definition: ResourceDefinition) -> Iterator[Issue]:
+def _deprecation(definition: ResourceDefinition, _limits: Limits) -> Iterator[Issue]:
     deprecation = definition.metadata.deprecation
     if deprecation is None or deprecation.replacement is None:
         return
@@ -129,7 +128,7 @@ def _deprecation(definition: ResourceDefinition) -> Iterator[Issue]:
         )
 
 
-def _engines(definition: ResourceDefinition) -> Iterator[Issue]:
+def _engines(definition: ResourceDefinition, _limits: Limits) -> Iterator[Issue]:
     spec = definition.spec
     if not spec.supported_engines:
         yield Issue(
@@ -163,7 +162,7 @@ def _engines(definition: ResourceDefinition) -> Iterator[Issue]:
             )
 
 
-def _inputs(definition: ResourceDefinition) -> Iterator[Issue]:
+def _inputs(definition: ResourceDefinition, limits: Limits) -> Iterator[Issue]:
     first_seen: dict[str, DataPath] = {}
     sections = (
         ("required_inputs", definition.spec.required_inputs),
@@ -173,8 +172,8 @@ def _inputs(definition: ResourceDefinition) -> Iterator[Issue]:
         for index, item in enumerate(inputs):
             path: DataPath = ("spec", section, index)
             yield from _input_name(item, path, first_seen)
-            yield from _input_validation(item, path)
-            yield from _input_default(item, path, required=section == "required_inputs")
+            yield from _input_validation(item, path, limits)
+            yield from _input_default(item, path, limits, required=section == "required_inputs")
             if not item.description.strip():
                 yield Issue("DESCRIPTION_MISSING", (*path, "description"), f"describe input {item.name!r}")
 
@@ -193,7 +192,7 @@ def _input_name(spec: InputSpec, path: DataPath, first_seen: dict[str, DataPath]
         first_seen[spec.name] = path
 
 
-def _input_validation(spec: InputSpec, path: DataPath) -> Iterator[Issue]:
+def _input_validation(spec: InputSpec, path: DataPath, limits: Limits) -> Iterator[Issue]:
     validation = spec.validation
     if validation is None:
         return
@@ -206,8 +205,6 @@ def _input_validation(spec: InputSpec, path: DataPath) -> Iterator[Issue]:
                 (*vpath, keyword),
                 f"{keyword} does not apply to {_a(spec.type)} input (only to {allowed}); remove it",
             )
-    if validation.pattern is not None and compiled_pattern(validation.pattern) is None:
-        yield Issue("PATTERN_INVALID", (*vpath, "pattern"), _pattern_error(validation.pattern))
     if validation.min is not None and validation.max is not None and validation.min > validation.max:
         yield Issue("MIN_GT_MAX", (*vpath, "min"), f"min {validation.min!r} is greater than max {validation.max!r}")
     if (
@@ -220,10 +217,10 @@ def _input_validation(spec: InputSpec, path: DataPath) -> Iterator[Issue]:
             (*vpath, "min_length"),
             f"min_length {validation.min_length} is greater than max_length {validation.max_length}",
         )
-    yield from _enum_values(spec, vpath)
+    yield from _enum_values(spec, vpath, limits)
 
 
-def _enum_values(spec: InputSpec, vpath: DataPath) -> Iterator[Issue]:
+def _enum_values(spec: InputSpec, vpath: DataPath, limits: Limits) -> Iterator[Issue]:
     validation = spec.validation
     if validation is None or validation.enum is None:
         return
@@ -236,11 +233,11 @@ def _enum_values(spec: InputSpec, vpath: DataPath) -> Iterator[Issue]:
                 f"allowed value {_short(value)} is not {_a(spec.type)}, the input's type",
             )
             continue
-        for problem in validation_violations(value, spec.type, validation, enum=False):
+        for problem in validation_violations(value, spec.type, validation, enum=False, limits=limits):
             yield Issue("ENUM_VIOLATES_VALIDATION", value_path, f"allowed value {_short(value)} {problem}")
 
 
-def _input_default(spec: InputSpec, path: DataPath, *, required: bool) -> Iterator[Issue]:
+def _input_default(spec: InputSpec, path: DataPath, limits: Limits, *, required: bool) -> Iterator[Issue]:
     if not spec.has_default:
         return
     default_path = (*path, "default")
@@ -261,11 +258,11 @@ def _input_default(spec: InputSpec, path: DataPath, *, required: bool) -> Iterat
         got = "" if spec.sensitive else f", got {describe_value(spec.default)}"
         yield Issue("DEFAULT_TYPE_MISMATCH", default_path, f"the default must be {_a(spec.type)}{got}")
         return
-    for problem in validation_violations(spec.default, spec.type, spec.validation):
+    for problem in validation_violations(spec.default, spec.type, spec.validation, limits=limits):
         yield Issue("DEFAULT_VIOLATES_VALIDATION", default_path, f"{shown} {problem}")
 
 
-def _outputs(definition: ResourceDefinition) -> Iterator[Issue]:
+def _outputs(definition: ResourceDefinition, _limits: Limits) -> Iterator[Issue]:
     first_seen: dict[str, DataPath] = {}
     for index, output in enumerate(definition.spec.outputs):
         path: DataPath = ("spec", "outputs", index)
@@ -295,17 +292,6 @@ def _snake_case_message(what: str, name: str) -> str:
 def _to_snake_case(name: str) -> str:
     spaced = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name)
     return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
-
-
-def _pattern_error(pattern: str) -> str:
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        where = f" at position {exc.pos}" if exc.pos is not None else ""
-        return f"pattern {pattern!r} is not a valid regular expression: {exc.msg}{where}"
-    except (RecursionError, OverflowError):
-        pass
-    return f"pattern {pattern!r} is not a valid regular expression: it is too complex"
 
 
 def _field(path: DataPath) -> str:

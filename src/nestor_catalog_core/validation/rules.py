@@ -20,6 +20,7 @@ __all__ = ["RULES", "Layer", "Rule", "rule"]
 class Layer(StrEnum):
     LOAD = "load"
     STRUCTURE = "structure"
+    LIMITS = "limits"
     POLICY = "policy"
     INPUTS = "inputs"
     TREE = "tree"
@@ -138,6 +139,36 @@ _TABLE: Final[tuple[Rule, ...]] = (
         "metadata.version is not a full SemVer 2.0.0 version.",
         'Write MAJOR.MINOR.PATCH and quote it: version: "1.2.0".',
     ),
+    Rule(
+        "VERSION_BUILD_METADATA",
+        _E,
+        Layer.STRUCTURE,
+        "metadata.version carries +build metadata, which SemVer gives no precedence (1.0.0+x would be another 1.0.0).",
+        "Drop the +build part, or publish the change as a new version.",
+    ),
+    # Bounds: always checked, whatever the policy settings (validation.limits.* in the server).
+    Rule(
+        "PATTERN_INVALID",
+        _E,
+        Layer.LIMITS,
+        "A validation pattern does not compile on RE2, the linear-time engine that matches it "
+        "(no backreferences, lookaround or possessive quantifiers).",
+        "Fix or rewrite the pattern as the finding says; in YAML double quotes, write \\\\ for a backslash.",
+    ),
+    Rule(
+        "FIELD_TOO_LONG",
+        _E,
+        Layer.LIMITS,
+        "A description, deprecation message, label value or pattern is longer than its limit.",
+        "Shorten it (the limit is validation.limits.<field>_max_length on the server).",
+    ),
+    Rule(
+        "TOO_MANY_LABELS",
+        _E,
+        Layer.LIMITS,
+        "More labels than validation.limits.max_labels.",
+        "Keep the labels readers filter on.",
+    ),
     Rule("SCHEMA_REQUIRED", _E, Layer.STRUCTURE, "A required field is missing.", "Add the field."),
     Rule(
         "SCHEMA_TYPE",
@@ -241,13 +272,6 @@ _TABLE: Final[tuple[Rule, ...]] = (
         "A sensitive input has a default, so the secret sits in git.",
         "Drop the default; let consumers supply the value.",
     ),
-    Rule(
-        "PATTERN_INVALID",
-        _E,
-        Layer.POLICY,
-        "A validation pattern is not a valid regular expression.",
-        "Fix the regular expression; in YAML double quotes, write \\\\ for a backslash.",
-    ),
     Rule("MIN_GT_MAX", _E, Layer.POLICY, "validation.min is greater than validation.max.", "Swap or fix the bounds."),
     Rule(
         "LENGTH_MIN_GT_MAX",
@@ -347,6 +371,13 @@ _TABLE: Final[tuple[Rule, ...]] = (
         "Stay within the bounds.",
     ),
     Rule("INPUT_ENUM", _E, Layer.INPUTS, "An input value is not one of the allowed values.", "Use an allowed value."),
+    Rule(
+        "PATTERN_INPUT_TOO_LONG",
+        _E,
+        Layer.INPUTS,
+        "A string checked against a pattern is longer than validation.limits.pattern_input_max_length.",
+        "Send a shorter value; the limit bounds the work one request can ask for.",
+    ),
     Rule("INPUT_INVALID", _E, Layer.INPUTS, "An input value breaks its schema.", "Change the value."),
     # Trees of files validated together.
     Rule(

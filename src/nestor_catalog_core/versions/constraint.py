@@ -7,7 +7,7 @@ to one interval, which is what ``allows`` tests and ``canonical()`` prints.
 
 Grammar (whitespace between tokens is free unless noted)::
 
-    constraint := "" | "latest" | set ("||" set)*
+    constraint := "" | "latest" | set ("||" set)*                 a set may be empty (every release)
     set        := element ((whitespace | ",") element)*          AND
     element    := partial " - " partial                          hyphen range (spaces required)
                 | op? partial
@@ -36,11 +36,13 @@ Prereleases (npm's rule): a version with a prerelease satisfies a set only if so
 comparator of that set carries a prerelease on the same ``X.Y.Z``, so ``^1.2.3-beta.1``
 admits ``1.2.3-beta.2`` but not ``1.3.0-alpha``, and ``*`` admits no prerelease.
 
+An empty alternative (``||``, ``1.2.3 ||``, ``|| 2``) is an empty set and so matches every
+release, as node-semver reads it.
+
 Two deliberate differences from node-semver: ``||`` is a plain union (node collapses a
 range containing ``*`` to ``*``, silently dropping prerelease alternatives), and malformed
-input is an error rather than ignored: an empty alternative (``1.2.3 ||``), a wildcard
-followed by a number (``1.x.3``), a prerelease on a partial version, ``!=`` (not a range
-operator; write ``<X || >X``).
+input is an error rather than ignored: a wildcard followed by a number (``1.x.3``), a
+prerelease on a partial version, ``!=`` (not a range operator; write ``<X || >X``).
 """
 
 from __future__ import annotations
@@ -336,8 +338,6 @@ class _Parser:
         while (token := self.peek()) is not None:
             assert token.kind == "or"
             self.index += 1
-            if self.peek() is None:
-                raise self.error(token, "expected a version range after '||'")
             intervals.append(_collapse(self.parse_set()))
         return _union(intervals)
 
@@ -357,9 +357,7 @@ class _Parser:
             separator = None
         if separator is not None:
             raise self.error(separator, "expected a version range after ','")
-        if not seen_element:
-            assert token is not None  # parse() never starts a set at the end of the input
-            raise self.error(token, "expected a version range before '||'")
+        # An empty alternative (``||``, ``1.x ||``) is an empty set: every release, as node-semver reads it.
         return comparators
 
     def parse_element(self) -> list[_Comparator]:

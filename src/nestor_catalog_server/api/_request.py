@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 from urllib.parse import urlencode
 
 from litestar import Request
 
-from nestor_catalog_core import InvalidRequest
+from nestor_catalog_core import InvalidRequest, decode_json
 
 __all__ = [
     "DEFINITION_MEDIA_TYPES",
+    "POSTED_FILE",
     "definition_suffix",
     "json_object",
     "next_link",
     "raw_header",
     "read_body",
 ]
+
+#: The file name findings about a posted body carry (``/validate`` and publishing alike).
+POSTED_FILE: Final = "<request>"
 
 #: Media types a definition payload may be posted as (YAML or JSON); no Content-Type means "sniff".
 DEFINITION_MEDIA_TYPES: Final = frozenset(
@@ -58,11 +61,11 @@ def definition_suffix(request: Request[Any, Any, Any]) -> str | None:
 
 
 def json_object(body: bytes, *, what: str) -> dict[str, Any]:
-    """``body`` parsed as a JSON object; 400 ``INVALID_REQUEST`` for anything else."""
-    try:
-        value = json.loads(body) if body.strip() else None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidRequest(f"{what} must be a JSON object: {exc}", details={"body": "invalid_json"}) from None
+    """``body`` parsed as a JSON object; 400 ``INVALID_REQUEST`` for anything else.
+
+    Every JSON request body goes through core's ``decode_json``: no ``NaN``/``Infinity``, no
+    duplicate keys, bounded nesting (100k ``[`` is a 400, not a ``RecursionError``)."""
+    value = decode_json(body, what=what) if body.strip() else None
     if not isinstance(value, dict):
         kind = "an empty body" if value is None else f"a JSON {type(value).__name__}"
         raise InvalidRequest(f"{what} must be a JSON object, got {kind}", details={"body": "not_an_object"})

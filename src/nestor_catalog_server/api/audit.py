@@ -9,7 +9,7 @@ from typing import Annotated
 from litestar import Controller, Response, get
 from litestar.params import QueryParameter
 
-from nestor_catalog_core import AuditQuery, Catalog, NotFoundError
+from nestor_catalog_core import AuditQuery, Catalog, InvalidRequest, NotFoundError
 from nestor_catalog_server.api import schemas
 from nestor_catalog_server.api.resources import JSON
 from nestor_catalog_server.state import AppStateParam
@@ -20,11 +20,21 @@ Text = Annotated[str | None, QueryParameter(description="Exact match.")]
 Moment = Annotated[datetime | None, QueryParameter(description="RFC 3339 date-time.")]
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """A date-time without an offset is read as UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+def _utc(moment: datetime | None, parameter: str) -> datetime | None:
+    """The moment in UTC (one without an offset is read as UTC); 400 naming ``parameter`` when
+    it has no UTC equivalent (``0001-01-01T01:00:00+04:05`` is before year 1 in UTC)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidRequest(
+            f"query parameter {parameter!r}: {moment.isoformat()} is outside the range of UTC date-times "
+            "(years 1 to 9999)",
+            details={"parameter": parameter, "value": moment.isoformat()},
+        ) from None
 
 
 class AuditController(Controller):
@@ -61,8 +71,8 @@ class AuditController(Controller):
             version=version,
             user=user,
             action=action,
-            since=_utc(since),
-            until=_utc(until),
+            since=_utc(since, "since"),
+            until=_utc(until, "until"),
             limit=limit,
             cursor=cursor,
         )

@@ -20,6 +20,7 @@ from litestar import Controller, Request, Response, get
 from nestor_catalog_core import Catalog, CatalogError, ServiceUnavailable, __version__
 from nestor_catalog_server.api import schemas
 from nestor_catalog_server.api._request import raw_header
+from nestor_catalog_server.api._response import RawResponse, json_response
 from nestor_catalog_server.api.resources import JSON
 from nestor_catalog_server.state import AppStateParam
 
@@ -134,13 +135,15 @@ class HealthController(Controller):
         responses=schemas.responses(str, media_type="text/plain; version=0.0.4"),
         opt={"public": True, "no_rate_limit": True},
     )
-    def metrics(self, request: Request[Any, Any, Any], app_state: AppStateParam) -> Response[bytes]:
+    def metrics(self, request: Request[Any, Any, Any], app_state: AppStateParam) -> RawResponse:
+        """The exposition's own Content-Type (it carries its charset) is sent as is: Litestar's
+        ``Response`` would append a second ``charset=utf-8``."""
         stats = app_state.catalog.stats()
         metrics = app_state.metrics
         metrics.set_catalog_size(stats["resources"], stats["versions"] - stats["withdrawn"])
         metrics.set_last_sequence(app_state.catalog.revision)
         body, content_type = metrics.render(raw_header(request, b"accept"))
-        return Response(content=body, media_type=content_type, headers=NO_STORE)
+        return json_response(body, NO_STORE, media_type=content_type)
 
     @get(
         "/api/v1/status",

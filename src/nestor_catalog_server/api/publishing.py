@@ -27,14 +27,13 @@ from nestor_catalog_core import (
     ValidationFailed,
 )
 from nestor_catalog_server.api import schemas
-from nestor_catalog_server.api._request import definition_suffix, json_object, read_body
+from nestor_catalog_server.api._request import POSTED_FILE, definition_suffix, json_object, read_body
 from nestor_catalog_server.api.security import WRITE, principal_of
 from nestor_catalog_server.state import AppStateParam
 
 __all__ = ["PublishingRoutes"]
 
 JSON: Final = "application/json"
-API_FILE: Final = "<api>"
 _API_OWNER: Final = Source(kind=SourceKind.API).owner
 
 
@@ -94,11 +93,13 @@ class PublishingRoutes:
     )
     async def publish(self, request: Request[Any, Any, Any], app_state: AppStateParam) -> Response[bytes]:
         catalog = app_state.writable_catalog
-        definition_suffix(request)
+        suffix = definition_suffix(request)
         body = await read_body(request)
         source = _api_source(request)
         try:
-            results = await catalog.publish_bytes(body, file=API_FILE, source=source, user=source.user)
+            results = await catalog.publish_bytes(
+                body, file=POSTED_FILE, source=source, user=source.user, suffix=suffix
+            )
         except ValidationFailed as exc:
             app_state.metrics.validation_failed(f.rule for f in exc.findings if f.is_error)
             raise
@@ -130,7 +131,7 @@ class PublishingRoutes:
         tags=["publishing"],
         status_code=200,
         summary="Clear a version's deprecation",
-        responses=schemas.responses(schemas.ResourceBody, 401, 403, 404, 405, 409),
+        responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409),
     )
     async def undeprecate(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
@@ -147,7 +148,7 @@ class PublishingRoutes:
         tags=["publishing"],
         status_code=200,
         summary="Withdraw a version (still fetchable exactly; excluded from latest, lists and constraints)",
-        responses=schemas.responses(schemas.ResourceBody, 401, 403, 404, 405, 409),
+        responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409),
     )
     async def withdraw(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
@@ -164,7 +165,7 @@ class PublishingRoutes:
         tags=["publishing"],
         status_code=200,
         summary="Restore a withdrawn version",
-        responses=schemas.responses(schemas.ResourceBody, 401, 403, 404, 405, 409),
+        responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409),
     )
     async def restore(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]

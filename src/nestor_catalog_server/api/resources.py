@@ -12,6 +12,7 @@ bare endpoint returning the same bytes (``benchmarks/bench_http.py``).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any, Final
 
@@ -41,6 +42,7 @@ from nestor_catalog_server.api.caching import (
     revision_etag,
 )
 from nestor_catalog_server.api.publishing import PublishingRoutes
+from nestor_catalog_server.config.catalog import limits as configured_limits
 from nestor_catalog_server.state import AppStateParam, ReadThrough, app_state_of
 
 __all__ = ["ResourcesController", "page_body"]
@@ -191,7 +193,7 @@ class ResourcesController(PublishingRoutes, Controller):
         "/{name:str}/latest",
         sync_to_thread=False,
         summary="The latest version",
-        responses=schemas.responses(schemas.ResourceBody, 304, 404),
+        responses=schemas.responses(schemas.ResourceBody, 304, 400, 404),
     )
     def get_latest(self, request: Request[Any, Any, Any], name: FromPath[str]) -> RawResponse:
         return _entry_response(request, app_state_of(request).catalog.latest_entry(name), exact=False)
@@ -200,7 +202,7 @@ class ResourcesController(PublishingRoutes, Controller):
         "/{name:str}/versions",
         sync_to_thread=False,
         summary="Every version of a resource, newest first (withdrawn ones flagged)",
-        responses=schemas.responses(schemas.VersionList, 304, 404),
+        responses=schemas.responses(schemas.VersionList, 304, 400, 404),
     )
     def list_versions(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str]
@@ -262,7 +264,9 @@ class ResourcesController(PublishingRoutes, Controller):
     ) -> Response[bytes]:
         entry = _exact_entry(app_state.catalog, name, version)
         values = json_object(await read_body(request), what="the inputs")
-        result = validate_inputs(entry.definition(), values)
+        # Bounded (RE2, service.max_body_size, validation.limits) but still CPU: off the loop.
+        limits = configured_limits(app_state.settings)
+        result = await asyncio.to_thread(validate_inputs, entry.definition(), values, limits=limits)
         body = {"valid": result.ok, "values": result.values, "findings": [f.to_dict() for f in result.findings]}
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode()
         return Response(content=content, media_type=JSON)

@@ -1,9 +1,12 @@
 """Git sync over HTTP: status per repository, a manual trigger, and the webhook receiver.
 
 Webhooks carry no bearer token: a delivery is authenticated by its repository's
-``webhook_secret`` only (checked over the raw body before anything is parsed) and is only ever
-a hint: the sync fetches the branch and trusts the fetched commit. A push answers 202 at once;
-the sync runs in the background, coalesced with any sync already in flight.
+``webhook_secret`` only and is only ever a hint: the sync fetches the branch and trusts the
+fetched commit. The headers are checked before the body is read (the repository, the
+signature or token header; see ``sync.webhooks.open_gate``), the body is hashed as it streams
+in under ``git.webhook_max_body_size``, and nothing is parsed before the signature matched.
+A push answers 202 at once; the sync runs in the background, coalesced with any sync already
+in flight. A delivery id seen within ``git.webhook_replay_window`` answers 200 ``duplicate``.
 """
 
 from __future__ import annotations
@@ -14,20 +17,22 @@ from typing import TYPE_CHECKING, Any, Final
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 
-from nestor_catalog_core import ReadOnly, SourceNotFound
+from nestor_catalog_core import PayloadTooLarge, ReadOnly, SourceNotFound
 from nestor_catalog_server.api import schemas
-from nestor_catalog_server.api._request import read_body
 from nestor_catalog_server.api.resources import JSON
 from nestor_catalog_server.api.security import WRITE
 from nestor_catalog_server.state import AppState, AppStateParam
+from nestor_catalog_server.sync.webhooks import open_gate
 
 if TYPE_CHECKING:
     from nestor_catalog_server.state import SyncControl
+    from nestor_catalog_server.sync import WebhookGate
 
 __all__ = ["WEBHOOK_MAX_BODY_SIZE", "SyncController", "WebhookController", "webhook_answer"]
 
-#: Webhook bodies may be larger than ``service.max_body_size``: the signature covers the whole
-#: body, and git hosts send up to this much for a large push (GitHub caps payloads at 25 MB).
+#: The default of ``git.webhook_max_body_size``: webhook bodies may be larger than
+#: ``service.max_body_size``, as git hosts send up to this much for a large push (GitHub caps
+#: payloads at 25 MB).
 WEBHOOK_MAX_BODY_SIZE: Final = 25 * 1024 * 1024
 
 
@@ -53,7 +58,35 @@ def webhook_answer(
         return 202, {"status": "accepted", "repository": repo, "event": event, "delivery": delivery_id}
     if kind == "ping":
         return 200, {"status": "ok", "event": "ping", "repository": repo}
+    if kind == "duplicate":
+        return 200, {
+            "status": "duplicate",
+            "reason": reason,
+            "event": event,
+            "repository": repo,
+            "delivery": delivery_id,
+        }
     return 200, {"status": "ignored", "reason": reason, "event": event, "repository": repo}
+
+
+async def _signed_body(request: Request[Any, Any, Any], gate: WebhookGate, limit: int) -> bytes:
+    """The body, hashed chunk by chunk as it arrives; 413 past ``limit`` and 401 as soon as the
+    whole body is in and its HMAC is not the signature (before anything parses it)."""
+    hasher = gate.hasher()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(
+                f"webhook body larger than {limit} bytes (git.webhook_max_body_size)",
+                details={"limit": limit},
+            )
+        if hasher is not None:
+            hasher.update(chunk)
+        chunks.append(chunk)
+    gate.check(hasher)
+    return b"".join(chunks)
 
 
 class SyncController(Controller):
@@ -76,7 +109,7 @@ class SyncController(Controller):
         "/{repo:str}",
         sync_to_thread=False,
         summary="Sync status of one repository",
-        responses=schemas.responses(dict[str, Any], 401, 403, 404),
+        responses=schemas.responses(dict[str, Any], 400, 401, 403, 404),
     )
     def get_source(self, app_state: AppStateParam, repo: FromPath[str]) -> Response[bytes]:
         if app_state.sync is None:
@@ -88,7 +121,7 @@ class SyncController(Controller):
         opt=WRITE,
         status_code=202,
         summary="Sync a repository now (coalesced with a sync in flight)",
-        responses=schemas.responses(schemas.SyncAccepted, 401, 403, 404, 405, status=202, description="Scheduled"),
+        responses=schemas.responses(schemas.SyncAccepted, 400, 401, 403, 404, 405, status=202, description="Scheduled"),
     )
     async def trigger(self, app_state: AppStateParam, repo: FromPath[str]) -> Response[bytes]:
         _manager(app_state, repo).trigger(repo, reason="api")
@@ -105,7 +138,7 @@ class WebhookController(Controller):
 
     @post(
         "/{provider:str}/{repo:str}",
-        request_max_body_size=WEBHOOK_MAX_BODY_SIZE,
+        request_max_body_size=None,  # git.webhook_max_body_size, counted by _signed_body
         summary="Receive a push/ping from GitHub, Gitea, GitLab, Bitbucket or a generic HMAC sender",
         responses={
             **schemas.responses(schemas.WebhookAnswer, 400, 401, 403, 404, 413, status=202, description="Sync"),
@@ -115,8 +148,12 @@ class WebhookController(Controller):
     async def receive(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, provider: FromPath[str], repo: FromPath[str]
     ) -> Response[bytes]:
-        body = await read_body(request)
         headers = dict(request.headers.items())
-        delivery = await _manager(app_state, repo).handle_webhook(provider, repo, headers, body)
+        if app_state.sync is None and not app_state.catalog.read_only:
+            open_gate(provider, headers, None)  # no repositories at all: answered as a bad signature
+        manager = _manager(app_state, repo)
+        gate = manager.webhook_gate(provider, repo, headers)
+        body = await _signed_body(request, gate, app_state.settings.git.webhook_max_body_size)
+        delivery = await manager.handle_webhook(provider, repo, headers, body)
         status, answer = webhook_answer(repo, delivery.kind, delivery.event, delivery.delivery_id, delivery.reason)
         return _json(answer, status)

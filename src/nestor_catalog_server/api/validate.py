@@ -9,6 +9,8 @@ declared against the highest published version below it. Nothing is written.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 from functools import lru_cache
 from typing import Annotated, Any, Final
@@ -21,9 +23,11 @@ from nestor_catalog_core import (
     Finding,
     LoadedDocument,
     LoadOptions,
+    LoadResult,
     NotFoundError,
     ResourceDefinition,
     Severity,
+    ValidatedDocument,
     ValidationSettings,
     definition_json_schema,
     load_bytes,
@@ -31,13 +35,13 @@ from nestor_catalog_core import (
 )
 from nestor_catalog_core.versions import compare, version_key
 from nestor_catalog_server.api import schemas
-from nestor_catalog_server.api._request import definition_suffix, read_body
+from nestor_catalog_server.api._request import POSTED_FILE, definition_suffix, read_body
+from nestor_catalog_server.config.catalog import catalog_settings
 from nestor_catalog_server.state import AppStateParam
 
 __all__ = ["ValidateController", "compatibility_findings"]
 
 JSON: Final = "application/json"
-REQUEST_FILE: Final = "<request>"
 Switch = Annotated[bool | None, QueryParameter(description="Defaults to the server's validation settings.")]
 
 
@@ -94,6 +98,14 @@ def _as_warning(finding: Finding) -> Finding:
     )
 
 
+def _load_and_validate(
+    body: bytes, suffix: str | None, options: LoadOptions, settings: ValidationSettings
+) -> tuple[LoadResult, list[ValidatedDocument]]:
+    """What a publish of ``body`` would load and validate (the same loader, file name and rules)."""
+    loaded = load_bytes(body, POSTED_FILE, options=options, suffix=suffix)
+    return loaded, [validate_document(document, settings) for document in loaded.documents]
+
+
 class ValidateController(Controller):
     """``/api/v1/validate`` and ``/api/v1/schema``."""
 
@@ -130,23 +142,26 @@ class ValidateController(Controller):
             bool, QueryParameter(description="Also check immutability and semantic versioning against the catalog.")
         ] = True,
     ) -> Response[bytes]:
-        config = app_state.settings.validation
-        settings = ValidationSettings(
-            strict_mode=config.strict_mode if strict is None else strict,
-            schema_validation=config.schema_validation if schema is None else schema,
-            policy_enforcement=config.policy_enforcement if policies is None else policies,
+        configured_catalog = catalog_settings(app_state.settings)
+        configured = configured_catalog.validation
+        settings = dataclasses.replace(
+            configured,
+            strict_mode=configured.strict_mode if strict is None else strict,
+            schema_validation=configured.schema_validation if schema is None else schema,
+            policy_enforcement=configured.policy_enforcement if policies is None else policies,
         )
         suffix = definition_suffix(request)
         body = await read_body(request)
-        loaded = load_bytes(body, REQUEST_FILE, options=LoadOptions(max_file_size=config.max_file_size), suffix=suffix)
+        # Loading and validating a body of up to service.max_body_size is CPU work: off the loop.
+        loaded, checked = await asyncio.to_thread(
+            _load_and_validate, body, suffix, configured_catalog.load_options, settings
+        )
         findings = list(loaded.findings)
-        for document in loaded.documents:
-            validated = validate_document(document, settings)
+        mode = app_state.settings.validation.compatibility
+        for document, validated in zip(loaded.documents, checked, strict=True):
             findings.extend(validated.findings)
             if compatibility and validated.ok and validated.definition is not None:
-                findings.extend(
-                    compatibility_findings(app_state.catalog, document, validated.definition, mode=config.compatibility)
-                )
+                findings.extend(compatibility_findings(app_state.catalog, document, validated.definition, mode=mode))
         result = {
             "valid": not any(f.is_error for f in findings),
             "files": 1,

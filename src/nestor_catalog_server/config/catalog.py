@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
-from nestor_catalog_core import CatalogSettings, LoadOptions, ValidationSettings
+from nestor_catalog_core import CatalogSettings, Limits, LoadOptions, ValidationSettings
 from nestor_catalog_server.config.models import Settings
 
-__all__ = ["catalog_settings"]
+__all__ = ["catalog_settings", "limits"]
+
+
+def limits(settings: Settings) -> Limits:
+    """``validation.limits`` as core ``Limits``."""
+    return Limits(**settings.validation.limits.model_dump())
 
 
 def catalog_settings(settings: Settings) -> CatalogSettings:
@@ -18,6 +23,7 @@ def catalog_settings(settings: Settings) -> CatalogSettings:
             strict_mode=validation.strict_mode,
             schema_validation=validation.schema_validation,
             policy_enforcement=validation.policy_enforcement,
+            limits=limits(settings),
         ),
         compatibility=validation.compatibility,
         load_options=LoadOptions(max_file_size=validation.max_file_size),

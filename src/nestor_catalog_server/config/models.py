@@ -50,6 +50,7 @@ __all__ = [
     "GitAuthConfig",
     "GitConfig",
     "LeadershipConfig",
+    "LimitsConfig",
     "LoggingConfig",
     "RateLimitConfig",
     "RedisConfig",
@@ -660,6 +661,14 @@ class GitConfig(_Section):
     directories: tuple[DirectoryConfig, ...] = ()
     backoff: BackoffConfig = BackoffConfig()
     jitter: float = Field(default=0.1, ge=0.0, lt=1.0, description="Random spread of poll intervals, as a fraction.")
+    webhook_max_body_size: PositiveByteSize = Field(
+        default=25 * 1024 * 1024,
+        description="Largest webhook body (hashed as it streams in; GitHub sends up to 25 MB).",
+    )
+    webhook_replay_window: PositiveDuration = Field(
+        default=timedelta(hours=1),
+        description="How long a delivery id is remembered: a replay within it answers 'duplicate' and syncs nothing.",
+    )
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> GitConfig:
@@ -688,12 +697,27 @@ class SSEConfig(_Section):
     retry: Duration = Field(default=timedelta(seconds=3), description="The SSE retry: field sent to clients.")
 
 
+class LimitsConfig(_Section):
+    """Bounds on one definition and on the work one request can ask for (core ``Limits``);
+    they apply whatever the policy settings."""
+
+    description_max_length: int = Field(default=4_096, ge=1, description="Characters of each description.")
+    deprecation_message_max_length: int = Field(default=1_024, ge=1, description="Characters of a deprecation message.")
+    label_value_max_length: int = Field(default=256, ge=1, description="Characters of each label value.")
+    max_labels: int = Field(default=64, ge=0, description="Labels on one definition.")
+    pattern_max_length: int = Field(default=1_024, ge=1, description="Characters of a validation.pattern.")
+    pattern_input_max_length: int = Field(
+        default=10_000, ge=1, description="Longest string matched against a pattern (defaults and consumers' values)."
+    )
+
+
 class ValidationConfig(_Section):
     strict_mode: bool = True
     policy_enforcement: bool = True
     schema_validation: bool = True
     compatibility: Annotated[Literal["strict", "warn", "off"], BeforeValidator(_lower)] = "strict"
     max_file_size: PositiveByteSize = 1024 * 1024
+    limits: LimitsConfig = LimitsConfig()
 
 
 class AuthConfig(_Section):

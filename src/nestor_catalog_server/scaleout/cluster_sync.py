@@ -40,7 +40,7 @@ from nestor_catalog_core import Catalog, CatalogError, SourceNotFound
 from nestor_catalog_server.scaleout._link import RedisLink
 from nestor_catalog_server.scaleout._tasks import raise_if_cancelling, stop_tasks
 from nestor_catalog_server.scaleout.leadership import LeaderInfo
-from nestor_catalog_server.sync import SourceStatus, SyncManager, WebhookDelivery, sign_payload
+from nestor_catalog_server.sync import SourceStatus, SyncManager, WebhookDelivery, WebhookGate, sign_payload
 
 __all__ = [
     "FORWARD_TIMEOUT",
@@ -245,6 +245,10 @@ class ClusterSync:
         if name not in self._standby.sources():
             raise SourceNotFound(f"no sync source named {name!r}", details={"source": name})
         self._forward(Trigger(repository=name, reason=reason, origin=self._replica_id))
+
+    def webhook_gate(self, provider: str, name: str, headers: Mapping[str, str]) -> WebhookGate:
+        manager = self._active if self._active is not None else self._standby
+        return manager.webhook_gate(provider, name, headers)
 
     async def handle_webhook(
         self, provider: str, name: str, headers: Mapping[str, str], body: bytes

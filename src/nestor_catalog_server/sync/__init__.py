@@ -17,6 +17,7 @@ from nestor_catalog_server.sync.status import SourceState, SourceStatus, SyncCou
 from nestor_catalog_server.sync.webhooks import (
     ZERO_SHA,
     WebhookDelivery,
+    WebhookGate,
     WebhookProvider,
     sign_payload,
     verify_and_parse,
@@ -42,6 +43,7 @@ __all__ = [
     "SyncSource",
     "TreeDiff",
     "WebhookDelivery",
+    "WebhookGate",
     "WebhookProvider",
     "remote_spec",
     "sign_payload",

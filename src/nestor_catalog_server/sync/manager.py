@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -59,10 +60,19 @@ from nestor_catalog_server.sync._apply import ChangeApplier
 from nestor_catalog_server.sync.local import LocalSource
 from nestor_catalog_server.sync.source import GitSource, SyncSource
 from nestor_catalog_server.sync.status import SourceStatus, SyncReport
-from nestor_catalog_server.sync.webhooks import WebhookDelivery, verify_and_parse
+from nestor_catalog_server.sync.webhooks import (
+    DeliveryLog,
+    WebhookDelivery,
+    WebhookGate,
+    WebhookProvider,
+    open_gate,
+    replay_id,
+    verify_and_parse,
+)
 
 __all__ = ["DEFAULT_STOP_TIMEOUT", "SyncManager"]
 
+_PROVIDERS: Final = frozenset(member.value for member in WebhookProvider)
 log = logging.getLogger("nestor_catalog.sync")
 
 #: How long ``stop()`` waits for cancelled syncs to unwind before giving up on them.
@@ -96,6 +106,7 @@ class SyncManager:
         self._metrics = metrics
         self._stop_timeout = stop_timeout
         self._tracing = tracing or Tracing()
+        self._deliveries = DeliveryLog(window=git.webhook_replay_window.total_seconds())
         options = load_options or catalog.settings.load_options
         applier = ChangeApplier(catalog, on_rejected=self._count_rejection, tracing=self._tracing)
         sources: list[SyncSource] = [
@@ -160,32 +171,59 @@ class SyncManager:
         OpenTelemetry link, e.g. to a forwarded webhook's span) is added to that sync's span."""
         self._runner(name).trigger(reason, link=link)
 
+    def webhook_gate(self, provider: str, name: str, headers: Mapping[str, str]) -> WebhookGate:
+        """Check a delivery's headers before its body is read (``open_gate``): an unknown
+        repository, one without a ``webhook_secret`` or configured for another provider is
+        answered as a bad signature, so callers cannot enumerate repositories; the real reason
+        is logged."""
+        runner = self._runners.get(name)
+        secret: str | None = None
+        refusal: str | None = None
+        if runner is None or not isinstance(runner.source, GitSource):
+            refusal = "no git repository by that name"
+        else:
+            repository = runner.source.config
+            if repository.webhook_provider is not None and provider.strip().lower() != repository.webhook_provider:
+                refusal = f"the repository takes webhooks from {repository.webhook_provider}"
+            elif repository.webhook_secret is None:
+                refusal = "the repository has no webhook_secret"
+            else:
+                secret = repository.webhook_secret.get_secret_value()
+        try:
+            gate = open_gate(provider, headers, secret)
+        except AuthenticationError:
+            self._count_webhook(provider, "unauthorized")
+            if refusal is not None:
+                log.warning("webhook for %r refused: %s", name[:80], refusal)
+            raise
+        except InvalidRequest:
+            self._count_webhook(provider, "invalid")
+            raise
+        return gate
+
     async def handle_webhook(
         self, provider: str, name: str, headers: Mapping[str, str], body: bytes
     ) -> WebhookDelivery:
         """Authenticate a webhook delivery for repository ``name`` and trigger a sync for a push
-        to its branch. Raises ``SourceNotFound`` (no such git repository), ``InvalidRequest``
-        (another provider than the configured ``webhook_provider``, a malformed delivery),
-        ``PermissionDenied`` (no ``webhook_secret``) or ``AuthenticationError`` (bad signature)."""
-        runner = self._runners.get(name)
-        if runner is None or not isinstance(runner.source, GitSource):
-            raise SourceNotFound(f"no git repository named {name!r}", details={"repository": name})
+        to its branch (a delivery id seen within the replay window is answered ``duplicate``
+        and syncs nothing). Raises ``InvalidRequest`` (a malformed delivery) or
+        ``AuthenticationError`` (a bad signature, an unknown repository, one without a
+        ``webhook_secret`` or for another provider: all alike, see ``webhook_gate``)."""
+        gate = self.webhook_gate(provider, name, headers)
+        runner = self._runners[name]
+        assert isinstance(runner.source, GitSource)  # webhook_gate refused anything else
         repository = runner.source.config
-        if repository.webhook_provider is not None and provider.strip().lower() != repository.webhook_provider:
-            self._count_webhook(provider, "invalid")
-            raise InvalidRequest(
-                f"repository {name!r} takes webhooks from {repository.webhook_provider}, not {provider!r}",
-                details={"repository": name, "provider": provider, "expected": repository.webhook_provider},
-            )
-        secret = repository.webhook_secret.get_secret_value() if repository.webhook_secret is not None else None
         try:
-            delivery = verify_and_parse(provider, headers, body, secret, branch=repository.branch)
+            delivery = verify_and_parse(provider, headers, body, gate.secret, branch=repository.branch)
         except (AuthenticationError, PermissionDenied):
             self._count_webhook(provider, "unauthorized")
             raise
         except InvalidRequest:
             self._count_webhook(provider, "invalid")
             raise
+        if self._deliveries.seen_before(name, replay_id(delivery.provider, headers)):
+            self._count_webhook(delivery.provider.value, "duplicate")
+            return dataclasses.replace(delivery, kind="duplicate", reason="delivery already received")
         self._count_webhook(delivery.provider.value, delivery.kind)
         if delivery.triggers_sync:
             runner.trigger("webhook", link=self._tracing.current_link())
@@ -251,8 +289,11 @@ class SyncManager:
             self._metrics.validation_failed(f.rule for f in findings if f.is_error)
 
     def _count_webhook(self, provider: str, outcome: str) -> None:
+        """Count a delivery; a provider that is not one of ours is ``unknown`` (the path segment is
+        the caller's: it must not mint a metric series per request)."""
         if self._metrics is not None:
-            self._metrics.webhook_received(provider.strip().lower() or "unknown", outcome)
+            label = provider.strip().lower()
+            self._metrics.webhook_received(label if label in _PROVIDERS else "unknown", outcome)
 
 
 class _Runner:

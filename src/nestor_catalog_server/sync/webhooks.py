@@ -4,13 +4,18 @@ A webhook is a hint that the branch moved, never data: the sync fetches the bran
 the fetched commit, whatever the payload said. So this module only answers "should the
 repository be synced now?" for a delivery, and does it safely:
 
-- the signature (or token) is checked first, over the raw body, with ``hmac.compare_digest``;
-  an unauthenticated body is never parsed;
-- a repository without a ``webhook_secret`` refuses every webhook (``PermissionDenied``: the
-  endpoint is closed for it, whatever the caller sends);
+- before the body is read, ``open_gate`` requires the provider's signature (or token) header and
+  a repository that takes webhooks: an unknown repository, one without a ``webhook_secret``
+  and one configured for another provider are answered exactly as a bad signature (no caller
+  can tell which repositories exist); the GitLab token is compared at once;
+- the body is then hashed as it streams in, under a cap, and checked with
+  ``hmac.compare_digest``; an unauthenticated body is never parsed;
 - a bad or missing signature is an ``AuthenticationError`` (reason ``signature_missing`` or
   ``signature_invalid``); an unknown provider, a missing event header or a push body that is not
-  a JSON object is an ``InvalidRequest``.
+  a JSON object is an ``InvalidRequest``;
+- ``DeliveryLog`` remembers delivery ids (``X-GitHub-Delivery``, ``X-Gitea-Delivery``,
+  ``X-Gitlab-Event-UUID``, Bitbucket's ``X-Request-UUID``/``X-Request-Id``, ``X-Delivery-Id``)
+  for a window, so a replayed delivery is answered ``duplicate`` without a sync.
 
 Providers and what authenticates them:
 
@@ -37,7 +42,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -45,12 +49,16 @@ from enum import StrEnum
 from typing import Any, Final, Literal
 from urllib.parse import parse_qs
 
-from nestor_catalog_core import AuthenticationError, InvalidRequest, PermissionDenied
+from nestor_catalog_core import AuthenticationError, InvalidRequest, decode_json
 
 __all__ = [
     "ZERO_SHA",
+    "DeliveryLog",
     "WebhookDelivery",
+    "WebhookGate",
     "WebhookProvider",
+    "open_gate",
+    "replay_id",
     "sign_payload",
     "verify_and_parse",
     "verify_signature",
@@ -59,7 +67,7 @@ __all__ = [
 #: ``after`` of a push that deleted the branch.
 ZERO_SHA: Final = "0" * 40
 
-DeliveryKind = Literal["push", "ping", "ignored"]
+DeliveryKind = Literal["push", "ping", "ignored", "duplicate"]
 _HEADS: Final = "refs/heads/"
 _TAGS: Final = "refs/tags/"
 _SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
@@ -102,6 +110,115 @@ class WebhookDelivery:
         return self.after is not None and set(self.after) == {"0"}
 
 
+@dataclass(frozen=True)
+class WebhookGate:
+    """What ``open_gate`` found in the headers: the provider, and the HMAC the body must have
+    (``None`` for GitLab, whose token was already compared)."""
+
+    provider: WebhookProvider
+    header: str
+    secret: str | None
+    signature: str | None
+
+    def hasher(self) -> Any:
+        """A fresh HMAC-SHA256 to feed the body to as it arrives (``None`` when not signed)."""
+        if self.signature is None or self.secret is None:
+            return None
+        return hmac.new(self.secret.encode(), digestmod=hashlib.sha256)
+
+    def check(self, hasher: Any) -> None:
+        """Raise ``AuthenticationError`` unless the streamed body's HMAC is the signature."""
+        if self.signature is None:
+            return
+        expected = hasher.hexdigest() if hasher is not None else ""
+        if not hmac.compare_digest(expected.encode(), self.signature.encode()):
+            raise _signature_mismatch(self.provider, self.header)
+
+
+def open_gate(provider: str, headers: Mapping[str, str], secret: str | None) -> WebhookGate:
+    """Check what can be checked before the body is read: a known provider, its signature or
+    token header, and a ``secret`` (``None`` for an unknown repository, one without a
+    ``webhook_secret`` or configured for another provider: all answered as a bad signature)."""
+    known = _provider(provider)
+    lowered = _lowered(headers)
+    if known is WebhookProvider.GITLAB:
+        token = lowered.get("x-gitlab-token")
+        if token is None:
+            raise AuthenticationError(
+                "missing X-Gitlab-Token header", details={"reason": "signature_missing", "provider": "gitlab"}
+            )
+        if not secret or not hmac.compare_digest(token.encode(), secret.encode()):
+            raise _signature_mismatch(known, "X-Gitlab-Token")
+        return WebhookGate(known, "X-Gitlab-Token", secret, None)
+    header, value, prefixed = _signature_header(known, lowered)
+    if value is None:
+        raise AuthenticationError(
+            f"missing {header} header", details={"reason": "signature_missing", "provider": known.value}
+        )
+    provided = value.strip()
+    if prefixed:
+        algorithm, _, provided = provided.partition("=")
+        if algorithm.strip().lower() != "sha256":
+            raise AuthenticationError(
+                f"{header} must be 'sha256=<hex>'", details={"reason": "signature_invalid", "provider": known.value}
+            )
+    if not secret:
+        raise _signature_mismatch(known, header)
+    return WebhookGate(known, header, secret, provided.strip().lower())
+
+
+def _signature_mismatch(provider: WebhookProvider, header: str) -> AuthenticationError:
+    message = "X-Gitlab-Token does not match" if header == "X-Gitlab-Token" else f"{header} does not match the payload"
+    return AuthenticationError(message, details={"reason": "signature_invalid", "provider": provider.value})
+
+
+class DeliveryLog:
+    """Delivery ids seen in the last ``window`` seconds (at most ``size`` of them), per repository.
+
+    Only authenticated deliveries are recorded, so nobody can fill it with forged ids. Ids that
+    name the webhook rather than the delivery (GitLab's ``X-Gitlab-Webhook-UUID``, Bitbucket's
+    ``X-Hook-UUID``) are never used.
+    """
+
+    def __init__(self, window: float = 3600.0, size: int = 10_000, clock: Callable[[], float] | None = None) -> None:
+        import time
+        from collections import OrderedDict
+
+        self._window = window
+        self._size = size
+        self._clock = clock or time.monotonic
+        self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    def seen_before(self, repository: str, delivery_id: str | None) -> bool:
+        """Whether ``delivery_id`` was recorded for ``repository`` within the window; records it."""
+        if not delivery_id:
+            return False
+        now = self._clock()
+        while self._seen:
+            oldest_key, at = next(iter(self._seen.items()))
+            if now - at < self._window and len(self._seen) < self._size:
+                break
+            del self._seen[oldest_key]
+        key = (repository, delivery_id)
+        if key in self._seen:
+            return True
+        self._seen[key] = now
+        return False
+
+
+def replay_id(provider: WebhookProvider, headers: Mapping[str, str]) -> str | None:
+    """The header that names this one delivery (what a replay repeats), if the sender sent it."""
+    lowered = _lowered(headers)
+    names = {
+        WebhookProvider.GITHUB: ("x-github-delivery",),
+        WebhookProvider.GITEA: ("x-gitea-delivery", "x-forgejo-delivery", "x-gogs-delivery", "x-github-delivery"),
+        WebhookProvider.GITLAB: ("x-gitlab-event-uuid",),
+        WebhookProvider.BITBUCKET: ("x-request-uuid", "x-request-id"),
+        WebhookProvider.GENERIC: ("x-delivery-id",),
+    }[provider]
+    return _header_value(lowered, *names)
+
+
 def sign_payload(secret: str, body: bytes) -> str:
     """``sha256=<hex hmac>``: the signature header value a sender puts on ``body``."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -118,34 +235,13 @@ def verify_and_parse(
 
 
 def verify_signature(provider: str, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
-    """Raise unless ``body`` carries a valid signature (or token) for ``secret``."""
-    known = _provider(provider)
-    if not secret:
-        raise PermissionDenied(
-            "webhooks are disabled for this repository: it has no webhook_secret",
-            details={"reason": "webhook_secret_not_configured", "provider": known.value},
-        )
-    lowered = _lowered(headers)
-    if known is WebhookProvider.GITLAB:
-        _check_token(lowered, secret)
-        return
-    header, value, prefixed = _signature_header(known, lowered)
-    if value is None:
-        raise AuthenticationError(
-            f"missing {header} header", details={"reason": "signature_missing", "provider": known.value}
-        )
-    provided = value.strip()
-    if prefixed:
-        algorithm, _, provided = provided.partition("=")
-        if algorithm.strip().lower() != "sha256":
-            raise AuthenticationError(
-                f"{header} must be 'sha256=<hex>'", details={"reason": "signature_invalid", "provider": known.value}
-            )
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected.encode(), provided.strip().lower().encode()):
-        raise AuthenticationError(
-            f"{header} does not match the payload", details={"reason": "signature_invalid", "provider": known.value}
-        )
+    """Raise unless ``body`` carries a valid signature (or token) for ``secret``; no secret is
+    answered as a bad signature (a repository without one must not stand out)."""
+    gate = open_gate(provider, headers, secret)
+    hasher = gate.hasher()
+    if hasher is not None:
+        hasher.update(body)
+    gate.check(hasher)
 
 
 # --------------------------------------------------------------------------------------------- authentication
@@ -183,18 +279,6 @@ def _signature_header(known: WebhookProvider, headers: Mapping[str, str]) -> tup
     return name, headers.get(name.lower()), True
 
 
-def _check_token(headers: Mapping[str, str], secret: str) -> None:
-    token = headers.get("x-gitlab-token")
-    if token is None:
-        raise AuthenticationError(
-            "missing X-Gitlab-Token header", details={"reason": "signature_missing", "provider": "gitlab"}
-        )
-    if not hmac.compare_digest(token.encode(), secret.encode()):
-        raise AuthenticationError(
-            "X-Gitlab-Token does not match", details={"reason": "signature_invalid", "provider": "gitlab"}
-        )
-
-
 # --------------------------------------------------------------------------------------------- payloads
 
 
@@ -204,9 +288,14 @@ def _json_object(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         text = body.decode("utf-8")
         if headers.get("content-type", "").split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
             text = parse_qs(text).get("payload", [""])[0]
-        data = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
+        data = decode_json(text, what="the webhook payload")
+    except UnicodeDecodeError:
         raise InvalidRequest("webhook payload is not JSON", details={"reason": "payload_not_json"}) from None
+    except InvalidRequest as exc:
+        detail = exc.message.removeprefix("the webhook payload is not valid: ")
+        raise InvalidRequest(
+            f"webhook payload is not JSON: {detail}", details={"reason": "payload_not_json", **exc.details}
+        ) from None
     if not isinstance(data, dict):
         raise InvalidRequest("webhook payload is not a JSON object", details={"reason": "payload_not_json"})
     return data

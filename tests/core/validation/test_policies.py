@@ -248,7 +248,13 @@ def test_snake_case_message_suggests_a_name() -> None:
 def test_pattern_invalid_says_why() -> None:
     data = definition(spec__required_inputs__0__validation__pattern="[a-")
     (finding,) = [f for f in validate_data(data).findings if f.rule == "PATTERN_INVALID"]
-    assert "unterminated character set at position 0" in finding.message
+    assert finding.message == "pattern '[a-' is not a valid regular expression: missing ]: [a-"
+
+
+def test_pattern_invalid_applies_with_policies_off() -> None:
+    data = definition(spec__required_inputs__0__validation__pattern="(a)\\1")
+    findings = validate_data(data, settings=ValidationSettings(policy_enforcement=False)).findings
+    assert [f.rule for f in findings] == ["PATTERN_INVALID"]
 
 
 def test_check_policies_runs_on_a_built_model_without_positions() -> None:

@@ -281,9 +281,6 @@ CANONICAL = [
 
 ERRORS = [
     # (text, token, position, reason fragment)
-    ("1.2.3 ||", "||", 6, "expected a version range after '||'"),
-    ("|| 1.2.3", "||", 0, "expected a version range before '||'"),
-    ("1 || || 2", "||", 5, "expected a version range before '||'"),
     (">=1.0.0,", ",", 7, "expected a version range after ','"),
     (", >=1.0.0", ",", 0, "expected a version range before ','"),
     (">=1,, <2", ",", 4, "expected a version range before ','"),
@@ -404,3 +401,10 @@ def test_matches_nothing() -> None:
     assert Constraint.parse(">2 <1").matches_nothing
     assert Constraint.parse("<0.0.0-0").matches_nothing
     assert not Constraint.parse("^1").matches_nothing
+
+
+@pytest.mark.parametrize("text", ["||", "1.x ||", "|| 2", "1 || || 2", "1.2.3 ||"])
+def test_an_empty_alternative_matches_every_release_as_node_semver_reads_it(text: str) -> None:
+    constraint = Constraint.parse(text)
+    assert all(constraint.allows(v) for v in ("0.0.1", "1.2.3", "7.0.0"))
+    assert not constraint.allows("7.0.0-rc.1")

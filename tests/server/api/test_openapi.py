@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import subprocess
+from pathlib import Path
 from typing import Any
 
 from tests.server.api.conftest import Client
+
+ROOT = Path(__file__).resolve().parents[3]
 
 PATHS = {
     "/api/v1/resources": {"get", "post"},
@@ -76,3 +82,37 @@ async def test_docs_ui_is_served(client: Client) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "swagger" in response.text.lower()
+
+
+async def test_every_error_response_is_the_envelope(client: Client) -> None:
+    """No operation keeps Litestar's default 400 body ({status_code, detail, extra}): the server
+    never sends it."""
+    document = (await client.get("/api/v1/openapi.json")).json()
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, response in operation["responses"].items():
+                if not status.startswith(("4", "5")) or "content" not in response:
+                    continue
+                schema = resolve(document, response["content"]["application/json"]["schema"])
+                assert set(schema["properties"]) == {"error"}, (method, path, status)
+
+
+async def test_the_document_passes_spectral_oas_with_no_errors(client: Client, tmp_path: Path) -> None:
+    """Stoplight Spectral (npm, tools/node) with its spectral:oas ruleset, as API linters run it."""
+    spectral = ROOT / "tools/node/node_modules/.bin/spectral"
+    assert spectral.exists(), "run `make tools` (scripts/ensure-tools installs tools/node)"
+    document = tmp_path / "openapi.json"
+    document.write_bytes((await client.get("/api/v1/openapi.json")).content)
+    ruleset = tmp_path / ".spectral.yaml"
+    ruleset.write_text('extends: ["spectral:oas"]\n')
+    command = [str(spectral), "lint", "--ruleset", str(ruleset), "--format", "json", "--quiet", str(document)]
+    result = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=120, check=False)
+    problems = json.loads(result.stdout or "[]")
+    errors = [p for p in problems if p["severity"] == 0]
+    assert not errors, json.dumps(errors, indent=1)[:4000]
+    assert not [p for p in problems if p["code"] in {"operation-tag-defined", "info-contact"}]
+
+
+async def test_metrics_sends_one_charset(client: Client) -> None:
+    response = await client.get("/metrics")
+    assert response.headers["content-type"].count("charset") == 1

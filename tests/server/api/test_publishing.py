@@ -56,7 +56,7 @@ async def test_invalid_definition_is_422_with_every_finding(client: Client, metr
     assert {"MAINTAINER_EMAIL", "INPUT_NAME_SNAKE_CASE"} <= {f["rule"] for f in findings}
     snake = next(f for f in findings if f["rule"] == "INPUT_NAME_SNAKE_CASE")
     assert snake["field"] == "spec.required_inputs[0].name"
-    assert snake["file"] == "<api>"
+    assert snake["file"] == "<request>"
     assert snake["line"] is not None
     assert set(snake) == {"rule", "severity", "field", "message", "file", "line", "column"}
     assert metrics.registry.get_sample_value("catalog_validation_errors_total", {"rule": "MAINTAINER_EMAIL"}) == 1

@@ -124,5 +124,7 @@ async def test_operations_and_docs_stay_public(secured: Client, path: str) -> No
 
 async def test_webhooks_skip_bearer_auth(secured: Client) -> None:
     response = await secured.post("/api/v1/webhooks/github/unknown-repo", content=b"{}")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "SOURCE_NOT_FOUND"
+    # Not the bearer challenge: the webhook's own (an unknown repository is a bad signature).
+    assert response.status_code == 401
+    assert response.json()["error"]["details"]["reason"] == "signature_missing"
+    assert response.headers["www-authenticate"].startswith("HMAC-SHA256")

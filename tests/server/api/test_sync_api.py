@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,11 +29,13 @@ def write_definition(repo: ServedRepo, name: str, version: str) -> None:
     repo.work.write(f"definitions/{name}-{version}.json", json.dumps(document, indent=2))
 
 
-def github(event: str, body: dict[str, object], *, secret: str = SECRET) -> tuple[dict[str, str], bytes]:
+def github(
+    event: str, body: dict[str, object], *, secret: str = SECRET, delivery: str | None = None
+) -> tuple[dict[str, str], bytes]:
     raw = json.dumps(body).encode()
     headers = {
         "X-GitHub-Event": event,
-        "X-GitHub-Delivery": "d-1",
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
         "X-Hub-Signature-256": sign_payload(secret, raw),
         "Content-Type": "application/json",
     }
@@ -111,7 +115,12 @@ async def test_signed_push_is_accepted_and_synced(synced: Client, repo: ServedRe
     headers, body = github("push", {"ref": "refs/heads/main", "after": sha, "repository": {"name": "team"}})
     response = await synced.post("/api/v1/webhooks/github/team", content=body, headers=headers)
     assert response.status_code == 202
-    assert response.json() == {"status": "accepted", "repository": "team", "event": "push", "delivery": "d-1"}
+    assert response.json() == {
+        "status": "accepted",
+        "repository": "team",
+        "event": "push",
+        "delivery": headers["X-GitHub-Delivery"],
+    }
     assert (await wait_for(synced, "/api/v1/resources/team-db", until=200)).status_code == 200
 
 
@@ -135,15 +144,20 @@ async def test_webhook_refusals(synced: Client) -> None:
     assert forged.json()["error"]["details"]["reason"] == "signature_invalid"
     assert forged.headers["www-authenticate"].startswith("HMAC-SHA256")
 
+    # No secret, no such repository, another provider: all answered exactly as a bad signature,
+    # so a caller cannot tell which repositories exist.
     headers, body = github("push", {"ref": "refs/heads/main"}, secret=SECRET)
-    no_secret = await synced.post("/api/v1/webhooks/github/quiet", content=body, headers=headers)
-    assert no_secret.status_code == 403
+    for repo in ("quiet", "nope"):
+        answer = await synced.post(f"/api/v1/webhooks/github/{repo}", content=body, headers=headers)
+        assert answer.status_code == 401
+        assert _without_trace(answer.json()) == _without_trace(forged.json())
+        assert answer.headers["www-authenticate"] == forged.headers["www-authenticate"]
 
-    unknown = await synced.post("/api/v1/webhooks/github/nope", content=body, headers=headers)
-    assert unknown.status_code == 404
-
-    wrong_provider = await synced.post("/api/v1/webhooks/gitlab/team", content=body, headers=headers)
-    assert wrong_provider.status_code == 400
+    wrong_provider = await synced.post(
+        "/api/v1/webhooks/gitlab/team", content=body, headers={**headers, "X-Gitlab-Token": SECRET}
+    )
+    assert wrong_provider.status_code == 401
+    assert wrong_provider.json()["error"]["details"]["reason"] == "signature_invalid"
 
     raw = b"not json"
     malformed = await synced.post(
@@ -155,9 +169,28 @@ async def test_webhook_refusals(synced: Client) -> None:
     assert malformed.json()["error"]["code"] == "INVALID_REQUEST"
 
 
+def _without_trace(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "error": {k: v for k, v in body["error"].items() if k != "trace_id"}}
+
+
+async def test_a_replayed_delivery_is_answered_duplicate_and_syncs_nothing(synced: Client) -> None:
+    headers, body = github("push", {"ref": "refs/heads/main", "after": "d" * 40}, delivery="replayed-1")
+    first = await synced.post("/api/v1/webhooks/github/team", content=body, headers=headers)
+    assert first.status_code == 202
+    replay = await synced.post("/api/v1/webhooks/github/team", content=body, headers=headers)
+    assert replay.status_code == 200
+    assert replay.json()["status"] == "duplicate"
+    assert replay.json()["delivery"] == "replayed-1"
+    # A forged replay (bad signature) is refused, not answered duplicate.
+    forged_headers, _ = github("push", {"ref": "refs/heads/main"}, secret="wrong", delivery="replayed-1")
+    forged = await synced.post("/api/v1/webhooks/github/team", content=body, headers=forged_headers)
+    assert forged.status_code == 401
+
+
 async def test_without_sources_sync_lists_nothing(client: Client) -> None:
     assert (await client.get("/api/v1/sync")).json() == {"repositories": []}
-    assert (await client.post("/api/v1/webhooks/github/team", content=b"{}")).status_code == 404
+    headers, body = github("push", {"ref": "refs/heads/main"})
+    assert (await client.post("/api/v1/webhooks/github/team", content=body, headers=headers)).status_code == 401
 
 
 async def test_webhook_bodies_may_exceed_max_body_size(

@@ -32,6 +32,7 @@ def test_public_names() -> None:
             "GitAuthConfig",
             "GitConfig",
             "LeadershipConfig",
+            "LimitsConfig",
             "LoggingConfig",
             "RedisConfig",
             "RepositoryConfig",

@@ -19,7 +19,6 @@ from nestor_catalog_core import (
     Catalog,
     EventType,
     InvalidRequest,
-    PermissionDenied,
     SourceNotFound,
     SyncError,
 )
@@ -96,6 +95,7 @@ def test_public_names() -> None:
             "SyncSource",
             "TreeDiff",
             "WebhookDelivery",
+            "WebhookGate",
             "WebhookProvider",
             "remote_spec",
             "sign_payload",
@@ -277,19 +277,17 @@ async def test_webhook_deliveries_that_do_not_sync(
     headers, body = github_push("main", "a" * 40)
     with pytest.raises(AuthenticationError, match="does not match the payload"):
         await manager.handle_webhook("github", "platform", {**headers, "X-Hub-Signature-256": "sha256=00"}, body)
-    with pytest.raises(InvalidRequest, match="takes webhooks from gitlab"):
-        await manager.handle_webhook("github", "pinned", headers, body)
-    with pytest.raises(PermissionDenied, match="no webhook_secret"):
-        await manager.handle_webhook("github", "closed", headers, body)
-    with pytest.raises(SourceNotFound, match="no git repository named 'local'"):
-        await manager.handle_webhook("github", "local", headers, body)
-    with pytest.raises(SourceNotFound, match="no git repository named 'nope'"):
-        await manager.handle_webhook("github", "nope", headers, body)
+    # Another provider, no secret, a directory, no such repository: all exactly a bad signature.
+    for name in ("pinned", "closed", "local", "nope"):
+        with pytest.raises(AuthenticationError, match=r"^X-Hub-Signature-256 does not match the payload$"):
+            await manager.handle_webhook("github", name, headers, body)
+    with pytest.raises(InvalidRequest, match="unknown webhook provider"):
+        await manager.handle_webhook("svn", "platform", headers, body)
 
     assert metrics.webhooks.labels(provider="github", outcome="ping")._value.get() == 1
     assert metrics.webhooks.labels(provider="github", outcome="ignored")._value.get() == 1
-    assert metrics.webhooks.labels(provider="github", outcome="unauthorized")._value.get() == 2
-    assert metrics.webhooks.labels(provider="github", outcome="invalid")._value.get() == 1
+    assert metrics.webhooks.labels(provider="github", outcome="unauthorized")._value.get() == 5
+    assert metrics.webhooks.labels(provider="unknown", outcome="invalid")._value.get() == 1
     assert all(status.last_attempt is None for status in manager.status())
 
 

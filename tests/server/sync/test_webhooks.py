@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from nestor_catalog_core import AuthenticationError, InvalidRequest, PermissionDenied
+from nestor_catalog_core import AuthenticationError, InvalidRequest
 from nestor_catalog_server.sync.webhooks import (
     ZERO_SHA,
     WebhookDelivery,
@@ -111,9 +111,9 @@ def test_signature_is_checked_before_the_body_is_parsed() -> None:
 @pytest.mark.parametrize("secret", [None, ""])
 def test_a_repository_without_secret_refuses_webhooks(secret: str | None) -> None:
     body = _payload("github-push.json")
-    with pytest.raises(PermissionDenied, match="no webhook_secret") as info:
+    with pytest.raises(AuthenticationError, match="does not match the payload") as info:
         verify_and_parse("github", _github(body), body, secret, branch="main")
-    assert info.value.details["reason"] == "webhook_secret_not_configured"
+    assert info.value.details["reason"] == "signature_invalid"
 
 
 def test_unknown_provider() -> None:
