@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import nestor_catalog_server.ui as ui
+from nestor_catalog_core import Catalog, Source, SourceKind
 from nestor_catalog_server.config import Settings
 from nestor_catalog_server.ui._assets import STATIC_DIR, SWAGGER_DIR
 from tests.server.api.conftest import HS_SECRET, Client, bearer, make_settings, token
@@ -138,3 +139,13 @@ def test_vendored_swagger_ui_matches_its_record() -> None:
     assert {name for _, name in checksums} >= {"swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "NOTICE"}
     for expected, name in checksums:
         assert hashlib.sha256((SWAGGER_DIR / name).read_bytes()).hexdigest() == expected, name
+
+
+async def test_a_name_with_every_version_withdrawn_still_has_its_page(client: Client, catalog: Catalog) -> None:
+    source = Source(kind=SourceKind.GIT, repository="examples")
+    for version in ("1.0.0", "2.0.0"):
+        await catalog.withdraw("kubernetes-redis", version, source=source)
+    page = await client.get("/ui/resources/kubernetes-redis")
+    assert page.status_code == 200
+    assert "Withdrawn:" in page.text
+    assert "kubernetes-redis" not in (await client.get("/?q=redis")).text.split('id="results"', 1)[1]

@@ -196,3 +196,16 @@ def test_sync_context_locates_every_finding() -> None:
     assert refused[0]["findings"][0]["location"] == "catalog/a.yaml"
     assert refused[1]["findings"][0]["location"] == "catalog/b.yaml:3:7"
     assert (context["refused_total"], context["failing"]) == (2, 1)
+
+
+async def test_a_withdrawn_version_is_flagged_and_the_latest_moves(catalog: Catalog) -> None:
+    source = Source(kind=SourceKind.GIT, repository="examples")
+    await catalog.withdraw("aws-rds-mysql", "2.0.0", source=source)
+    context = resource_context(catalog, "aws-rds-mysql", "2.0.0", today=TODAY, repositories={})
+    assert context["withdrawn"] is True
+    assert context["latest"] == "1.2.0"
+    assert [badge.kind for badge in context["badges"]] == ["withdrawn"]
+    latest = resource_context(catalog, "aws-rds-mysql", None, today=TODAY, repositories={})
+    assert latest["version"] == "1.2.0"
+    listed = browse_context(catalog, BrowseQuery(q="aws-rds-mysql"), today=TODAY)
+    assert listed["items"][0]["version"] == "1.2.0"
