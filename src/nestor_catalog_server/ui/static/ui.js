@@ -133,11 +133,17 @@
       const url = "/" + (params.toString() ? "?" + params.toString() : "");
       window.history.replaceState(null, "", url);
       const mine = ++latest;
-      const partial = await fetchPartial(url);
-      if (mine !== latest) return;
-      swapRegions(partial);
-      const count = document.getElementById("result-count");
-      if (count) announce(count.textContent);
+      try {
+        const partial = await fetchPartial(url);
+        if (mine !== latest) return;
+        swapRegions(partial);
+        const count = document.getElementById("result-count");
+        if (count) announce(count.textContent);
+      } catch (error) {
+        if (mine !== latest) return;
+        if (error instanceof AuthError) { window.location.reload(); return; }
+        announce("Search failed: " + error.message);
+      }
     };
     input.addEventListener("input", () => {
       window.clearTimeout(timer);
