@@ -36,12 +36,12 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware.rate_limit import RateLimitConfig as LitestarRateLimit
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Contact, SecurityScheme, Tag
 from litestar.types import ControllerRouterHandler, Middleware
 
 from nestor_catalog_core import Catalog, CatalogError, CatalogReader, __version__, open_store
 from nestor_catalog_core.models import utcnow
+from nestor_catalog_server import ui
 from nestor_catalog_server.api import events
 from nestor_catalog_server.api.audit import AuditController
 from nestor_catalog_server.api.errors import exception_handlers
@@ -100,6 +100,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         OpenAPIDocumentController,
         *events.route_handlers,
         InternalSyncController,
+        *ui.route_handlers(),
     ]
 
 
@@ -112,7 +113,7 @@ def _openapi_config(settings: Settings) -> OpenAPIConfig:
             "The catalog of infrastructure ResourceDefinitions for the Nestor platform. Errors are always "
             '{"error": {"code", "message", "service", "details", "trace_id"}}.'
         ),
-        render_plugins=[SwaggerRenderPlugin(path="/")],
+        render_plugins=[ui.docs_render_plugin(path="/")],
         openapi_router=Router(DOCS_PATH, route_handlers=[], include_in_schema=False, opt={"public": True}),
         components=Components(
             security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
@@ -174,6 +175,7 @@ def create_app(
         middleware=_middleware(settings),
         lifespan=[lifespan],
         openapi_config=_openapi_config(settings),
+        template_config=ui.template_config(),
         request_max_body_size=settings.service.max_body_size,
         logging_config=None,
         debug=False,
