@@ -31,6 +31,7 @@ from nestor_catalog_core import (
     Resource,
     ServiceUnavailable,
     Severity,
+    VersionNotFound,
 )
 from tests.client.conftest import NO_WAIT, SEEDED
 from tests.client.helpers import definition_yaml, deprecate, free_port, publish
@@ -311,8 +312,11 @@ async def test_headers_sent(catalog: Catalog) -> None:
 
 
 async def test_names_and_versions_are_path_encoded(catalog: Catalog, client: AsyncCatalogClient) -> None:
-    await publish(catalog, "build-meta", "1.0.0+build.7")
-    resource = await client.get_resource("build-meta", "1.0.0+build.7")
-    assert resource.version == "1.0.0+build.7"
+    await publish(catalog, "build-meta", "1.0.0-rc.1")
+    resource = await client.get_resource("build-meta", "1.0.0-rc.1")
+    assert resource.version == "1.0.0-rc.1"
+    # "+" is encoded, not read as a space: the (unpublishable) build version is simply not there.
+    with pytest.raises(VersionNotFound):
+        await client.get_resource("build-meta", "1.0.0+build.7")
     with pytest.raises(InvalidRequest, match="must not be empty"):
         await client.get_resource("")

@@ -144,7 +144,9 @@ def test_public_routes_need_no_token(secured: ServerHandle) -> None:
     for path in ("/health", "/ready", "/metrics", "/api/v1/openapi.json", "/docs"):
         assert call(secured, "GET", path, None).status_code == 200, path
     webhook = call(secured, "POST", "/api/v1/webhooks/github/none", None, content=b"{}")
-    assert webhook.status_code == 404
+    # The webhook's own answer (no signature header), not the bearer challenge.
+    assert webhook.status_code == 401
+    assert webhook.headers["www-authenticate"].startswith("HMAC-SHA256")
     assert "catalog_auth_failures_total" in call(secured, "GET", "/metrics", None).text
 
 

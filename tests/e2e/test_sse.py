@@ -31,7 +31,9 @@ HEARTBEAT = "300ms"
 
 
 def definition_yaml(name: str, *, provider: str = "aws", category: str = "database", padding: int = 0) -> bytes:
-    description = f"{name} for the SSE end-to-end tests" + " padding" * (padding // 8)
+    description = f"{name} for the SSE end-to-end tests"
+    # Padding goes where no limit applies (descriptions stop at validation.limits' 4,096).
+    pad = "?pad=" + "x" * padding if padding else ""
     return f"""apiVersion: catalog.nestor.io/v1
 kind: ResourceDefinition
 metadata:
@@ -56,7 +58,7 @@ spec:
       description: "Endpoint"
   engine_configs:
     terraform:
-      module_source: "terraform-aws-modules/rds/aws"
+      module_source: "terraform-aws-modules/rds/aws{pad}"
 """.encode()
 
 

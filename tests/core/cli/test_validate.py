@@ -57,7 +57,7 @@ def test_invalid_examples_exit_1_and_print_every_finding_with_position_and_rule(
     assert code == 1
     lines = output.strip().splitlines()
     findings, summary = lines[:-1], lines[-1]
-    assert len(findings) == 68
+    assert len(findings) == 77
     for line in findings:
         assert line.startswith(str(EXAMPLES / "invalid") + "/"), line
         location, rest = line.split(": ", 1)
@@ -66,7 +66,7 @@ def test_invalid_examples_exit_1_and_print_every_finding_with_position_and_rule(
         assert col.isdigit()
         assert rest.split(" ", 1)[0] in {"error", "warning", "info"}
         assert rest.split(" ", 2)[1].startswith("[")
-    assert summary == "20 files, 7 definitions: 60 errors, 6 warnings, 2 notices"
+    assert summary == "22 files, 9 definitions: 69 errors, 6 warnings, 2 notices"
     assert any(
         line.endswith(
             "structure-errors.yaml:6:12: error [VERSION_FORMAT] metadata.version: got the number 1.2: the version "
@@ -190,7 +190,7 @@ def test_real_process_exit_codes_and_output() -> None:
         timeout=120,
     )
     assert dirty.returncode == 1
-    assert len(json.loads(dirty.stdout)["findings"]) == 68
+    assert len(json.loads(dirty.stdout)["findings"]) == 77
     usage = subprocess.run([str(SCRIPT), "validate", "/no/such"], capture_output=True, text=True, timeout=120)
     assert usage.returncode == 2
     assert "does not exist" in usage.stderr
