@@ -10,7 +10,7 @@ a 1-based position. Load rule ids: ``YAML_SYNTAX``, ``JSON_SYNTAX``, ``DUPLICATE
 skipped silently), ``FILE_UNREADABLE``.
 """
 
-from nestor_catalog_core.loading._bytes import load_bytes
+from nestor_catalog_core.loading._bytes import load_bytes, load_yaml_document
 from nestor_catalog_core.loading._documents import (
     DEFAULT_MAX_FILE_SIZE,
     LoadedDocument,
@@ -44,4 +44,5 @@ __all__ = [
     "iter_load",
     "load_bytes",
     "load_file",
+    "load_yaml_document",
 ]

@@ -11,7 +11,7 @@ from nestor_catalog_core.loading._yaml import ComposedDocument, YamlLocator, byt
 from nestor_catalog_core.models.definition import API_VERSION
 from nestor_catalog_core.models.findings import Finding, Severity
 
-__all__ = ["DEFAULT_OPTIONS", "load_bytes"]
+__all__ = ["DEFAULT_OPTIONS", "load_bytes", "load_yaml_document"]
 
 DEFAULT_OPTIONS: Final = LoadOptions()
 _API_GROUP: Final = API_VERSION.split("/", 1)[0] + "/"
@@ -45,6 +45,47 @@ def load_bytes(
         return result
     _load_yaml(data, result, options)
     return result
+
+
+def load_yaml_document(
+    data: bytes, file: str = "<input>", *, options: LoadOptions = DEFAULT_OPTIONS
+) -> tuple[LoadedDocument | None, list[Finding]]:
+    """One YAML document that is not a definition (the server's configuration file, one
+    environment value) as positioned plain data, with every check definitions get: duplicate
+    keys, tags, aliases, depth, finite numbers, ``<<`` merge keys.
+
+    Returns the document and its findings; the document is ``None`` when there is an error
+    finding or the stream is empty (no document, or one that is only ``null``). A second
+    document in the stream is a ``YAML_SYNTAX`` finding at its start.
+    """
+    if len(data) > options.max_file_size:
+        return None, [_too_large(file, len(data), options)]
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, [_not_utf8(data, file, exc)]
+    document: LoadedDocument | None = None
+    findings: list[Finding] = []
+    for item in compose_documents(data, file, options):
+        if isinstance(item, Finding):
+            findings.append(item)
+        elif item.index > 0:
+            findings.append(
+                load_finding(
+                    "YAML_SYNTAX",
+                    "expected a single document, found another one here; remove the '---' separator",
+                    file,
+                    YamlLocator(item.root).locate((), key=False),
+                )
+            )
+            break
+        else:
+            findings.extend(item.findings)
+            if item.data is not None:
+                document = LoadedDocument(file, 0, item.data, YamlLocator(item.root))
+    if any(finding.severity is Severity.ERROR for finding in findings):
+        return None, findings
+    return document, findings
 
 
 def _too_large(file: str, size: int, options: LoadOptions) -> Finding:

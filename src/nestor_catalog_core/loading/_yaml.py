@@ -256,7 +256,7 @@ class _Builder:
                 continue
             value = self.build(value_node, depth)
             if key in result:
-                self._duplicate(key_node, key)
+                self._duplicate(node, key_node, key)
             else:
                 result[key] = value
         if merges is not None:
@@ -315,10 +315,12 @@ class _Builder:
         else:
             self._add("NON_STRING_KEY", "mapping keys must be strings, not lists or mappings", key_node)
 
-    def _duplicate(self, key_node: Node, key: str) -> None:
+    def _duplicate(self, mapping: MappingNode, key_node: Node, key: str) -> None:
+        first = next(k for k, _ in mapping.value if k.__class__ is ScalarNode and k.value == key)
         self._add(
             "DUPLICATE_KEY",
-            f"duplicate key {key!r}: a key may appear once per mapping, and parsers would silently keep only one",
+            f"duplicate key {key!r} (first at line {first.start_mark.line + 1}): a key may appear once per "
+            "mapping, and parsers would silently keep only one",
             key_node,
         )
 

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from nestor_catalog_core import ConfigError
+from nestor_catalog_core import ConfigError, Severity
+from nestor_catalog_core.loading import LoadOptions, Locator, load_yaml_document
 from nestor_catalog_core.models import format_field_path
 from nestor_catalog_server.config.models import Settings
 
@@ -37,6 +37,8 @@ Loc = tuple[str | int, ...]
 GENERIC_ENV_PREFIX: Final = "NESTOR_CATALOG__"
 _SECRET_WORDS: Final = ("secret", "token", "password")
 _BAD_REFERENCE: Final = "invalid ${...} reference: use ${NAME} or ${NAME:-default} ($$ for a literal $)"
+#: A configuration file is a few kilobytes; the limit only stops a wrong file (a log, an image).
+_CONFIG_LOAD_OPTIONS: Final = LoadOptions(max_file_size=16 * 1024 * 1024)
 _VARIABLE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\{")
 
 
@@ -107,34 +109,18 @@ class _Problem:
 
 
 class _Document:
-    """The parsed file: its data and the node tree that knows where each key is."""
+    """The parsed file: its data and the locator that knows where each key was written."""
 
-    def __init__(self, data: dict[str, Any], root: yaml.Node | None) -> None:
+    def __init__(self, data: dict[str, Any], locator: Locator | None) -> None:
         self.data = data
-        self.root = root
+        self.locator = locator
 
     def position(self, loc: Loc) -> tuple[int, int] | None:
-        """1-based line and column of the deepest node of ``loc`` present in the file."""
-        node = self.root
-        found: tuple[int, int] | None = None
-        for part in loc:
-            child = _child(node, part)
-            if child is None:
-                break
-            key_node, node = child
-            found = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-        return found
-
-
-def _child(node: yaml.Node | None, part: str | int) -> tuple[yaml.Node, yaml.Node] | None:
-    if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value == part:
-                return key_node, value_node
-    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-        item: yaml.Node = node.value[part]
-        return item, item
-    return None
+        """1-based line and column of the deepest key of ``loc`` present in the file (a list
+        item's own position), or ``None`` when not even its section is in the file."""
+        if self.locator is None or not loc or loc[0] not in self.data:
+            return None
+        return self.locator.locate(loc, key=True)
 
 
 def load_settings(path: Path | None, *, environ: Mapping[str, str] | None = None) -> Settings:
@@ -219,7 +205,8 @@ def _absolute_data_dir(settings: Settings) -> Settings:
 
 def _read_document(path: Path) -> _Document:
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
+        data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"configuration file not found: {path}", details={"file": str(path)}) from None
     except IsADirectoryError:
@@ -230,60 +217,29 @@ def _read_document(path: Path) -> _Document:
         raise ConfigError(f"configuration file is not readable: {path}", details={"file": str(path)}) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 (byte {exc.start}): {exc.reason}", details={"file": str(path)}) from None
-    return _parse_yaml(text, str(path))
+    return _parse_yaml(data, str(path))
 
 
-def _parse_yaml(text: str, file: str) -> _Document:
-    loader = yaml.CSafeLoader(text)
-    try:
-        root = loader.get_single_node()
-        if root is None:
-            return _Document({}, None)
-        _check_duplicate_keys(root, file)
-        data = loader.construct_document(root)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
-        reason = exc.problem or exc.context or "invalid YAML"
+def _parse_yaml(data: bytes, file: str) -> _Document:
+    """The file through core's loader: the checks definitions get (duplicate keys, no tags,
+    bounded aliases and nesting, merge keys) and positions for every key."""
+    document, findings = load_yaml_document(data, file, options=_CONFIG_LOAD_OPTIONS)
+    error = next((finding for finding in findings if finding.severity is Severity.ERROR), None)
+    if error is not None:
+        kind = "YAML syntax error: " if error.rule == "YAML_SYNTAX" else ""
         raise ConfigError(
-            f"{where}: YAML syntax error: {reason}",
-            details={
-                "file": file,
-                "line": mark.line + 1 if mark else None,
-                "column": mark.column + 1 if mark else None,
-            },
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{file}: YAML error: {exc}", details={"file": file}) from None
-    finally:
-        loader.dispose()
-    if data is None:
+            f"{file}:{error.line}:{error.column}: {kind}{error.message}",
+            details={"file": file, "line": error.line, "column": error.column, "rule": error.rule},
+        )
+    if document is None:
         return _Document({}, None)
-    if not isinstance(data, dict):
+    if not isinstance(document.data, dict):
         raise ConfigError(
-            f"{file}: the top level must be a mapping of sections (service, storage, ...), not {type(data).__name__}",
+            f"{file}: the top level must be a mapping of sections (service, storage, ...), "
+            f"not {type(document.data).__name__}",
             details={"file": file},
         )
-    return _Document(data, root)
-
-
-def _check_duplicate_keys(node: yaml.Node, file: str) -> None:
-    if isinstance(node, yaml.MappingNode):
-        first: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
-                if key_node.value in first:
-                    mark, earlier = key_node.start_mark, first[key_node.value].start_mark
-                    raise ConfigError(
-                        f"{file}:{mark.line + 1}:{mark.column + 1}: duplicate key {key_node.value!r} "
-                        f"(first at line {earlier.line + 1})",
-                        details={"file": file, "line": mark.line + 1, "column": mark.column + 1},
-                    )
-                first[key_node.value] = key_node
-            _check_duplicate_keys(value_node, file)
-    elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _check_duplicate_keys(item, file)
+    return _Document(document.data, document.locator)
 
 
 # --------------------------------------------------------------------------------------------- ${VAR}
@@ -378,10 +334,10 @@ def _apply_generic_overrides(
 
 def _scalar(text: str) -> Any:
     """``"8080"`` -> 8080, ``"true"`` -> True, ``"[a, b]"`` -> list; unparsable text stays text."""
-    try:
-        return yaml.load(text, Loader=yaml.CSafeLoader)
-    except yaml.YAMLError:
+    document, findings = load_yaml_document(text.encode("utf-8"), "<environment>")
+    if any(finding.severity is Severity.ERROR for finding in findings):
         return text
+    return None if document is None else document.data
 
 
 def _lookup(data: Any, loc: Loc) -> Any:

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from nestor_catalog_core import Finding, Severity
-from nestor_catalog_core.loading import LoadOptions, load_bytes
+from nestor_catalog_core.loading import LoadOptions, load_bytes, load_yaml_document
 
 HEADER = b"apiVersion: catalog.nestor.io/v1\nkind: ResourceDefinition\n"
 
@@ -52,6 +52,24 @@ def test_duplicate_keys_are_reported_at_each_repeat() -> None:
     assert result.documents == []
     assert rules(result.findings) == [("DUPLICATE_KEY", 5, 3), ("DUPLICATE_KEY", 6, 20)]
     assert "'name'" in result.findings[0].message
+    assert "(first at line 4)" in result.findings[0].message
+    assert "(first at line 6)" in result.findings[1].message
+
+
+def test_a_single_yaml_document_loads_with_positions_and_the_same_checks() -> None:
+    document, findings = load_yaml_document(b"service:\n  <<: {port: 1}\n  name: x\n", "c.yaml")
+    assert findings == []
+    assert document is not None
+    assert document.data == {"service": {"port": 1, "name": "x"}}
+    assert document.position(("service", "port"), key=True) == (2, 8)
+    assert load_yaml_document(b"") == (None, [])
+    assert load_yaml_document(b"# only a comment\n") == (None, [])
+    document, findings = load_yaml_document(b"a: 1\n---\nb: 2\n", "two.yaml")
+    assert document is None
+    assert rules(findings) == [("YAML_SYNTAX", 3, 1)]
+    document, findings = load_yaml_document(b"a: !!python/name:os.system x\n", "tag.yaml")
+    assert document is None
+    assert [f.rule for f in findings] == ["YAML_TAG"]
 
 
 @pytest.mark.parametrize(

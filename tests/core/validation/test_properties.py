@@ -109,6 +109,7 @@ def test_public_surfaces_are_exactly_the_documented_names() -> None:
         "iter_load",
         "load_bytes",
         "load_file",
+        "load_yaml_document",
     ]
     assert sorted(validation_package.__all__) == [
         "DEFAULT_LIMITS",

@@ -157,6 +157,29 @@ def test_python_tags_are_not_constructed(write_config: WriteConfig) -> None:
         load_settings(path, environ={})
 
 
+def test_merge_keys_work_and_errors_point_into_the_merged_block(write_config: WriteConfig) -> None:
+    """The file goes through core's loader, so ``<<`` merges work as in definitions: the
+    mapping's own keys win, and an error in a merged value points where it was written."""
+    settings = load_settings(write_config("git:\n  backoff:\n    <<: {initial: 2s, max: 1m}\n    max: 2m\n"))
+    assert (settings.git.backoff.initial, settings.git.backoff.max) == (timedelta(seconds=2), timedelta(minutes=2))
+    path = write_config("git:\n  backoff:\n    <<: {initial: soon}\n")
+    assert f"{path}:3:10: git.backoff.initial:" in _error(path).message
+
+
+def test_a_second_document_is_refused(write_config: WriteConfig) -> None:
+    path = write_config("service:\n  port: 8080\n---\nservice:\n  port: 9090\n")
+    error = _error(path)
+    assert error.message.startswith(f"{path}:4:1: YAML syntax error: expected a single document")
+    assert error.details["rule"] == "YAML_SYNTAX"
+
+
+def test_an_alias_bomb_is_refused(write_config: WriteConfig) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [*a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}, *a{i - 1}]" for i in range(1, 9)]
+    error = _error(write_config("\n".join(lines) + "\n"))
+    assert error.details["rule"] == "YAML_ALIAS_BOMB"
+
+
 # --------------------------------------------------------------------------------------------- validation errors
 
 
