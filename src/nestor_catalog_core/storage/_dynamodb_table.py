@@ -68,17 +68,24 @@ class TableOptions:
         if self.billing_mode is not None and self.billing_mode not in BILLING_MODES:
             raise ConfigError(
                 f"invalid DynamoDB billing_mode {self.billing_mode!r}; valid: {', '.join(BILLING_MODES)}",
-                details={"option": "billing_mode", "value": str(self.billing_mode)},
+                details={
+                    "option": "billing_mode",
+                    "value": str(self.billing_mode),
+                    "reason": f"expected one of {', '.join(BILLING_MODES)} (got {self.billing_mode!r})",
+                },
             )
         for name in ("read_capacity", "write_capacity"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ConfigError(f"DynamoDB {name} must be >= 1 (got {value})", details={"option": name})
+                raise ConfigError(
+                    f"DynamoDB {name} must be >= 1 (got {value})",
+                    details={"option": name, "reason": f"must be >= 1 (got {value})"},
+                )
         has_capacity = self.read_capacity is not None or self.write_capacity is not None
         if self.billing_mode == "PAY_PER_REQUEST" and has_capacity:
-            raise ConfigError("DynamoDB billing_mode PAY_PER_REQUEST takes no read_capacity/write_capacity")
+            raise _billing_error("PAY_PER_REQUEST takes no read_capacity/write_capacity")
         if self.effective_billing_mode == "PROVISIONED" and (self.read_capacity is None or self.write_capacity is None):
-            raise ConfigError("DynamoDB billing_mode PROVISIONED needs both read_capacity and write_capacity")
+            raise _billing_error("PROVISIONED needs both read_capacity and write_capacity")
 
     @property
     def effective_billing_mode(self) -> BillingMode:
@@ -86,6 +93,10 @@ class TableOptions:
             return self.billing_mode
         provisioned = self.read_capacity is not None or self.write_capacity is not None
         return "PROVISIONED" if provisioned else "PAY_PER_REQUEST"
+
+
+def _billing_error(reason: str) -> ConfigError:
+    return ConfigError(f"DynamoDB billing_mode {reason}", details={"option": "billing_mode", "reason": reason})
 
 
 @dataclass(frozen=True, slots=True)

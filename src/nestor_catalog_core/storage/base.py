@@ -92,7 +92,10 @@ class ComponentStore(ABC):
     def from_uri(cls, uri: str, **options: Any) -> Self:
         """Construct (without opening) a store from its URI and options; ``open_store`` calls
         this. Adapters that can be chosen by URI override it; raise ``ConfigError`` for a bad
-        URI or option."""
+        URI or option. The adapter is the one judge of its options: the server's config only
+        builds the URI and constructs the store to check it, so an error about one option
+        carries ``details={"option": name, "reason": what is wrong}`` and the config error
+        names that key with its line in the file."""
         raise ConfigError(f"{cls.__name__} cannot be opened from a URI ({uri!r})")
 
     # -- lifecycle -------------------------------------------------------------------------

@@ -282,7 +282,10 @@ def _parse_bool(name: str, value: object) -> bool:
         return True
     if text in ("0", "false", "no", "off", ""):
         return False
-    raise ConfigError(f"invalid dynamodb {name} {value!r}: expected true or false", details={"option": name})
+    raise ConfigError(
+        f"invalid dynamodb {name} {value!r}: expected true or false",
+        details={"option": name, "reason": f"expected true or false (got {value!r})"},
+    )
 
 
 def _parse_int(name: str, value: object, minimum: int) -> int:
@@ -293,7 +296,11 @@ def _parse_int(name: str, value: object, minimum: int) -> int:
     if number < minimum:
         raise ConfigError(
             f"invalid dynamodb {name} {value!r}: expected an integer >= {minimum}",
-            details={"option": name, "value": str(value)},
+            details={
+                "option": name,
+                "value": str(value),
+                "reason": f"expected an integer >= {minimum} (got {value!r})",
+            },
         )
     return number
 
@@ -304,7 +311,10 @@ def _parse_timeout(value: object) -> float:
     except ValueError:
         seconds = 0.0
     if not seconds > 0:
-        raise ConfigError(f"invalid dynamodb timeout {value!r}: expected seconds > 0", details={"option": "timeout"})
+        raise ConfigError(
+            f"invalid dynamodb timeout {value!r}: expected seconds > 0",
+            details={"option": "timeout", "reason": f"expected seconds > 0 (got {value!r})"},
+        )
     return seconds
 
 
@@ -312,7 +322,11 @@ def _check_table_name(name: str) -> str:
     if not 3 <= len(name) <= 255 or not set(name) <= _TABLE_NAME_CHARS:
         raise ConfigError(
             f"invalid DynamoDB table name {name!r}: 3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'",
-            details={"table": name},
+            details={
+                "table": name,
+                "option": "table_name",
+                "reason": "a DynamoDB table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'",
+            },
         )
     return name
 
@@ -324,7 +338,12 @@ def _check_endpoint(endpoint: str | None) -> str | None:
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"invalid DynamoDB endpoint {endpoint!r}: expected http(s)://host[:port]", details={"endpoint": endpoint}
+            f"invalid DynamoDB endpoint {endpoint!r}: expected http(s)://host[:port]",
+            details={
+                "endpoint": endpoint,
+                "option": "endpoint",
+                "reason": f"expected an http:// or https:// URL, got {endpoint!r}",
+            },
         )
     return endpoint.rstrip("/")
 

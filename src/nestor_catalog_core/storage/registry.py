@@ -46,6 +46,10 @@ class StoreRegistry:
             raise ConfigError(f"invalid storage adapter target {target!r}: expected 'package.module:ClassName'")
         self._entries[scheme] = _Entry(target=target, extra=extra)
 
+    def unregister(self, scheme: str) -> None:
+        """Forget ``scheme`` (a plugin's tests undoing their ``register``); unknown is a no-op."""
+        self._entries.pop(scheme.lower(), None)
+
     def schemes(self) -> list[str]:
         return sorted(self._entries)
 

@@ -347,7 +347,11 @@ def _parse_synchronous(value: object) -> str:
     if mode not in SYNCHRONOUS_MODES:
         raise ConfigError(
             f"invalid sqlite synchronous mode {value!r}; valid: {', '.join(SYNCHRONOUS_MODES)}",
-            details={"option": "synchronous", "value": str(value)},
+            details={
+                "option": "synchronous",
+                "value": str(value),
+                "reason": f"expected one of {', '.join(SYNCHRONOUS_MODES)} (got {value!r})",
+            },
         )
     return mode
 
@@ -360,7 +364,11 @@ def _parse_busy_timeout(value: object) -> int:
     if timeout < 0:
         raise ConfigError(
             f"invalid sqlite busy_timeout {value!r}: expected milliseconds >= 0",
-            details={"option": "busy_timeout", "value": str(value)},
+            details={
+                "option": "busy_timeout",
+                "value": str(value),
+                "reason": f"expected milliseconds >= 0 (got {value!r})",
+            },
         )
     return timeout
 

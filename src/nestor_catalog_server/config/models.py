@@ -27,6 +27,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    JsonValue,
     SecretStr,
     ValidationInfo,
     field_validator,
@@ -34,7 +35,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from nestor_catalog_core import ConfigError
 from nestor_catalog_core.models import NAME_PATTERN
+from nestor_catalog_core.storage import available_schemes
+from nestor_catalog_core.storage.registry import default_registry
+from nestor_catalog_core.storage.sqlite import SYNCHRONOUS_MODES
 from nestor_catalog_server.config._paths import ConfigPath, ExistingDirectory, ReadableFile
 from nestor_catalog_server.config._units import Duration, PositiveByteSize, PositiveDuration
 
@@ -109,7 +114,6 @@ _SOURCE_NAME = re.compile(NAME_PATTERN)
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _BAD_BRANCH = re.compile(r"^[-/.]|\.\.|[\x00-\x20~^:?*\[\\\x7f]|@\{|//|/$|\.lock$|\.$|/\.")
 _SCP_LIKE_URL = re.compile(r"^(?:[\w.+-]+@)?[\w.-]+:(?!//)")
-_DYNAMODB_TABLE = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 _GIT_URL_SCHEMES: Final = frozenset({"http", "https", "ssh", "git", "file"})
 _REPLICA_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -361,17 +365,55 @@ class LoggingConfig(_Section):
 # --------------------------------------------------------------------------------------------- storage
 
 
+def _check_with_adapter(uri: str, *, required: bool = False, in_uri: str | None = None) -> None:
+    """Construct (never open) the adapter for ``uri``: the adapter is the one judge of its
+    options, and its ``ConfigError`` becomes an error on the key it names (with its line).
+
+    An adapter whose optional dependency is missing is only an error when ``required`` (the
+    chosen ``storage.type``): the section of a store not in use may sit in a file unchecked.
+    ``in_uri`` names the key holding the whole URI, where the options of a plugin's store are.
+    """
+    try:
+        default_registry.open(uri)
+    except ConfigError as exc:
+        if "missing" in exc.details and not required:
+            return
+        option, reason = exc.details.get("option"), str(exc.details.get("reason") or exc.message)
+        if in_uri is not None:
+            raise key_error(in_uri, f"option {option}: {reason}" if option else exc.message) from None
+        if option is None:
+            raise ValueError(exc.message) from None
+        raise key_error(str(option), reason) from None
+
+
 class SQLiteConfig(_Section):
+    """Where the sqlite:// adapter keeps its file, and its options (``SQLiteStore`` validates
+    them: a bad ``synchronous`` fails here, at load, with its line)."""
+
     path: Annotated[ConfigPath | None, BeforeValidator(_empty_to_none)] = Field(
         default=None, description="The database file; default <service.data_dir>/catalog.db."
     )
-    synchronous: Annotated[Literal["off", "normal", "full", "extra"], BeforeValidator(_lower)] = Field(
+    synchronous: Annotated[str, BeforeValidator(_lower)] = Field(
         default="full",
-        description="SQLite's synchronous pragma. 'full' survives power loss; 'normal' (WAL) only process crashes.",
+        json_schema_extra={"enum": list(SYNCHRONOUS_MODES)},
+        description="SQLite's synchronous pragma: normal, full or extra. The server asks for 'full' (survives "
+        "power loss) unless told otherwise; 'normal' (WAL) survives process crashes only.",
     )
 
     def database_path(self, data_dir: Path) -> Path:
         return (self.path or data_dir / "catalog.db").absolute()
+
+    def uri(self, data_dir: Path) -> str:
+        """``sqlite:////abs/catalog.db?synchronous=full``: the path always absolute (four
+        slashes) and percent-encoded, so the URI means the same file whatever the working
+        directory later is."""
+        path = quote(self.database_path(data_dir).as_posix(), safe="/")
+        return f"sqlite:///{path}?{urlencode({'synchronous': self.synchronous})}"
+
+    @model_validator(mode="after")
+    def _adapter_accepts(self) -> SQLiteConfig:
+        _check_with_adapter(self.uri(Path.cwd()))
+        return self
 
 
 def _create_table(value: Any) -> Any:
@@ -403,17 +445,18 @@ class DynamoDBConfig(_Section):
     ``read_capacity``/``write_capacity`` (provisioned billing) and ``billing_mode`` are applied
     when the table is created (an existing table's billing is never changed);
     ``enable_point_in_time_recovery`` is turned on at every start, for a new or an existing
-    table. ``nestor-catalog storage init`` does the same by hand.
+    table. ``nestor-catalog storage init`` does the same by hand. ``DynamoDBStore`` validates
+    every value (table name, endpoint, billing and capacities) when the file is loaded.
     """
 
     table_name: str = "nestor-catalog"
     region: Annotated[str | None, BeforeValidator(_empty_to_none)] = None
-    endpoint: Annotated[HttpUrl | None, BeforeValidator(_empty_to_none)] = None
+    endpoint: Annotated[str | None, BeforeValidator(_empty_to_none)] = None
     create_table: Annotated[Literal["auto"] | bool, BeforeValidator(_create_table)] = "auto"
-    read_capacity: int | None = Field(default=None, ge=1)
-    write_capacity: int | None = Field(default=None, ge=1)
+    read_capacity: int | None = None
+    write_capacity: int | None = None
     enable_point_in_time_recovery: bool = False
-    billing_mode: Annotated[Literal["PAY_PER_REQUEST", "PROVISIONED"] | None, BeforeValidator(_empty_to_none)] = None
+    billing_mode: Annotated[str | None, BeforeValidator(_empty_to_none)] = None
 
     @property
     def creates_table(self) -> bool:
@@ -422,28 +465,36 @@ class DynamoDBConfig(_Section):
             return not _is_aws_endpoint(self.endpoint)
         return self.create_table
 
-    @field_validator("table_name")
-    @classmethod
-    def _table_name(cls, value: str) -> str:
-        if not _DYNAMODB_TABLE.fullmatch(value):
-            raise ValueError("a DynamoDB table name has 3 to 255 characters among a-z, A-Z, 0-9, '_', '-' and '.'")
-        return value
-
     @property
-    def effective_billing_mode(self) -> Literal["PAY_PER_REQUEST", "PROVISIONED"]:
-        """``billing_mode`` if set, else provisioned when capacities are given, else on demand."""
+    def effective_billing_mode(self) -> str:
+        """The billing a table created from this section gets, as ``DynamoDBStore`` reads it."""
+        from nestor_catalog_core.storage.dynamodb import DynamoDBStore
+
+        return DynamoDBStore.from_uri(self.uri()).table_options.effective_billing_mode
+
+    def uri(self) -> str:
+        """``dynamodb://table?region=..&endpoint=..`` plus ``create_table`` when the server
+        creates the table, and the creation options and ``enable_point_in_time_recovery``
+        when set; path and query parts percent-encoded."""
+        query: dict[str, str] = {"region": self.region} if self.region else {}
+        if self.endpoint:
+            query["endpoint"] = self.endpoint.rstrip("/")
+        if self.creates_table:
+            query["create_table"] = "true"
         if self.billing_mode is not None:
-            return self.billing_mode
-        provisioned = self.read_capacity is not None or self.write_capacity is not None
-        return "PROVISIONED" if provisioned else "PAY_PER_REQUEST"
+            query["billing_mode"] = self.billing_mode
+        for name in ("read_capacity", "write_capacity"):
+            value = getattr(self, name)
+            if value is not None:
+                query[name] = str(value)
+        if self.enable_point_in_time_recovery:
+            query["enable_point_in_time_recovery"] = "true"
+        table = quote(self.table_name, safe="")
+        return f"dynamodb://{table}?{urlencode(query)}" if query else f"dynamodb://{table}"
 
     @model_validator(mode="after")
-    def _capacities(self) -> DynamoDBConfig:
-        has_capacity = self.read_capacity is not None or self.write_capacity is not None
-        if self.billing_mode == "PAY_PER_REQUEST" and has_capacity:
-            raise key_error("billing_mode", "PAY_PER_REQUEST takes no read_capacity/write_capacity")
-        if self.effective_billing_mode == "PROVISIONED" and (self.read_capacity is None or self.write_capacity is None):
-            raise key_error("billing_mode", "PROVISIONED needs both read_capacity and write_capacity")
+    def _adapter_accepts(self) -> DynamoDBConfig:
+        _check_with_adapter(self.uri())
         return self
 
 
@@ -454,40 +505,85 @@ class EventLogConfig(_Section):
     max_events: int = Field(default=100_000, ge=1)
 
 
+_SECTIONS: Final = ("sqlite", "dynamodb")
+_BUILT_IN: Final = ("memory", *_SECTIONS)
+
+
+def _registered_scheme(value: str) -> str:
+    registered = available_schemes()
+    if value not in registered:
+        schemes = [*(s for s in _BUILT_IN if s in registered), *(s for s in registered if s not in _BUILT_IN)]
+        choices = " or ".join(", ".join(repr(scheme) for scheme in schemes).rsplit(", ", 1))
+        raise ValueError(
+            f"Input should be {choices} (got {value!r}); an adapter from a plugin is registered with "
+            "nestor_catalog_core.storage.register_store and configured with storage.plugin_uri"
+        )
+    return value
+
+
+def _registered_schemes_enum(schema: dict[str, JsonValue]) -> None:
+    """The JSON Schema (Helm's ``values.schema.json``) lists the schemes registered where it is made."""
+    schemes: list[JsonValue] = [*available_schemes()]
+    schema["enum"] = schemes
+
+
 class StorageConfig(_Section):
-    type: Annotated[Literal["memory", "sqlite", "dynamodb"], BeforeValidator(_lower)] = "sqlite"
+    """Which store, and its options. ``type`` is any registered scheme: ``memory``, ``sqlite``
+    and ``dynamodb`` take their options from the section of that name; an adapter a plugin
+    registers (``register_store``) is given its whole URI, options in the query, as
+    ``plugin_uri`` (``type`` then defaults to the URI's scheme). The adapter validates what
+    it is given."""
+
+    type: Annotated[str, BeforeValidator(_lower), AfterValidator(_registered_scheme)] = Field(
+        default="sqlite",
+        description="The store's URI scheme: memory, sqlite, dynamodb or one a plugin registers.",
+        json_schema_extra=_registered_schemes_enum,
+    )
+    plugin_uri: Annotated[str | None, BeforeValidator(_empty_to_none)] = Field(
+        default=None, description="The store URI of an adapter with no section here (one a plugin registers)."
+    )
     sqlite: SQLiteConfig = SQLiteConfig()
     dynamodb: DynamoDBConfig = DynamoDBConfig()
     events: EventLogConfig = EventLogConfig()
 
-    def uri(self, data_dir: Path) -> str:
-        """The URI ``open_store`` takes: ``memory://``, ``sqlite:////abs/catalog.db?synchronous=full``,
-        ``dynamodb://table?region=..&endpoint=..`` (plus ``create_table`` when the server creates
-        the table, and the creation options and ``enable_point_in_time_recovery`` when set).
+    @model_validator(mode="before")
+    @classmethod
+    def _type_from_uri(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("plugin_uri") and data.get("type") is None:
+            scheme, separator, _ = str(data["plugin_uri"]).partition("://")
+            if separator:
+                return {**data, "type": scheme}
+        return data
 
-        Path and query parts are percent-encoded; the SQLite path is always absolute (four
-        slashes), so the URI means the same file whatever the working directory later is.
-        """
-        if self.type == "memory":
-            return "memory://"
+    @model_validator(mode="after")
+    def _uri_fits_type(self) -> StorageConfig:
+        if self.plugin_uri is None:
+            if self.type not in _BUILT_IN:
+                raise key_error(
+                    "plugin_uri", f"storage.type {self.type!r} has no section here: give its store URI as plugin_uri"
+                )
+            _check_with_adapter(self.uri(Path.cwd()), required=True)
+            return self
+        scheme = self.plugin_uri.partition("://")[0].lower()
+        if scheme in _SECTIONS:
+            raise key_error(
+                "plugin_uri", f"configure the built-in {scheme} adapter with storage.{scheme}, not storage.plugin_uri"
+            )
+        if scheme != self.type:
+            raise key_error("plugin_uri", f"its scheme {scheme!r} is not storage.type {self.type!r}")
+        _check_with_adapter(self.plugin_uri, required=True, in_uri="plugin_uri")
+        return self
+
+    def uri(self, data_dir: Path) -> str:
+        """The URI ``open_store`` takes: ``memory://``, the section's URI for ``sqlite`` (its
+        default file under ``data_dir``) and ``dynamodb``, else ``plugin_uri``."""
+        if self.plugin_uri is not None:
+            return self.plugin_uri
         if self.type == "sqlite":
-            path = quote(self.sqlite.database_path(data_dir).as_posix(), safe="/")
-            return f"sqlite:///{path}?{urlencode({'synchronous': self.sqlite.synchronous})}"
-        dynamodb = self.dynamodb
-        query: dict[str, str] = {
-            key: value for key, value in (("region", dynamodb.region), ("endpoint", dynamodb.endpoint)) if value
-        }
-        if dynamodb.creates_table:
-            query["create_table"] = "true"
-        if dynamodb.billing_mode is not None:
-            query["billing_mode"] = dynamodb.billing_mode
-        if dynamodb.read_capacity is not None and dynamodb.write_capacity is not None:
-            query["read_capacity"] = str(dynamodb.read_capacity)
-            query["write_capacity"] = str(dynamodb.write_capacity)
-        if dynamodb.enable_point_in_time_recovery:
-            query["enable_point_in_time_recovery"] = "true"
-        table = quote(dynamodb.table_name, safe="")
-        return f"dynamodb://{table}?{urlencode(query)}" if query else f"dynamodb://{table}"
+            return self.sqlite.uri(data_dir)
+        if self.type == "dynamodb":
+            return self.dynamodb.uri()
+        return f"{self.type}://"
 
 
 # --------------------------------------------------------------------------------------------- cache
