@@ -42,7 +42,7 @@ from litestar.response import Stream
 
 from benchmarks._harness import Context, Row, median_us
 from nestor_catalog_core import Catalog, Source, SourceKind
-from nestor_catalog_server.api.events import FrameCache, event_frame
+from nestor_catalog_server.api.sse import FrameCache, event_frame
 
 ROOT = Path(__file__).resolve().parent.parent
 P99_GOAL_MS = 250.0

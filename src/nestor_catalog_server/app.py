@@ -6,7 +6,7 @@ catalog is read-only, or no source is configured), and two background tasks on a
 app opened itself: following the store's event log (writes by other processes, such as
 ``nestor-catalog sync`` on the same SQLite file) and event-log retention. Shutdown sets
 ``AppState.shutdown`` first (live event streams end on it), then stops sync, cancels the
-tasks and closes the catalog; SIGTERM/SIGINT set it at once (``api.events.stop_streams_on_signals``),
+tasks and closes the catalog; SIGTERM/SIGINT set it at once (``process.shutdown_on_signals``),
 because the ASGI server drains open connections before it runs the lifespan shutdown and an
 event stream never ends by itself. The running app's ``AppState`` is ``app.state[STATE_KEY]``.
 
@@ -42,11 +42,12 @@ from litestar.types import ControllerRouterHandler, Middleware
 from nestor_catalog_core import Catalog, CatalogError, CatalogReader, __version__, open_store
 from nestor_catalog_core.models import utcnow
 from nestor_catalog_server import ui
-from nestor_catalog_server.api import events
+from nestor_catalog_server.api import sse
 from nestor_catalog_server.api.audit import AuditController
 from nestor_catalog_server.api.errors import exception_handlers
 from nestor_catalog_server.api.export import ExportController
 from nestor_catalog_server.api.health import HealthController, OpenAPIDocumentController
+from nestor_catalog_server.api.internal import InternalSyncController
 from nestor_catalog_server.api.middleware import RequestObserver
 from nestor_catalog_server.api.resources import ResourcesController
 from nestor_catalog_server.api.search import SearchController
@@ -57,7 +58,7 @@ from nestor_catalog_server.auth import TokenVerifier
 from nestor_catalog_server.config import Settings, catalog_settings
 from nestor_catalog_server.observability import Metrics, Tracing, configure_logging
 from nestor_catalog_server.observability.traced_store import TracedStore
-from nestor_catalog_server.scaleout.internal_api import InternalSyncController
+from nestor_catalog_server.process import shutdown_on_signals
 from nestor_catalog_server.state import STATE_KEY, AppState, provide_app_state
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         WebhookController,
         HealthController,
         OpenAPIDocumentController,
-        *events.route_handlers,
+        *sse.route_handlers,
         InternalSyncController,
         *ui.route_handlers(),
     ]
@@ -220,7 +221,7 @@ class _Lifespan:
             )
             app.state[STATE_KEY] = state
             stack.push_async_callback(_cancel_tasks, state.tasks)
-            stack.callback(events.stop_streams_on_signals(state))
+            stack.callback(shutdown_on_signals(state.shutdown))
             if self.catalog is None and isinstance(catalog, Catalog):
                 scaleout = await self._open_scaleout(state, catalog, stack)
                 self._start_background(state, catalog, scaleout)

@@ -30,17 +30,17 @@ from nestor_catalog_core.models import Event, EventType
 from nestor_catalog_core.models.records import utcnow
 from nestor_catalog_core.storage import open_store
 from nestor_catalog_server.api.errors import exception_handlers
-from nestor_catalog_server.api.events import (
+from nestor_catalog_server.api.sse import (
     EVENTS_PATH,
     EventsController,
     FrameCache,
     event_frame,
     parse_position,
     route_handlers,
-    stop_streams_on_signals,
 )
 from nestor_catalog_server.config import Settings, SSEConfig
 from nestor_catalog_server.observability import Metrics
+from nestor_catalog_server.process import shutdown_on_signals
 from nestor_catalog_server.state import STATE_KEY, AppState
 
 API = Source(kind=SourceKind.API, user="tester")
@@ -599,7 +599,7 @@ async def test_a_signal_ends_streams_at_once_and_reaches_the_previous_handler(ca
 
     original = signal.signal(signal.SIGUSR1, previous)
     try:
-        restore = stop_streams_on_signals(state, [signal.SIGUSR1])
+        restore = shutdown_on_signals(state.shutdown, [signal.SIGUSR1])
         client = await StreamClient(app).open()
         await client.frame()
         os.kill(os.getpid(), signal.SIGUSR1)
@@ -616,13 +616,13 @@ async def test_a_signal_ends_streams_at_once_and_reaches_the_previous_handler(ca
 def test_a_signal_with_the_default_disposition_still_ends_the_process() -> None:
     script = """
 import asyncio, os, signal
-from nestor_catalog_server.api.events import stop_streams_on_signals
+from nestor_catalog_server.process import shutdown_on_signals
 
 class State:
     shutdown = asyncio.Event()
 
 async def main():
-    stop_streams_on_signals(State(), [signal.SIGTERM])
+    shutdown_on_signals(State.shutdown, [signal.SIGTERM])
     os.kill(os.getpid(), signal.SIGTERM)
     await asyncio.sleep(30)
 
@@ -635,7 +635,7 @@ asyncio.run(main())
 async def test_signal_hook_is_a_no_op_outside_the_main_thread(catalog: Catalog) -> None:
     _, state = make_app(catalog)
     before = signal.getsignal(signal.SIGUSR2)
-    restore = await asyncio.to_thread(stop_streams_on_signals, state, [signal.SIGUSR2])
+    restore = await asyncio.to_thread(shutdown_on_signals, state.shutdown, [signal.SIGUSR2])
     assert signal.getsignal(signal.SIGUSR2) is before
     restore()
 

@@ -8,7 +8,6 @@ import nestor_catalog_server.scaleout as scaleout
 def test_public_names() -> None:
     assert sorted(scaleout.__all__) == [
         "ClusterSync",
-        "InternalSyncController",
         "LEADER_COMPONENT",
         "LeaderElector",
         "LeaderInfo",
