@@ -42,7 +42,11 @@ async def test_events_written_on_one_replica_reach_the_other_in_order(
         await publish(a.catalog, *(f"queue-{index}" for index in range(20)))
         await wait_until(lambda: len(b.seen) == 20, what="20 events seen on replica b")
         assert b.seen == list(range(1, 21))
-        assert b.bus.status["received"] == 20, "b runs no polling: everything came through the stream"
+        # b runs no polling task (and its safety-net poll is 60 s away): what it applied came from
+        # the stream; on a loaded machine an entry can arrive after a catch-up that already
+        # applied it, so the count is at most 20, not always exactly 20.
+        assert 0 < b.bus.status["received"] <= 20
+        assert b.bus.status["mode"] == "streaming"
         assert a.bus.status["published"] == 20
         assert b.bus.status["published"] == 0
         assert b.catalog.has("queue-19", "1.0.0")
