@@ -29,14 +29,12 @@ from typing import TYPE_CHECKING, Any, Final, cast
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from nestor_catalog_server.observability import (
-    UNMATCHED_ROUTE,
     Metrics,
     new_trace_id,
     reset_trace_id,
     set_trace_id,
 )
 from nestor_catalog_server.observability import trace_id_from_headers as _trace_id_from_headers
-from nestor_catalog_server.observability.metrics import HTTP_METHODS
 from nestor_catalog_server.observability.otel import Tracing
 from nestor_catalog_server.observability.otel import trace_id_of as otel_trace_id
 
@@ -86,33 +84,6 @@ def access_level(method: str, path: str, route: str | None, status: int, seconds
     return logging.DEBUG
 
 
-class _Series:
-    """The request counter and latency histogram children, labelled once per key."""
-
-    __slots__ = ("_children", "_metrics")
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-        self._children: dict[tuple[str, str | None, int], tuple[Any, Any]] = {}
-
-    def observe(self, method: str, route: str | None, status: int, seconds: float) -> None:
-        key = (method, route, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = self._label(method, route, status)
-        children[0].inc()
-        children[1].observe(seconds)
-
-    def _label(self, method: str, route: str | None, status: int) -> tuple[Any, Any]:
-        method = method if method in HTTP_METHODS else "OTHER"
-        route = route or UNMATCHED_ROUTE
-        metrics = self._metrics
-        return (
-            metrics.api_requests.labels(method=method, route=route, status=str(status)),
-            metrics.api_request_duration.labels(method=method, route=route),
-        )
-
-
 class RequestObserver:
     """ASGI middleware around the whole app; see the module docstring."""
 
@@ -120,7 +91,6 @@ class RequestObserver:
         self.app = app
         self.metrics = metrics
         self.tracing = tracing or Tracing()
-        self._series = _Series(metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]  # lifespan scopes pass through too
@@ -180,7 +150,7 @@ class RequestObserver:
             route = scope.get("path_template") or None
             if span is not None:
                 _finish_span(span, method, route, status or 500)
-            self._series.observe(method, route, status or 500, elapsed)
+            self.metrics.observe_request(method, route, status or 500, elapsed)
             _log_access(scope, method, route, status or 500, elapsed)
             reset_trace_id(token)
 

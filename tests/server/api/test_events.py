@@ -254,11 +254,6 @@ def _other_tasks() -> set[asyncio.Task[Any]]:
     return {task for task in asyncio.all_tasks() if task is not asyncio.current_task()}
 
 
-def sample(metrics: Metrics, name: str, **labels: str) -> float:
-    value = metrics.registry.get_sample_value(name, labels)
-    return 0.0 if value is None else value
-
-
 @pytest.fixture
 async def catalog() -> AsyncIterator[Catalog]:
     async with Catalog(open_store("memory://"), CatalogSettings(event_buffer=8)) as opened:
@@ -293,7 +288,7 @@ async def test_live_event_frame_carries_sequence_type_and_resource_body(catalog:
     assert set(body) == {"apiVersion", "kind", "metadata", "spec", "status"}
     assert frame.raw.count(b"\ndata: ") == 1
     assert frame.raw == event_frame(event)
-    assert sample(state.metrics, "catalog_sse_events_sent_total", type="resource.created") == 1
+    assert state.metrics.sample("catalog_sse_events_sent_total", type="resource.created") == 1
 
 
 async def test_stream_without_position_starts_at_head(catalog: Catalog) -> None:
@@ -498,21 +493,21 @@ async def test_max_connections_is_503_with_retry_after_until_a_slot_frees(catalo
     app, state = make_app(catalog, max_connections=2, retry=timedelta(seconds=4))
     first = await StreamClient(app).open()
     second = await StreamClient(app).open()
-    assert (state.sse_connections, sample(state.metrics, "catalog_sse_connections")) == (2, 2)
+    assert (state.sse_connections, state.metrics.sample("catalog_sse_connections")) == (2, 2)
     status, body, headers = await _refusal(app)
     assert status == 503
     assert body["error"]["code"] == "SERVICE_UNAVAILABLE"
     assert body["error"]["details"]["max_connections"] == 2
     assert body["error"]["service"] == "catalog"
     assert headers["retry-after"] == "4"
-    assert sample(state.metrics, "catalog_sse_disconnects_total", reason="max_connections") == 1
+    assert state.metrics.sample("catalog_sse_disconnects_total", reason="max_connections") == 1
     await first.disconnect()
     assert state.sse_connections == 1
     async with streaming(app) as third:
         assert third.status == 200
         assert state.sse_connections == 2
     await second.disconnect()
-    assert (state.sse_connections, sample(state.metrics, "catalog_sse_connections")) == (0, 0)
+    assert (state.sse_connections, state.metrics.sample("catalog_sse_connections")) == (0, 0)
 
 
 async def test_refused_while_shutting_down(catalog: Catalog) -> None:
@@ -536,7 +531,7 @@ async def test_client_disconnect_releases_the_slot_and_leaves_no_task(catalog: C
     await client.disconnect()
     assert state.sse_connections == 0
     assert _other_tasks() == before
-    assert sample(state.metrics, "catalog_sse_disconnects_total", reason="client_closed") == 0
+    assert state.metrics.sample("catalog_sse_disconnects_total", reason="client_closed") == 0
 
 
 async def test_shutdown_ends_streams_cleanly_and_leaves_no_task(catalog: Catalog) -> None:
@@ -551,7 +546,7 @@ async def test_shutdown_ends_streams_cleanly_and_leaves_no_task(catalog: Catalog
         assert await client.raw_frame() is None
         assert client.ended  # the body was closed (more_body false), not cut
     assert state.sse_connections == 0
-    assert sample(state.metrics, "catalog_sse_disconnects_total", reason="shutdown") == 3
+    assert state.metrics.sample("catalog_sse_disconnects_total", reason="shutdown") == 3
     assert _other_tasks() == before
 
 
@@ -574,7 +569,7 @@ async def test_store_failure_during_replay_ends_the_stream(catalog: Catalog) -> 
     await client.finished()
     assert await client.raw_frame() == b"retry: 3000\n\n"
     assert await client.raw_frame() is None
-    assert sample(state.metrics, "catalog_sse_disconnects_total", reason="error") == 1
+    assert state.metrics.sample("catalog_sse_disconnects_total", reason="error") == 1
     assert state.sse_connections == 0
     await catalog.store.open()
 
@@ -653,7 +648,7 @@ async def test_slow_client_is_disconnected_when_its_buffer_overflows(catalog: Ca
         await publish(catalog, f"res-{i}")
     await client.finished()
     assert state.sse_connections == 0
-    assert sample(state.metrics, "catalog_sse_disconnects_total", reason="slow_consumer") == 1
+    assert state.metrics.sample("catalog_sse_disconnects_total", reason="slow_consumer") == 1
     assert _other_tasks() == before
 
 
@@ -670,7 +665,7 @@ async def test_client_reading_slowly_but_steadily_is_not_disconnected(catalog: C
         assert [f.id for f in frames] == list(range(1, 31))
         assert client.task is not None
         assert not client.task.done()
-    assert sample(state.metrics, "catalog_sse_disconnects_total", reason="slow_consumer") == 0
+    assert state.metrics.sample("catalog_sse_disconnects_total", reason="slow_consumer") == 0
 
 
 async def test_stuck_client_keeps_its_stream_while_its_lag_is_under_the_buffer(catalog: Catalog) -> None:
@@ -686,7 +681,7 @@ async def test_stuck_client_keeps_its_stream_while_its_lag_is_under_the_buffer(c
     for i in range(3, 6):
         await publish(catalog, f"res-{i}")
     await client.finished()
-    assert sample(state.metrics, "catalog_sse_disconnects_total", reason="slow_consumer") == 1
+    assert state.metrics.sample("catalog_sse_disconnects_total", reason="slow_consumer") == 1
 
 
 async def test_send_failure_ends_the_stream_as_a_client_disconnect(catalog: Catalog) -> None:
@@ -698,7 +693,7 @@ async def test_send_failure_ends_the_stream_as_a_client_disconnect(catalog: Cata
     await publish(catalog, "res-0")
     await client.finished()
     assert state.sse_connections == 0
-    assert sample(state.metrics, "catalog_sse_disconnects_total", reason="error") == 0
+    assert state.metrics.sample("catalog_sse_disconnects_total", reason="error") == 0
     assert _other_tasks() == before
 
 

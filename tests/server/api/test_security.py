@@ -50,7 +50,7 @@ async def test_no_token_is_401_with_a_bearer_challenge(secured: Client, metrics:
     error = response.json()["error"]
     assert error["code"] == "UNAUTHORIZED"
     assert error["details"]["reason"] == "token_missing"
-    assert metrics.registry.get_sample_value("catalog_auth_failures_total", {"reason": "token_missing"}) == 1
+    assert metrics.sample("catalog_auth_failures_total", reason="token_missing") == 1
 
 
 @pytest.mark.parametrize(
@@ -98,7 +98,7 @@ async def test_a_reader_cannot_write(secured: Client, metrics: Metrics) -> None:
     assert error["code"] == "FORBIDDEN"
     assert error["details"]["reason"] == "write_not_allowed"
     assert error["details"]["subject"] == "svc-orchestrator"
-    assert metrics.registry.get_sample_value("catalog_auth_failures_total", {"reason": "write_not_allowed"}) == 1
+    assert metrics.sample("catalog_auth_failures_total", reason="write_not_allowed") == 1
     trigger = await secured.post("/api/v1/sync/examples", headers=bearer(token()))
     assert trigger.status_code == 403
 

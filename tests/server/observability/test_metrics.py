@@ -81,6 +81,20 @@ def test_requests_are_labelled_by_route_template_and_bounded_method() -> None:
     assert abs(samples[("catalog_api_request_duration_seconds_sum", latency)] - 0.03) < 1e-9
 
 
+def test_repeated_requests_and_events_keep_counting_and_invented_methods_stay_other() -> None:
+    """The facade keeps the labelled children of the hot paths; the counts stay exact."""
+    metrics = Metrics(process_metrics=False)
+    for _ in range(3):
+        metrics.observe_request("GET", "/api/v1/search", 200, 0.001)
+        metrics.sse_event_sent("reset")
+    for method in ("BREW", "MKCOL", "get"):
+        metrics.observe_request(method, "/api/v1/search", 200, 0.001)
+    assert metrics.sample("catalog_api_requests_total", method="GET", route="/api/v1/search", status="200") == 4
+    assert metrics.sample("catalog_api_requests_total", method="OTHER", route="/api/v1/search", status="200") == 2
+    assert metrics.sample("catalog_sse_events_sent_total", type="reset") == 3
+    assert metrics.sample("catalog_sse_events_sent_total", type="resource.created") == 0
+
+
 def test_sync_outcomes() -> None:
     metrics = Metrics(process_metrics=False)
     metrics.observe_sync("repo", "success", 2.0, finished_at=1_700_000_000.0)

@@ -133,8 +133,8 @@ async def test_webhook_push_gets_the_commit_into_the_catalog(
     await wait_until(lambda: catalog.has("queue", "1.0.0"), what="the pushed commit reaching the catalog")
     assert catalog.get("queue", "1.0.0").status.source.commit == head
     await wait_until(lambda: sync_count(metrics, "platform") == 2, what="the sync to finish")
-    assert metrics.webhooks.labels(provider="github", outcome="push")._value.get() == 1
-    assert metrics.validation_errors.labels(rule="YAML_SYNTAX")._value.get() == 1
+    assert metrics.sample("catalog_webhooks_total", provider="github", outcome="push") == 1
+    assert metrics.sample("catalog_validation_errors_total", rule="YAML_SYNTAX") == 1
 
 
 async def test_polling_picks_up_a_commit_within_an_interval(
@@ -297,10 +297,10 @@ async def test_webhook_deliveries_that_do_not_sync(
     with pytest.raises(InvalidRequest, match="unknown webhook provider"):
         await manager.handle_webhook("svn", "platform", headers, body)
 
-    assert metrics.webhooks.labels(provider="github", outcome="ping")._value.get() == 1
-    assert metrics.webhooks.labels(provider="github", outcome="ignored")._value.get() == 1
-    assert metrics.webhooks.labels(provider="github", outcome="unauthorized")._value.get() == 5
-    assert metrics.webhooks.labels(provider="unknown", outcome="invalid")._value.get() == 1
+    assert metrics.sample("catalog_webhooks_total", provider="github", outcome="ping") == 1
+    assert metrics.sample("catalog_webhooks_total", provider="github", outcome="ignored") == 1
+    assert metrics.sample("catalog_webhooks_total", provider="github", outcome="unauthorized") == 5
+    assert metrics.sample("catalog_webhooks_total", provider="unknown", outcome="invalid") == 1
     assert all(status.last_attempt is None for status in manager.status())
 
 

@@ -72,9 +72,9 @@ def take_slot(app_state: AppState) -> None:
             details={"max_connections": sse.max_connections, "retry_after": retry_after_seconds(app_state)},
         )
     app_state.sse_connections += 1
-    app_state.metrics.sse_connections.inc()
+    app_state.metrics.sse_opened()
 
 
 def give_slot(app_state: AppState) -> None:
     app_state.sse_connections -= 1
-    app_state.metrics.sse_connections.dec()
+    app_state.metrics.sse_closed()

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator
 from contextlib import suppress
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from nestor_catalog_core import CatalogError
 from nestor_catalog_core.events import EventFilter, StreamReset
@@ -69,7 +69,6 @@ class EventStream:
         self._last_sent = 0.0
         self._send_started: float | None = None
         self._position = since
-        self._sent_counters: dict[str, Any] = {}
         self._released = False
 
     def release(self) -> None:
@@ -166,17 +165,11 @@ class EventStream:
         if isinstance(item, StreamReset):
             self._position = item.sequence
             await self._send_frames(reset_frame(item))
-            self._count("reset")
+            self._metrics.sse_event_sent("reset")
         else:
             self._position = item.sequence
             await self._send_frames(self._frames.frame(item))
-            self._count(item.type.value)
-
-    def _count(self, event_type: str) -> None:
-        counter = self._sent_counters.get(event_type)
-        if counter is None:
-            counter = self._sent_counters[event_type] = self._metrics.sse_events_sent.labels(type=event_type)
-        counter.inc()
+            self._metrics.sse_event_sent(item.type.value)
 
     # -- the timer: heartbeats and slow clients -------------------------------------------------
 
