@@ -34,8 +34,7 @@ import yaml
 from benchmarks._harness import Context, Row, median_us, rss_mb
 from benchmarks.bench_validate import CATEGORIES, PROVIDERS, _definition
 from nestor_catalog_core import Catalog, ResourceDefinition, Source, SourceKind, StoredVersion
-from nestor_catalog_core.models import AuditRecord, Event, EventType
-from nestor_catalog_core.models.resource import resource_body
+from nestor_catalog_core.models import AuditRecord, Event, EventType, resource_body
 from nestor_catalog_core.storage import SQLiteStore
 
 VERSIONS_PER_NAME = 10

@@ -23,7 +23,7 @@ from typing import Any
 from tests.core.storage.builders import PublishArgs, publish_args
 
 from benchmarks._harness import Context, Row
-from nestor_catalog_core.models.records import format_time
+from nestor_catalog_core.models import format_time
 from nestor_catalog_core.storage import SQLiteStore
 from nestor_catalog_core.storage._common import audit_id, dump_json, to_micros
 from nestor_catalog_core.storage.sqlite import migrate

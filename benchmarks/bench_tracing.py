@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind
 
 from benchmarks._harness import Context, Row
 from nestor_catalog_core import MemoryStore, Source, SourceKind
-from nestor_catalog_core.models.records import AuditRecord, Event, EventType, StoredVersion, utcnow
+from nestor_catalog_core.models import AuditRecord, Event, EventType, StoredVersion, utcnow
 from nestor_catalog_server.api.middleware import RequestObserver
 from nestor_catalog_server.observability import Metrics, Tracing
 from nestor_catalog_server.observability.traced_store import TracedStore

@@ -46,7 +46,7 @@ from nestor_catalog_core import (
     Resource,
     __version__,
 )
-from nestor_catalog_core.models.records import format_time
+from nestor_catalog_core.models import format_time
 
 __all__ = [
     "API",

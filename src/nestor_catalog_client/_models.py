@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from nestor_catalog_core import Finding, Resource, Source
-from nestor_catalog_core.models.records import parse_time
+from nestor_catalog_core.models import parse_time
 
 __all__ = [
     "CatalogDeprecationWarning",

@@ -17,8 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nestor_catalog_core import Event, EventType, StreamReset
-from nestor_catalog_core.catalog.reader import RESOURCE_EVENTS
-from nestor_catalog_core.models.records import parse_time
+from nestor_catalog_core.models import RESOURCE_EVENTS, parse_time
 
 __all__ = ["SSEFrame", "SSEParser", "frame_item"]
 

@@ -60,9 +60,8 @@ from nestor_catalog_core import (
     StoredVersion,
     StreamReset,
 )
-from nestor_catalog_core.catalog.reader import RESOURCE_EVENTS
 from nestor_catalog_core.events import EventHub
-from nestor_catalog_core.models.resource import stored_from_body
+from nestor_catalog_core.models import RESOURCE_EVENTS, stored_from_body
 
 __all__ = ["Mirror", "MirrorStatus"]
 

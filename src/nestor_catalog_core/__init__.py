@@ -53,6 +53,7 @@ from nestor_catalog_core.loading import (
     load_file,
 )
 from nestor_catalog_core.models import (
+    RESOURCE_EVENTS,
     AuditRecord,
     Deprecation,
     Event,
@@ -61,7 +62,9 @@ from nestor_catalog_core.models import (
     InputSpec,
     Metadata,
     OutputSpec,
+    Resource,
     ResourceDefinition,
+    ResourceStatus,
     Severity,
     Source,
     SourceKind,
@@ -69,7 +72,6 @@ from nestor_catalog_core.models import (
     StoredVersion,
     SyncState,
 )
-from nestor_catalog_core.models.resource import Resource, ResourceStatus
 from nestor_catalog_core.storage import (
     AuditPage,
     AuditQuery,
@@ -99,7 +101,7 @@ from nestor_catalog_core.versions import (
     Change,
     CompatReport,
     Constraint,
-    compare_definitions,
+    compare,
     is_version,
     parse_version,
     sort_versions,
@@ -109,6 +111,7 @@ from nestor_catalog_core.versions import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "RESOURCE_EVENTS",
     "AuditPage",
     "AuditQuery",
     "AuditRecord",
@@ -184,7 +187,7 @@ __all__ = [
     "available_schemes",
     "check_definition",
     "check_policies",
-    "compare_definitions",
+    "compare",
     "decode_json",
     "definition_json_schema",
     "discover",

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from nestor_catalog_client._sse import SSEFrame, SSEParser, event_from_data, frame_item
 from nestor_catalog_core import Event, EventType, StreamReset
-from nestor_catalog_core.models.resource import Resource
+from nestor_catalog_core.models import Resource
 from tests.client.helpers import definition
 
 STREAM = (

@@ -32,17 +32,18 @@ from nestor_catalog_core._exceptions import (
 from nestor_catalog_core.catalog.read_model import CatalogEntry, ReadModel
 from nestor_catalog_core.catalog.reader import CatalogReader
 from nestor_catalog_core.loading import LoadedDocument, LoadOptions, LoadResult, load_bytes
-from nestor_catalog_core.models.definition import Deprecation, ResourceDefinition, canonical_json
-from nestor_catalog_core.models.findings import Finding, Severity
-from nestor_catalog_core.models.records import (
+from nestor_catalog_core.models import (
     AuditRecord,
     Event,
     EventType,
+    Resource,
     Source,
     StoredVersion,
+    resource_body,
     utcnow,
 )
-from nestor_catalog_core.models.resource import Resource, resource_body
+from nestor_catalog_core.models.definition import Deprecation, ResourceDefinition, canonical_json
+from nestor_catalog_core.models.findings import Finding, Severity
 from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore, PublishOutcome
 from nestor_catalog_core.validation import ValidatedDocument, ValidationSettings, check_definition, validate_document
 from nestor_catalog_core.validation.limits import deprecation_limit_issues

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nestor_catalog_core._exceptions import InvalidRequest
+from nestor_catalog_core.models import Resource, ResourceStatus, StoredVersion, resource_body
 from nestor_catalog_core.models.definition import ResourceDefinition
-from nestor_catalog_core.models.records import StoredVersion
-from nestor_catalog_core.models.resource import Resource, ResourceStatus, resource_body
 from nestor_catalog_core.search.index import SearchDocument, SearchIndex
 from nestor_catalog_core.versions import Constraint, is_prerelease, version_key
 

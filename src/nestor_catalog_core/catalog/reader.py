@@ -27,20 +27,10 @@ from nestor_catalog_core.catalog.read_model import (
 )
 from nestor_catalog_core.events.filters import EventFilter
 from nestor_catalog_core.events.hub import EventHub, StreamReset
-from nestor_catalog_core.models.records import Event, EventType
-from nestor_catalog_core.models.resource import Resource, stored_from_body
+from nestor_catalog_core.models import RESOURCE_EVENTS, Event, Resource, stored_from_body
 from nestor_catalog_core.versions import Constraint
 
-__all__ = ["RESOURCE_EVENTS", "CatalogReader"]
-
-RESOURCE_EVENTS = frozenset(
-    {
-        EventType.RESOURCE_CREATED,
-        EventType.RESOURCE_UPDATED,
-        EventType.RESOURCE_DEPRECATED,
-        EventType.RESOURCE_DELETED,
-    }
-)
+__all__ = ["CatalogReader"]
 
 
 class CatalogReader(ABC):

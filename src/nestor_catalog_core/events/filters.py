@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from nestor_catalog_core._exceptions import InvalidRequest
-from nestor_catalog_core.models.records import Event, EventType
+from nestor_catalog_core.models import Event, EventType
 
 __all__ = ["EventFilter"]
 

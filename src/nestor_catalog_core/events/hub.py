@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from nestor_catalog_core.events.filters import EventFilter
-from nestor_catalog_core.models.records import Event
+from nestor_catalog_core.models import Event
 
 __all__ = ["EventHub", "StreamReset"]
 

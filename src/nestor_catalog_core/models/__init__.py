@@ -1,4 +1,4 @@
-"""Document models (``ResourceDefinition``), findings and stored records."""
+"""Document models (``ResourceDefinition``), findings, stored records and the API's ``Resource``."""
 
 from nestor_catalog_core.models.definition import (
     API_VERSION,
@@ -21,6 +21,7 @@ from nestor_catalog_core.models.definition import (
 )
 from nestor_catalog_core.models.findings import Finding, Severity, format_field_path, has_errors
 from nestor_catalog_core.models.records import (
+    RESOURCE_EVENTS,
     AuditRecord,
     Event,
     EventType,
@@ -33,11 +34,13 @@ from nestor_catalog_core.models.records import (
     parse_time,
     utcnow,
 )
+from nestor_catalog_core.models.resource import Resource, ResourceStatus, resource_body, stored_from_body
 
 __all__ = [
     "API_VERSION",
     "KIND",
     "NAME_PATTERN",
+    "RESOURCE_EVENTS",
     "SEMVER_PATTERN",
     "AuditRecord",
     "CrossplaneConfig",
@@ -52,7 +55,9 @@ __all__ = [
     "Metadata",
     "OutputSpec",
     "PulumiConfig",
+    "Resource",
     "ResourceDefinition",
+    "ResourceStatus",
     "Severity",
     "Source",
     "SourceKind",
@@ -66,5 +71,7 @@ __all__ = [
     "format_time",
     "has_errors",
     "parse_time",
+    "resource_body",
+    "stored_from_body",
     "utcnow",
 ]

@@ -12,11 +12,12 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from nestor_catalog_core.models.definition import ResourceDefinition, canonical_json
 
 __all__ = [
+    "RESOURCE_EVENTS",
     "AuditRecord",
     "Event",
     "EventType",
@@ -212,6 +213,17 @@ class EventType(StrEnum):
     VALIDATION_FAILED = "validation.failed"
 
 
+#: The event types whose data is a resource body (with ``status``): a version's life.
+RESOURCE_EVENTS: Final = frozenset(
+    {
+        EventType.RESOURCE_CREATED,
+        EventType.RESOURCE_UPDATED,
+        EventType.RESOURCE_DEPRECATED,
+        EventType.RESOURCE_DELETED,
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One entry of the durable event log. ``sequence`` is gap-free and monotonic per
@@ -360,6 +372,3 @@ class Lease:
     holder: str
     expires_at: datetime
     token: int
-
-    def is_expired(self, now: datetime | None = None) -> bool:
-        return (now or utcnow()) >= self.expires_at

@@ -118,29 +118,6 @@ class Resource:
             status=ResourceStatus.from_dict(status),
         )
 
-    @classmethod
-    def from_stored(cls, stored: StoredVersion) -> Resource:
-        return cls(definition=stored.definition(), status=ResourceStatus.of(stored))
-
-    def to_stored(self) -> StoredVersion:
-        """The storage record this resource was read from (used by mirrors)."""
-        meta = self.definition.metadata
-        return StoredVersion(
-            name=meta.name,
-            version=meta.version,
-            digest=self.status.digest,
-            document=canonical_json(self.definition.to_dict()),
-            provider=meta.provider,
-            category=meta.category,
-            resource_type=meta.resource_type,
-            source=self.status.source,
-            published_at=self.status.published_at,
-            sequence=self.status.sequence,
-            updated_at=self.status.updated_at,
-            withdrawn=self.status.withdrawn,
-            deprecated=self.status.deprecated,
-        )
-
 
 def resource_body(stored: StoredVersion) -> bytes:
     """The resource's JSON bytes, built from the stored canonical document without parsing it."""

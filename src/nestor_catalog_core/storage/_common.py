@@ -22,7 +22,7 @@ from nestor_catalog_core._exceptions import (
     InvalidRequest,
     OwnershipConflict,
 )
-from nestor_catalog_core.models.records import AuditRecord, Event, Lease, StoredVersion
+from nestor_catalog_core.models import AuditRecord, Event, Lease, StoredVersion
 from nestor_catalog_core.storage.base import AuditQuery
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from nestor_catalog_core._exceptions import InvalidRequest, PayloadTooLarge, StorageError
-from nestor_catalog_core.models.records import (
+from nestor_catalog_core.models import (
     AuditRecord,
     Event,
     EventType,

@@ -32,7 +32,7 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from nestor_catalog_core._exceptions import CatalogError, ConfigError, ImmutableVersionError, OwnershipConflict
-from nestor_catalog_core.models.records import (
+from nestor_catalog_core.models import (
     AuditRecord,
     Event,
     Lease,

@@ -123,7 +123,7 @@ from nestor_catalog_core._exceptions import (
     StorageUnavailable,
     VersionNotFound,
 )
-from nestor_catalog_core.models.records import (
+from nestor_catalog_core.models import (
     AuditRecord,
     Event,
     Lease,

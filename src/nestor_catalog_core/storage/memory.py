@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
 
 from nestor_catalog_core._exceptions import ConfigError, StorageUnavailable, VersionNotFound
-from nestor_catalog_core.models.records import (
+from nestor_catalog_core.models import (
     AuditRecord,
     Event,
     Lease,

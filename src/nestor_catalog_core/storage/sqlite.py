@@ -49,7 +49,7 @@ from nestor_catalog_core._exceptions import (
     StorageUnavailable,
     VersionNotFound,
 )
-from nestor_catalog_core.models.records import (
+from nestor_catalog_core.models import (
     AuditRecord,
     Event,
     EventType,

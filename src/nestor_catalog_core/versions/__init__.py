@@ -28,9 +28,6 @@ from nestor_catalog_core.versions.version import (
     version_key,
 )
 
-#: The name ``nestor_catalog_core`` exports ``compare`` under.
-compare_definitions = compare
-
 __all__ = [
     "BUMP_TOO_SMALL",
     "MAX_CONSTRAINT_LENGTH",
@@ -44,7 +41,6 @@ __all__ = [
     "VersionKey",
     "changed_fields",
     "compare",
-    "compare_definitions",
     "declared_bump",
     "is_prerelease",
     "is_version",

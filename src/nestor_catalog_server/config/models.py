@@ -37,9 +37,7 @@ from pydantic_core import PydanticCustomError
 
 from nestor_catalog_core import ConfigError
 from nestor_catalog_core.models import NAME_PATTERN
-from nestor_catalog_core.storage import available_schemes
-from nestor_catalog_core.storage.registry import default_registry
-from nestor_catalog_core.storage.sqlite import SYNCHRONOUS_MODES
+from nestor_catalog_core.storage import SYNCHRONOUS_MODES, available_schemes, open_store
 from nestor_catalog_server.config._paths import ConfigPath, ExistingDirectory, ReadableFile
 from nestor_catalog_server.config._units import Duration, PositiveByteSize, PositiveDuration
 
@@ -374,7 +372,7 @@ def _check_with_adapter(uri: str, *, required: bool = False, in_uri: str | None 
     ``in_uri`` names the key holding the whole URI, where the options of a plugin's store are.
     """
     try:
-        default_registry.open(uri)
+        open_store(uri)
     except ConfigError as exc:
         if "missing" in exc.details and not required:
             return

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from nestor_catalog_core import CatalogError
-from nestor_catalog_core.models.records import AuditRecord, Event, Lease, StoredVersion, SyncState
+from nestor_catalog_core.models import AuditRecord, Event, Lease, StoredVersion, SyncState
 from nestor_catalog_core.storage import AuditPage, AuditQuery, ComponentStore, PublishOutcome
 from nestor_catalog_server.observability.otel import Tracing
 

@@ -43,7 +43,7 @@ from typing import Any, Final
 import httpx
 
 from nestor_catalog_core import Catalog, CatalogError, Event, EventType, SourceKind, SourceNotFound, SyncState
-from nestor_catalog_core.models.records import format_time, utcnow
+from nestor_catalog_core.models import format_time, utcnow
 from nestor_catalog_server.scaleout._link import RedisLink
 from nestor_catalog_server.scaleout._tasks import raise_if_cancelling, stop_tasks
 from nestor_catalog_server.scaleout.leadership import LeaderInfo

@@ -33,7 +33,7 @@ from watchfiles import Change, DefaultFilter, awatch
 
 from nestor_catalog_core import Catalog, LoadOptions, LoadResult, Source, SourceKind, SyncError, discover, load_file
 from nestor_catalog_core.loading import DEFINITION_SUFFIXES, IGNORE_FILE
-from nestor_catalog_core.models.records import utcnow
+from nestor_catalog_core.models import utcnow
 from nestor_catalog_server.config import DirectoryConfig
 from nestor_catalog_server.sync._apply import ChangeApplier
 from nestor_catalog_server.sync._git_globs import PathFilter

@@ -63,7 +63,7 @@ from nestor_catalog_core import (
     StorageError,
     SyncError,
 )
-from nestor_catalog_core.models.records import format_time, utcnow
+from nestor_catalog_core.models import format_time, utcnow
 from nestor_catalog_server.config import GitConfig
 from nestor_catalog_server.observability.metrics import Metrics
 from nestor_catalog_server.observability.otel import Tracing

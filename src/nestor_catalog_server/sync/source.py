@@ -46,7 +46,7 @@ from nestor_catalog_core import (
     SyncState,
     load_bytes,
 )
-from nestor_catalog_core.models.records import utcnow
+from nestor_catalog_core.models import utcnow
 from nestor_catalog_server.config import RepositoryConfig
 from nestor_catalog_server.sync._apply import AppliedChanges, ChangeApplier, FileRecord, decode_files, encode_files
 from nestor_catalog_server.sync._git_transport import redact_url

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from nestor_catalog_core import SourceKind
-from nestor_catalog_core.models.records import format_time, utcnow
+from nestor_catalog_core.models import format_time, utcnow
 
 __all__ = ["SourceState", "SourceStatus", "SyncCounts", "SyncOutcome", "SyncReport"]
 

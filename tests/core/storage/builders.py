@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from nestor_catalog_core.models.definition import Deprecation, ResourceDefinition, canonical_json
-from nestor_catalog_core.models.records import (
+from nestor_catalog_core.models import (
     AuditRecord,
     Event,
     EventType,
@@ -22,6 +21,7 @@ from nestor_catalog_core.models.records import (
     SyncState,
     utcnow,
 )
+from nestor_catalog_core.models.definition import Deprecation, ResourceDefinition, canonical_json
 
 BASE_TIME = datetime(2024, 1, 15, 10, 30, 45, tzinfo=UTC)
 

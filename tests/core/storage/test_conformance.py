@@ -19,7 +19,7 @@ from nestor_catalog_core import (
     StorageUnavailable,
     VersionNotFound,
 )
-from nestor_catalog_core.models.records import AuditRecord, EventType, SyncState
+from nestor_catalog_core.models import AuditRecord, EventType, SyncState
 from nestor_catalog_core.storage import AuditQuery, ComponentStore
 from tests.core.storage.builders import (
     BASE_TIME,

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from nestor_catalog_core.models.records import EventType
+from nestor_catalog_core.models import EventType
 from nestor_catalog_core.storage import AuditQuery, SQLiteStore
 from tests.core.storage.builders import publish_args
 

@@ -33,7 +33,7 @@ from nestor_catalog_core import (
     StorageError,
     StorageUnavailable,
 )
-from nestor_catalog_core.models.records import EventType, SyncState
+from nestor_catalog_core.models import EventType, SyncState
 from nestor_catalog_core.storage import AuditQuery, open_store
 from nestor_catalog_core.storage.dynamodb import DynamoDBStore
 from tests.core.storage.builders import (

@@ -16,7 +16,6 @@ from nestor_catalog_core.versions import (
     Change,
     changed_fields,
     compare,
-    compare_definitions,
     declared_bump,
     next_version,
 )
@@ -739,9 +738,7 @@ def test_different_names_cannot_be_compared() -> None:
 
 
 def test_change_describe_and_report_serialization() -> None:
-    report = compare_definitions(
-        definition(), definition("1.1.0", _set_validation(REQ, "allocated_storage", "min", 50))
-    )
+    report = compare(definition(), definition("1.1.0", _set_validation(REQ, "allocated_storage", "min", 50)))
     change = report.changes[0]
     assert change.describe() == "VALIDATION_TIGHTENED spec.required_inputs[1].validation.min: 20 -> 50 (needs major)"
     assert Change("X", "f", None, ["a"], Bump.PATCH, "m").describe() == 'X f: (none) -> ["a"] (needs patch)'

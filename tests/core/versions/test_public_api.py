@@ -15,7 +15,6 @@ EXPECTED = {
     "VersionKey",
     "changed_fields",
     "compare",
-    "compare_definitions",
     "declared_bump",
     "is_prerelease",
     "is_version",
@@ -34,7 +33,3 @@ def test_all_is_exactly_the_public_surface() -> None:
     assert len(versions.__all__) == len(EXPECTED)
     for name in EXPECTED:
         assert getattr(versions, name) is not None
-
-
-def test_compare_definitions_is_compare() -> None:
-    assert versions.compare_definitions is versions.compare

@@ -26,8 +26,7 @@ from litestar import Litestar
 
 from nestor_catalog_core import Catalog, CatalogError, ResourceDefinition, Source, SourceKind
 from nestor_catalog_core.catalog import CatalogSettings
-from nestor_catalog_core.models import Event, EventType
-from nestor_catalog_core.models.records import utcnow
+from nestor_catalog_core.models import Event, EventType, utcnow
 from nestor_catalog_core.storage import open_store
 from nestor_catalog_server.api.errors import exception_handlers
 from nestor_catalog_server.api.sse import (

@@ -3,7 +3,7 @@ from __future__ import annotations
 import json
 
 from nestor_catalog_core import Catalog, Source, SourceKind
-from nestor_catalog_core.models.resource import stored_from_body
+from nestor_catalog_core.models import stored_from_body
 from tests.server.api.conftest import Client
 
 
