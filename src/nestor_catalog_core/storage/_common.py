@@ -1,6 +1,6 @@
 """Rules every adapter applies the same way: argument checks, UTC normalization, JSON
-encoding, audit ids and cursors, the errors of a refused publish, retention cut-offs and
-lease decisions.
+encoding, audit ids and cursors, the errors of a refused publish, retention cut-offs, lease
+decisions and (``ThreadedStore``) running a blocking driver's calls on worker threads.
 
 Keeping them here means the memory, SQLite and DynamoDB adapters cannot drift apart on
 what a valid call is or on the exact error a caller sees.
@@ -8,12 +8,16 @@ what a valid call is or on the exact error a caller sees.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from nestor_catalog_core._exceptions import (
@@ -21,9 +25,14 @@ from nestor_catalog_core._exceptions import (
     ImmutableVersionError,
     InvalidRequest,
     OwnershipConflict,
+    StorageUnavailable,
 )
 from nestor_catalog_core.models import AuditRecord, Event, Lease, StoredVersion
-from nestor_catalog_core.storage.base import AuditQuery
+
+if TYPE_CHECKING:
+    from nestor_catalog_core.storage.base import AuditQuery
+
+T = TypeVar("T")
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 #: Width of the zero-padded microsecond prefix of audit ids (enough for the year 9999).
@@ -281,3 +290,22 @@ def unknown_options_error(scheme: str, unknown: set[str], valid: set[str]) -> Co
         f"valid options: {', '.join(sorted(valid)) or '(none)'}",
         details={"unknown": sorted(unknown), "valid": sorted(valid)},
     )
+
+
+# -- threads -------------------------------------------------------------------------------
+
+
+class ThreadedStore(ABC):
+    """A mixin for adapters whose driver blocks (sqlite3, boto3): their calls run on the
+    store's own executors, and an executor already shut down means the store was closed."""
+
+    @abstractmethod
+    def _closed_error(self) -> StorageUnavailable:
+        """The error a call on a closed store gets (naming the file or table)."""
+
+    async def _submit(self, executor: ThreadPoolExecutor, call: Callable[[], T]) -> T:
+        try:
+            future = asyncio.get_running_loop().run_in_executor(executor, call)
+        except RuntimeError as exc:
+            raise self._closed_error() from exc
+        return await future

@@ -39,6 +39,7 @@ from nestor_catalog_core.models import (
     StoredVersion,
     SyncState,
 )
+from nestor_catalog_core.storage._common import normalize_audit, normalize_event
 
 __all__ = ["AuditPage", "AuditQuery", "ComponentStore", "PublishOutcome"]
 
@@ -165,27 +166,48 @@ class ComponentStore(ABC):
     async def get_owner(self, name: str) -> str | None:
         """The ``Source.owner`` that first published ``name``."""
 
-    @abstractmethod
     async def set_lifecycle(
         self, name: str, version: str, document: bytes, deprecated: bool, event: Event, audit: AuditRecord
     ) -> StoredVersion:
         """Replace a version's document with one differing only in its lifecycle block,
         atomically with the event and audit record. Raises ``VersionNotFound``. The caller
         guarantees the digest is unchanged."""
+        changes = {"document": bytes(document), "deprecated": deprecated}
+        return await self._update_version(name, version, normalize_event(event), normalize_audit(audit), changes)
 
-    @abstractmethod
     async def set_withdrawn(
         self, name: str, version: str, withdrawn: bool, event: Event, audit: AuditRecord
     ) -> StoredVersion:
         """Withdraw or restore a version atomically with its event and audit record.
         Raises ``VersionNotFound``."""
+        changes = {"withdrawn": withdrawn}
+        return await self._update_version(name, version, normalize_event(event), normalize_audit(audit), changes)
+
+    @abstractmethod
+    async def _update_version(
+        self, name: str, version: str, event: Event, audit: AuditRecord, changes: dict[str, Any]
+    ) -> StoredVersion:
+        """What ``set_lifecycle`` and ``set_withdrawn`` share: the stored version with
+        ``changes`` (``StoredVersion`` fields) and ``updated_at = event.time``, written
+        atomically with ``event`` and ``audit`` (both already normalized to UTC). Raises
+        ``VersionNotFound``."""
 
     # -- events and audit ------------------------------------------------------------------
 
-    @abstractmethod
     async def append(self, event: Event | None, audit: AuditRecord | None) -> tuple[Event | None, AuditRecord | None]:
         """Record an event and/or an audit record that change no version (rejections,
         sync results), atomically. Returns them as stored (sequence, id assigned)."""
+        if event is None and audit is None:
+            return None, None
+        return await self._append(
+            normalize_event(event) if event is not None else None,
+            normalize_audit(audit) if audit is not None else None,
+        )
+
+    @abstractmethod
+    async def _append(self, event: Event | None, audit: AuditRecord | None) -> tuple[Event | None, AuditRecord | None]:
+        """``append``'s write: at least one of ``event`` and ``audit`` is given, both
+        already normalized to UTC."""
 
     @abstractmethod
     async def read_events(self, after: int, limit: int = 1000) -> list[Event]:

@@ -133,6 +133,7 @@ from nestor_catalog_core.models import (
 )
 from nestor_catalog_core.storage._common import (
     LeaseRow,
+    ThreadedStore,
     acquired_lease,
     audit_id,
     audit_range,
@@ -415,7 +416,7 @@ class _Open:
 # -- the store -----------------------------------------------------------------------------
 
 
-class DynamoDBStore(ComponentStore):
+class DynamoDBStore(ThreadedStore, ComponentStore):
     """A ``ComponentStore`` in one DynamoDB table (see the module docstring for the layout,
     the guarantees and the costs)."""
 
@@ -469,6 +470,7 @@ class DynamoDBStore(ComponentStore):
             raise ConfigError(f"dynamodb URIs name only a table (dynamodb://<table>?region=...), got {uri!r}")
         if not netloc:
             raise ConfigError(f"dynamodb URI {uri!r} names no table: use dynamodb://<table>?region=...")
+        clock = options.pop("clock", utcnow)
         merged: dict[str, Any] = {**query, **options}
         unknown = set(merged) - _OPTIONS
         if unknown:
@@ -491,6 +493,7 @@ class DynamoDBStore(ComponentStore):
             max_write_attempts=_parse_int(
                 "max_write_attempts", merged.get("max_write_attempts", DEFAULT_MAX_WRITE_ATTEMPTS), 1
             ),
+            clock=clock,
         )
 
     def __repr__(self) -> str:
@@ -712,14 +715,8 @@ class DynamoDBStore(ComponentStore):
             )
         return self._state
 
-    async def _submit(self, executor: ThreadPoolExecutor, call: Callable[[], T]) -> T:
-        try:
-            future = asyncio.get_running_loop().run_in_executor(executor, call)
-        except RuntimeError as exc:
-            raise StorageUnavailable(
-                f"DynamoDB store {self.table_name} is closed", details={"table": self.table_name}
-            ) from exc
-        return await future
+    def _closed_error(self) -> StorageUnavailable:
+        return StorageUnavailable(f"DynamoDB store {self.table_name} is closed", details={"table": self.table_name})
 
     async def _read(self, work: Callable[[DynamoDBClient], T]) -> T:
         """Run ``work`` on a reader thread (reads and writes that do not move the counters)."""
@@ -1020,21 +1017,9 @@ class DynamoDBStore(ComponentStore):
         )
         return [version_of(item) for item in items]
 
-    async def set_lifecycle(
-        self, name: str, version: str, document: bytes, deprecated: bool, event: Event, audit: AuditRecord
-    ) -> StoredVersion:
-        return await self._update_version(name, version, event, audit, document=bytes(document), deprecated=deprecated)
-
-    async def set_withdrawn(
-        self, name: str, version: str, withdrawn: bool, event: Event, audit: AuditRecord
-    ) -> StoredVersion:
-        return await self._update_version(name, version, event, audit, withdrawn=withdrawn)
-
     async def _update_version(
-        self, name: str, version: str, event: Event, audit: AuditRecord, **changes: Any
+        self, name: str, version: str, event: Event, audit: AuditRecord, changes: dict[str, Any]
     ) -> StoredVersion:
-        event, audit = normalize_event(event), normalize_audit(audit)
-
         def plan_for(client: DynamoDBClient, meta: Meta) -> _Plan[StoredVersion]:
             item = self._get(client, version_key(name, version))
             if item is None:
@@ -1061,12 +1046,7 @@ class DynamoDBStore(ComponentStore):
 
     # -- events and audit ------------------------------------------------------------------
 
-    async def append(self, event: Event | None, audit: AuditRecord | None) -> tuple[Event | None, AuditRecord | None]:
-        if event is None and audit is None:
-            return None, None
-        event = normalize_event(event) if event is not None else None
-        audit = normalize_audit(audit) if audit is not None else None
-
+    async def _append(self, event: Event | None, audit: AuditRecord | None) -> tuple[Event | None, AuditRecord | None]:
         def plan_for(meta: Meta) -> _Plan[tuple[Event | None, AuditRecord | None]]:
             items, after, stored_event, stored_audit, counter = self._log_items(meta, event, audit)
             return _Plan(

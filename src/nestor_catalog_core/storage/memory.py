@@ -121,10 +121,11 @@ class MemoryStore(ComponentStore):
         netloc, path, query = split_uri(uri, cls.scheme)
         if path not in ("", "/"):
             raise ConfigError(f"memory:// URIs take only a name (memory://<name>), got {uri!r}")
+        clock = options.pop("clock", utcnow)
         unknown = set(query) | set(options)
         if unknown:
             raise unknown_options_error(cls.scheme, unknown, set())
-        return cls(name=netloc)
+        return cls(name=netloc, clock=clock)
 
     def __repr__(self) -> str:
         return f"MemoryStore(name={self.name!r}, open={self._open})"
@@ -207,20 +208,9 @@ class MemoryStore(ComponentStore):
             self._check_open()
             return self._owners.get(name)
 
-    async def set_lifecycle(
-        self, name: str, version: str, document: bytes, deprecated: bool, event: Event, audit: AuditRecord
+    async def _update_version(
+        self, name: str, version: str, event: Event, audit: AuditRecord, changes: dict[str, Any]
     ) -> StoredVersion:
-        return self._update_version(name, version, event, audit, document=bytes(document), deprecated=deprecated)
-
-    async def set_withdrawn(
-        self, name: str, version: str, withdrawn: bool, event: Event, audit: AuditRecord
-    ) -> StoredVersion:
-        return self._update_version(name, version, event, audit, withdrawn=withdrawn)
-
-    def _update_version(
-        self, name: str, version: str, event: Event, audit: AuditRecord, **changes: Any
-    ) -> StoredVersion:
-        event, audit = normalize_event(event), normalize_audit(audit)
         event_data = dump_json(event.data, "Event.data")
         with self._lock:
             self._check_open()
@@ -237,11 +227,7 @@ class MemoryStore(ComponentStore):
 
     # -- events and audit ------------------------------------------------------------------
 
-    async def append(self, event: Event | None, audit: AuditRecord | None) -> tuple[Event | None, AuditRecord | None]:
-        if event is None and audit is None:
-            return None, None
-        event = normalize_event(event) if event is not None else None
-        audit = normalize_audit(audit) if audit is not None else None
+    async def _append(self, event: Event | None, audit: AuditRecord | None) -> tuple[Event | None, AuditRecord | None]:
         event_data = dump_json(event.data, "Event.data") if event is not None else ""
         with self._lock:
             self._check_open()

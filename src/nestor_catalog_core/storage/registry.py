@@ -120,7 +120,9 @@ def open_store(uri: str, **options: Any) -> ComponentStore:
 
     ``memory://[name]``, ``sqlite:///relative.db``, ``sqlite:////absolute.db``,
     ``dynamodb://table?region=...``; query options and ``options`` (which win) are passed
-    to the adapter. Raises ``ConfigError`` for a malformed URI, an unknown scheme (the
+    to the adapter; the built-in adapters also take ``clock`` (a function returning an aware
+    ``datetime``, the time of lease decisions: tests pass a fake one instead of sleeping).
+    Raises ``ConfigError`` for a malformed URI, an unknown scheme (the
     message lists the valid ones), a bad option or a missing optional dependency.
     """
     return default_registry.open(uri, **options)

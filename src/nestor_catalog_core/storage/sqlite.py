@@ -63,6 +63,7 @@ from nestor_catalog_core.models import (
 )
 from nestor_catalog_core.storage._common import (
     LeaseRow,
+    ThreadedStore,
     acquired_lease,
     audit_id,
     audit_range,
@@ -392,7 +393,7 @@ class _Executors:
     reader: ThreadPoolExecutor
 
 
-class SQLiteStore(ComponentStore):
+class SQLiteStore(ThreadedStore, ComponentStore):
     """A ``ComponentStore`` in one SQLite file (see the module docstring for guarantees)."""
 
     scheme: ClassVar[str] = "sqlite"
@@ -421,6 +422,7 @@ class SQLiteStore(ComponentStore):
     @classmethod
     def from_uri(cls, uri: str, **options: Any) -> Self:
         netloc, path, query = split_uri(uri, cls.scheme)
+        clock = options.pop("clock", utcnow)
         merged: dict[str, Any] = {**query, **options}
         unknown = set(merged) - _OPTIONS
         if unknown:
@@ -429,6 +431,7 @@ class SQLiteStore(ComponentStore):
             _path_from_uri(uri, netloc, path),
             synchronous=_parse_synchronous(merged.get("synchronous", "normal")),
             busy_timeout=_parse_busy_timeout(merged.get("busy_timeout", DEFAULT_BUSY_TIMEOUT_MS)),
+            clock=clock,
         )
 
     def __repr__(self) -> str:
@@ -566,17 +569,13 @@ class SQLiteStore(ComponentStore):
             raise StorageUnavailable(f"SQLite store {self.path} is not open", details={"path": str(self.path)})
         return self._executors
 
+    def _closed_error(self) -> StorageUnavailable:
+        return StorageUnavailable(f"SQLite store {self.path} is closed", details={"path": str(self.path)})
+
     def _connection(self, conn: sqlite3.Connection | None) -> sqlite3.Connection:
         if conn is None:
-            raise StorageUnavailable(f"SQLite store {self.path} is closed", details={"path": str(self.path)})
+            raise self._closed_error()
         return conn
-
-    async def _submit(self, executor: ThreadPoolExecutor, call: Callable[[], T]) -> T:
-        try:
-            future = asyncio.get_running_loop().run_in_executor(executor, call)
-        except RuntimeError as exc:
-            raise StorageUnavailable(f"SQLite store {self.path} is closed", details={"path": str(self.path)}) from exc
-        return await future
 
     async def _write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction on the writer thread; any
@@ -745,21 +744,9 @@ class SQLiteStore(ComponentStore):
         row = await self._read(lambda conn: conn.execute("SELECT owner FROM owners WHERE name = ?", (name,)).fetchone())
         return row[0] if row is not None else None
 
-    async def set_lifecycle(
-        self, name: str, version: str, document: bytes, deprecated: bool, event: Event, audit: AuditRecord
-    ) -> StoredVersion:
-        return await self._update_version(name, version, event, audit, document=bytes(document), deprecated=deprecated)
-
-    async def set_withdrawn(
-        self, name: str, version: str, withdrawn: bool, event: Event, audit: AuditRecord
-    ) -> StoredVersion:
-        return await self._update_version(name, version, event, audit, withdrawn=withdrawn)
-
     async def _update_version(
-        self, name: str, version: str, event: Event, audit: AuditRecord, **changes: Any
+        self, name: str, version: str, event: Event, audit: AuditRecord, changes: dict[str, Any]
     ) -> StoredVersion:
-        event, audit = normalize_event(event), normalize_audit(audit)
-
         def work(conn: sqlite3.Connection) -> StoredVersion:
             row = conn.execute(f"{_SELECT_VERSION} WHERE name = ? AND version = ?", (name, version)).fetchone()
             if row is None:
@@ -786,12 +773,7 @@ class SQLiteStore(ComponentStore):
 
     # -- events and audit ------------------------------------------------------------------
 
-    async def append(self, event: Event | None, audit: AuditRecord | None) -> tuple[Event | None, AuditRecord | None]:
-        if event is None and audit is None:
-            return None, None
-        event = normalize_event(event) if event is not None else None
-        audit = normalize_audit(audit) if audit is not None else None
-
+    async def _append(self, event: Event | None, audit: AuditRecord | None) -> tuple[Event | None, AuditRecord | None]:
         def work(conn: sqlite3.Connection) -> tuple[Event | None, AuditRecord | None]:
             sequence, counter = self._next_counters(conn, event=event is not None, audit=audit is not None)
             stored_event = self._insert_event(conn, event, sequence) if event is not None else None

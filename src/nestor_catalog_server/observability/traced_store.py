@@ -81,21 +81,20 @@ class TracedStore(ComponentStore):
     async def get_owner(self, name: str) -> str | None:
         return await self._call("get_owner", self.inner.get_owner(name), resource=name)
 
-    async def set_lifecycle(
-        self, name: str, version: str, document: bytes, deprecated: bool, event: Event, audit: AuditRecord
+    async def _update_version(
+        self, name: str, version: str, event: Event, audit: AuditRecord, changes: dict[str, Any]
     ) -> StoredVersion:
-        call = self.inner.set_lifecycle(name, version, document, deprecated, event, audit)
+        """``set_lifecycle`` and ``set_withdrawn`` arrive here (ComponentStore's template);
+        each goes on to the inner store's method of the same name, in a span named after it."""
+        if "withdrawn" in changes:
+            call = self.inner.set_withdrawn(name, version, changes["withdrawn"], event, audit)
+            return await self._call("set_withdrawn", call, resource=name, version=version)
+        call = self.inner.set_lifecycle(name, version, changes["document"], changes["deprecated"], event, audit)
         return await self._call("set_lifecycle", call, resource=name, version=version)
-
-    async def set_withdrawn(
-        self, name: str, version: str, withdrawn: bool, event: Event, audit: AuditRecord
-    ) -> StoredVersion:
-        call = self.inner.set_withdrawn(name, version, withdrawn, event, audit)
-        return await self._call("set_withdrawn", call, resource=name, version=version)
 
     # -- events and audit -------------------------------------------------------------------
 
-    async def append(self, event: Event | None, audit: AuditRecord | None) -> tuple[Event | None, AuditRecord | None]:
+    async def _append(self, event: Event | None, audit: AuditRecord | None) -> tuple[Event | None, AuditRecord | None]:
         return await self._call("append", self.inner.append(event, audit))
 
     async def read_events(self, after: int, limit: int = 1000) -> list[Event]:

@@ -2,7 +2,8 @@
 
 Every test in ``test_conformance.py`` takes the ``store`` fixture (an opened store) and,
 when it needs to close and reopen, the ``store_factory`` fixture. Adding an adapter is one
-more ``StoreFactory`` in ``FACTORIES``. DynamoDB runs against ``moto_server`` over HTTP
+more ``StoreFactory`` in ``FACTORIES``. Every store runs on the test's ``clock`` (a
+``ManualClock``): lease tests advance it instead of sleeping. DynamoDB runs against ``moto_server`` over HTTP
 (``moto_endpoint``, one server per session), a new table per store.
 """
 
@@ -17,6 +18,7 @@ import boto3
 import pytest
 
 from nestor_catalog_core.storage import ComponentStore, open_store
+from tests.support.clock import ManualClock
 from tests.support.moto import REGION, moto_or_skip, unique_table_name
 
 
@@ -43,7 +45,8 @@ class StoreFactory(Protocol):
 
 
 class _Tracking:
-    def __init__(self) -> None:
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock = clock
         self.stores: list[ComponentStore] = []
 
     def track(self, store: ComponentStore) -> ComponentStore:
@@ -59,7 +62,7 @@ class MemoryFactory(_Tracking):
     durable = False
 
     async def create(self) -> ComponentStore:
-        store = open_store("memory://conformance")
+        store = open_store("memory://conformance", clock=self.clock)
         await store.open()
         return self.track(store)
 
@@ -72,8 +75,8 @@ class MemoryFactory(_Tracking):
 class SQLiteFactory(_Tracking):
     durable = True
 
-    def __init__(self, directory: Path) -> None:
-        super().__init__()
+    def __init__(self, clock: ManualClock, directory: Path) -> None:
+        super().__init__(clock)
         self.directory = directory
         self.created = 0
 
@@ -88,7 +91,7 @@ class SQLiteFactory(_Tracking):
         return await self._open(path)
 
     async def _open(self, path: Path) -> ComponentStore:
-        store = open_store(f"sqlite:///{path}")
+        store = open_store(f"sqlite:///{path}", clock=self.clock)
         await store.open()
         return self.track(store)
 
@@ -98,8 +101,8 @@ class DynamoDBFactory(_Tracking):
 
     durable = True
 
-    def __init__(self, endpoint: str) -> None:
-        super().__init__()
+    def __init__(self, clock: ManualClock, endpoint: str) -> None:
+        super().__init__(clock)
         self.endpoint = endpoint
         self.tables: list[str] = []
 
@@ -109,7 +112,7 @@ class DynamoDBFactory(_Tracking):
     async def create(self) -> ComponentStore:
         table = unique_table_name()
         self.tables.append(table)
-        store = open_store(self.uri(table), create_table=True)
+        store = open_store(self.uri(table), create_table=True, clock=self.clock)
         await store.open()
         return self.track(store)
 
@@ -117,7 +120,7 @@ class DynamoDBFactory(_Tracking):
         await store.close()
         table = getattr(store, "table_name", None)
         assert isinstance(table, str)
-        reopened = open_store(self.uri(table))
+        reopened = open_store(self.uri(table), clock=self.clock)
         await reopened.open()
         return self.track(reopened)
 
@@ -136,16 +139,24 @@ def moto_endpoint() -> Iterator[str]:
         yield server.endpoint
 
 
-FACTORIES: dict[str, Callable[[pytest.FixtureRequest, Path], StoreFactory]] = {
-    "memory": lambda _request, _tmp: MemoryFactory(),
-    "sqlite": lambda _request, tmp: SQLiteFactory(tmp),
-    "dynamodb": lambda request, _tmp: DynamoDBFactory(request.getfixturevalue("moto_endpoint")),
+FACTORIES: dict[str, Callable[[pytest.FixtureRequest, ManualClock, Path], StoreFactory]] = {
+    "memory": lambda _request, clock, _tmp: MemoryFactory(clock),
+    "sqlite": lambda _request, clock, tmp: SQLiteFactory(clock, tmp),
+    "dynamodb": lambda request, clock, _tmp: DynamoDBFactory(clock, request.getfixturevalue("moto_endpoint")),
 }
 
 
+@pytest.fixture
+def clock() -> ManualClock:
+    """The time every store of the test reads (``ManualClock.advance`` moves it)."""
+    return ManualClock()
+
+
 @pytest.fixture(params=sorted(FACTORIES))
-async def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreFactory]:
-    factory = FACTORIES[request.param](request, tmp_path)
+async def store_factory(
+    request: pytest.FixtureRequest, clock: ManualClock, tmp_path: Path
+) -> AsyncIterator[StoreFactory]:
+    factory = FACTORIES[request.param](request, clock, tmp_path)
     yield factory
     await factory.aclose()
 

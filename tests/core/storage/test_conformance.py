@@ -33,6 +33,7 @@ from tests.core.storage.builders import (
     version_event,
 )
 from tests.core.storage.conftest import StoreFactory
+from tests.support.clock import ManualClock
 
 
 async def _all_events(store: ComponentStore) -> list[int]:
@@ -666,8 +667,8 @@ LONG = timedelta(minutes=5)
 SHORT = timedelta(milliseconds=20)
 
 
-async def _expire(ttl: timedelta = SHORT) -> None:
-    await asyncio.sleep(ttl.total_seconds() * 3)
+def _expire(clock: ManualClock, ttl: timedelta = SHORT) -> None:
+    clock.advance(ttl * 3)
 
 
 async def test_lease_is_exclusive_until_released(store: ComponentStore) -> None:
@@ -711,10 +712,12 @@ async def test_renew_extends_only_for_the_holder(store: ComponentStore) -> None:
     assert await store.get_lease("git-sync") == renewed
 
 
-async def test_expired_lease_passes_to_another_holder_with_a_higher_token(store: ComponentStore) -> None:
+async def test_expired_lease_passes_to_another_holder_with_a_higher_token(
+    store: ComponentStore, clock: ManualClock
+) -> None:
     lease = await store.acquire_lease("git-sync", "replica-a", SHORT)
     assert lease is not None
-    await _expire()
+    _expire(clock)
     assert await store.get_lease("git-sync") is None
     assert await store.renew_lease("git-sync", "replica-a", LONG) is None
 
@@ -727,7 +730,7 @@ async def test_expired_lease_passes_to_another_holder_with_a_higher_token(store:
     assert await store.get_lease("git-sync") == taken
 
 
-async def test_fencing_token_grows_on_every_acquisition(store: ComponentStore) -> None:
+async def test_fencing_token_grows_on_every_acquisition(store: ComponentStore, clock: ManualClock) -> None:
     tokens = []
     for holder in ("a", "b", "a", "a"):
         lease = await store.acquire_lease("git-sync", holder, LONG)
@@ -737,7 +740,7 @@ async def test_fencing_token_grows_on_every_acquisition(store: ComponentStore) -
     expired = await store.acquire_lease("git-sync", "a", SHORT)
     assert expired is not None
     tokens.append(expired.token)
-    await _expire()
+    _expire(clock)
     reacquired = await store.acquire_lease("git-sync", "a", LONG)
     assert reacquired is not None
     tokens.append(reacquired.token)
