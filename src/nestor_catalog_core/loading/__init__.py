@@ -20,6 +20,7 @@ from nestor_catalog_core.loading._documents import (
     Position,
 )
 from nestor_catalog_core.loading._files import (
+    DEFINITION_GLOBS,
     DEFINITION_SUFFIXES,
     IGNORE_FILE,
     IgnoreRules,
@@ -31,6 +32,7 @@ from nestor_catalog_core.loading._json import decode_json
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
+    "DEFINITION_GLOBS",
     "DEFINITION_SUFFIXES",
     "IGNORE_FILE",
     "IgnoreRules",

@@ -27,9 +27,13 @@ from typing import BinaryIO, Final
 from nestor_catalog_core.loading._bytes import DEFAULT_OPTIONS, load_bytes
 from nestor_catalog_core.loading._documents import LoadOptions, LoadResult, load_finding
 
-__all__ = ["DEFINITION_SUFFIXES", "IGNORE_FILE", "discover", "iter_load", "load_file"]
+__all__ = ["DEFINITION_GLOBS", "DEFINITION_SUFFIXES", "IGNORE_FILE", "discover", "iter_load", "load_file"]
 
-DEFINITION_SUFFIXES: Final = frozenset({".yaml", ".yml", ".json"})
+_SUFFIXES: Final = (".yaml", ".yml", ".json")
+#: The file endings read as definitions (compared lower-cased).
+DEFINITION_SUFFIXES: Final = frozenset(_SUFFIXES)
+#: The same as globs below a directory: what a sync source includes when it names nothing.
+DEFINITION_GLOBS: Final = tuple(f"**/*{suffix}" for suffix in _SUFFIXES)
 IGNORE_FILE: Final = ".nestorignore"
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import typing
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
@@ -36,6 +37,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from nestor_catalog_core import ConfigError
+from nestor_catalog_core.loading import DEFINITION_GLOBS
 from nestor_catalog_core.models import NAME_PATTERN
 from nestor_catalog_core.storage import SYNCHRONOUS_MODES, available_schemes, open_store
 from nestor_catalog_server.config._paths import ConfigPath, ExistingDirectory, ReadableFile
@@ -71,24 +73,9 @@ __all__ = [
 ]
 
 #: Globs (relative to a source's ``path``) a source reads when it names none.
-DEFAULT_INCLUDE: Final = ("**/*.yaml", "**/*.yml", "**/*.json")
+DEFAULT_INCLUDE: Final = DEFINITION_GLOBS
 
 #: JWS algorithms ``auth.algorithms`` may list. ``none`` is deliberately absent.
-JWT_ALGORITHMS: Final = (
-    "HS256",
-    "HS384",
-    "HS512",
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
 JwtAlgorithm = Literal[
     "HS256",
     "HS384",
@@ -104,6 +91,7 @@ JwtAlgorithm = Literal[
     "ES512",
     "EdDSA",
 ]
+JWT_ALGORITHMS: Final[tuple[str, ...]] = typing.get_args(JwtAlgorithm)
 _HMAC_ALGORITHMS: Final = frozenset({"HS256", "HS384", "HS512"})
 _MIN_HMAC_SECRET_BYTES: Final = 32
 _MIN_CLUSTER_SECRET_BYTES: Final = 16

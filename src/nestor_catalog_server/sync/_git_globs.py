@@ -21,10 +21,11 @@ import re
 from collections.abc import Sequence
 
 from nestor_catalog_core import ConfigError
+from nestor_catalog_core.loading import DEFINITION_GLOBS
 
 __all__ = ["DEFAULT_INCLUDE", "PathFilter", "glob_to_regex"]
 
-DEFAULT_INCLUDE: tuple[str, ...] = ("**/*.yaml", "**/*.yml", "**/*.json")
+DEFAULT_INCLUDE: tuple[str, ...] = DEFINITION_GLOBS
 
 _ANY_FOLDERS = "(?:[^/]*/)*"
 _CLASS_ESCAPES = frozenset("\\[]&~|^")

@@ -96,6 +96,7 @@ def test_examples_round_trip_through_json_and_yaml(path: Path) -> None:
 def test_public_surfaces_are_exactly_the_documented_names() -> None:
     assert sorted(loading_package.__all__) == [
         "DEFAULT_MAX_FILE_SIZE",
+        "DEFINITION_GLOBS",
         "DEFINITION_SUFFIXES",
         "IGNORE_FILE",
         "IgnoreRules",
