@@ -7,12 +7,12 @@ forwarded to the leader (received by ``api.internal``), and ``ScaleOut``, which 
 Needs the ``redis`` extra when ``cache.type`` is redis.
 """
 
-from nestor_catalog_server.scaleout._link import RedisLink
+from nestor_catalog_server.scaleout._redis_link import RedisLink
 from nestor_catalog_server.scaleout.cache import ReadThroughCache
 from nestor_catalog_server.scaleout.cluster_sync import ClusterSync, Trigger, TriggerForwarder
 from nestor_catalog_server.scaleout.leadership import LeaderElector, LeaderInfo, default_replica_id
 from nestor_catalog_server.scaleout.redis_bus import RedisEventBus
-from nestor_catalog_server.scaleout.runtime import LEADER_COMPONENT, REDIS_COMPONENT, ScaleOut, advertise_url
+from nestor_catalog_server.scaleout.scale_out import LEADER_COMPONENT, REDIS_COMPONENT, ScaleOut, advertise_url
 
 __all__ = [
     "LEADER_COMPONENT",

@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from nestor_catalog_core import AuditPage, AuditQuery, Catalog, CatalogEntry, StoredVersion
 from nestor_catalog_core.models import AuditRecord, Event, format_time
-from nestor_catalog_server.scaleout._link import RedisLink
+from nestor_catalog_server.scaleout._redis_link import RedisLink
 
 __all__ = ["MAX_REMEMBERED_MISSES", "MISS_TTL", "ReadThroughCache"]
 

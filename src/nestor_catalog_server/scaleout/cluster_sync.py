@@ -44,7 +44,7 @@ import httpx
 
 from nestor_catalog_core import Catalog, CatalogError, Event, EventType, SourceKind, SourceNotFound, SyncState
 from nestor_catalog_core.models import format_time, utcnow
-from nestor_catalog_server.scaleout._link import RedisLink
+from nestor_catalog_server.scaleout._redis_link import RedisLink
 from nestor_catalog_server.scaleout._tasks import raise_if_cancelling, stop_tasks
 from nestor_catalog_server.scaleout.leadership import LeaderInfo
 from nestor_catalog_server.sync import SourceStatus, SyncManager, WebhookDelivery, WebhookGate, sign_payload

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 from nestor_catalog_core import Catalog, CatalogError, StreamReset
 from nestor_catalog_core.models import Event, format_time, utcnow
-from nestor_catalog_server.scaleout._link import RedisLink
+from nestor_catalog_server.scaleout._redis_link import RedisLink
 from nestor_catalog_server.scaleout._tasks import raise_if_cancelling, stop_tasks
 
 if TYPE_CHECKING:

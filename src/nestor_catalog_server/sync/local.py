@@ -35,9 +35,8 @@ from nestor_catalog_core import Catalog, LoadOptions, LoadResult, Source, Source
 from nestor_catalog_core.loading import DEFINITION_SUFFIXES, IGNORE_FILE
 from nestor_catalog_core.models import utcnow
 from nestor_catalog_server.config import DirectoryConfig
-from nestor_catalog_server.sync._apply import ChangeApplier
-from nestor_catalog_server.sync._git_globs import PathFilter
-from nestor_catalog_server.sync._git_tree import Snapshot, compare
+from nestor_catalog_server.sync._change_applier import ChangeApplier
+from nestor_catalog_server.sync.git import PathFilter, Snapshot, compare
 from nestor_catalog_server.sync.source import SyncSource
 from nestor_catalog_server.sync.status import SourceStatus, SyncOutcome, SyncReport
 

@@ -69,7 +69,7 @@ from nestor_catalog_server.observability.metrics import Metrics
 from nestor_catalog_server.observability.otel import Tracing
 from nestor_catalog_server.observability.otel import trace_id_of as otel_trace_id
 from nestor_catalog_server.observability.tracing import trace_context
-from nestor_catalog_server.sync._apply import ChangeApplier
+from nestor_catalog_server.sync._change_applier import ChangeApplier
 from nestor_catalog_server.sync.local import LocalSource
 from nestor_catalog_server.sync.source import GitSource, SyncSource
 from nestor_catalog_server.sync.status import SourceStatus, SyncReport

@@ -48,9 +48,22 @@ from nestor_catalog_core import (
 )
 from nestor_catalog_core.models import utcnow
 from nestor_catalog_server.config import RepositoryConfig
-from nestor_catalog_server.sync._apply import AppliedChanges, ChangeApplier, FileRecord, decode_files, encode_files
-from nestor_catalog_server.sync._git_transport import redact_url
-from nestor_catalog_server.sync.git import CommitInfo, FetchResult, GitAuth, GitMirror, RemoteSpec, TreeDiff
+from nestor_catalog_server.sync._change_applier import (
+    AppliedChanges,
+    ChangeApplier,
+    FileRecord,
+    decode_files,
+    encode_files,
+)
+from nestor_catalog_server.sync.git import (
+    CommitInfo,
+    FetchResult,
+    GitAuth,
+    GitMirror,
+    RemoteSpec,
+    TreeDiff,
+    redact_url,
+)
 from nestor_catalog_server.sync.status import SourceStatus, SyncOutcome, SyncReport
 
 __all__ = ["ATTRIBUTION_DEPTH", "GitSource", "StoredState", "SyncSource", "remote_spec"]

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nestor_catalog_core import ConfigError, PayloadTooLarge, SyncError
-from nestor_catalog_server.sync._git_globs import PathFilter, glob_to_regex
-from nestor_catalog_server.sync._git_transport import BatchSSHVendor, parse_remote, redact_url
 from nestor_catalog_server.sync.git import GitAuth, GitMirror, RemoteSpec, SkippedEntry, TreeDiff
+from nestor_catalog_server.sync.git._globs import PathFilter, glob_to_regex
+from nestor_catalog_server.sync.git._transport import BatchSSHVendor, parse_remote, redact_url
 from tests.server.sync.conftest import FORBIDDEN_REPO, HTTP_TOKEN, MirrorFactory
 from tests.support.git import GitRepo, ServedRepo, free_port, git, init_bare
 

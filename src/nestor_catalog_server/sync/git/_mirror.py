@@ -1,28 +1,5 @@
-"""The git layer of sync: a bare mirror per repository, fetched with dulwich, and the tree
-snapshots and diffs that tell the sync which definition files to load, withdraw or move.
-
-It knows nothing about the catalog. A sync orchestrator uses it like this::
-
-    mirror = GitMirror(spec, data_dir / "mirrors" / f"{spec.name}.git")
-    result = mirror.fetch()                      # blocking: run it in a worker thread
-    if result.head is not None and result.head != state.last_commit:
-        if state.last_commit and mirror.has_commit(state.last_commit):
-            diff = mirror.diff_commits(state.last_commit, result.head)   # O(change)
-        else:
-            diff = mirror.diff(stored_files, result.head)                # fresh mirror, force-push
-        for path in diff.added + diff.modified:
-            data = mirror.read_blob(diff.blobs[path], max_size=limit)
-        stored_files = diff.apply(stored_files)
-
-``diff_commits`` is only equivalent to ``diff`` when the stored snapshot was taken at the old
-commit with the same ``path``/globs; after a configuration change use ``diff``.
-
-Every method is synchronous and thread-safe. Fetches of one mirror never overlap, across
-threads and processes (an ``flock`` on ``<mirror_dir>.lock``); reads run beside a fetch.
-Failures are ``SyncError`` with ``details['reason']`` in ``auth_failed``, ``unreachable``,
-``timeout``, ``not_found``, ``branch_missing``, ``busy``, ``server_error``, ``protocol``,
-``failed``; a blob over ``max_size`` is ``PayloadTooLarge``.
-"""
+"""``GitMirror``: a bare mirror of one repository, fetched with dulwich, and the snapshots
+and diffs of its trees (see the package docstring)."""
 
 from __future__ import annotations
 
@@ -47,9 +24,9 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from nestor_catalog_core import CatalogError, PayloadTooLarge, SyncError
-from nestor_catalog_server.sync._git_transport import open_client, to_sync_error
-from nestor_catalog_server.sync._git_tree import Scope, Snapshot, changed_files, compare, scan
-from nestor_catalog_server.sync._git_types import (
+from nestor_catalog_server.sync.git._transport import open_client, to_sync_error
+from nestor_catalog_server.sync.git._tree import Scope, Snapshot, changed_files, compare, scan
+from nestor_catalog_server.sync.git._types import (
     CommitInfo,
     FetchResult,
     GitAuth,
@@ -60,7 +37,7 @@ from nestor_catalog_server.sync._git_types import (
 
 __all__ = ["CommitInfo", "FetchResult", "GitAuth", "GitMirror", "RemoteSpec", "SkippedEntry", "TreeDiff"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("nestor_catalog_server.sync.git")  # the package, as before the split
 
 _SNAPSHOT_CACHE_SIZE = 4
 _TYPE_NAMES = {cls.type_num: cls.type_name.decode("ascii") for cls in (Blob, Commit, Tree, Tag)}

@@ -59,7 +59,7 @@ from nestor_catalog_core.validation import validate_document
 from nestor_catalog_core.versions import compare, version_key
 from nestor_catalog_server.config.models import WithdrawGuardConfig
 from nestor_catalog_server.observability.otel import Tracing
-from nestor_catalog_server.sync._git_types import TreeDiff
+from nestor_catalog_server.sync.git import TreeDiff
 from nestor_catalog_server.sync.status import SyncCounts
 
 __all__ = [

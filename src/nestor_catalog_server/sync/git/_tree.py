@@ -19,8 +19,8 @@ from dulwich.diff_tree import tree_changes
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import S_ISGITLINK, ObjectID, Tree, TreeEntry
 
-from nestor_catalog_server.sync._git_globs import PathFilter
-from nestor_catalog_server.sync._git_types import SkippedEntry, TreeDiff
+from nestor_catalog_server.sync.git._globs import PathFilter
+from nestor_catalog_server.sync.git._types import SkippedEntry, TreeDiff
 
 __all__ = ["Scope", "Snapshot", "changed_files", "compare", "locate", "scan"]
 

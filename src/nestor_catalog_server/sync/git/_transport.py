@@ -40,7 +40,7 @@ from dulwich.protocol import DEFAULT_GIT_PROTOCOL_VERSION_FETCH, Protocol
 from nestor_catalog_core import ConfigError, SyncError
 
 if TYPE_CHECKING:
-    from nestor_catalog_server.sync._git_types import GitAuth, RemoteSpec
+    from nestor_catalog_server.sync.git._types import GitAuth, RemoteSpec
 
 __all__ = [
     "DEFAULT_TOKEN_USERNAME",

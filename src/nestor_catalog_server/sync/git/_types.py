@@ -11,7 +11,7 @@ from typing import Any
 from dulwich.refs import Ref, check_ref_format
 
 from nestor_catalog_core import ConfigError
-from nestor_catalog_server.sync._git_globs import DEFAULT_INCLUDE, PathFilter
+from nestor_catalog_server.sync.git._globs import DEFAULT_INCLUDE, PathFilter
 
 __all__ = [
     "CommitInfo",

@@ -28,7 +28,7 @@ from typing import Any, Final
 from nestor_catalog_core import Catalog
 from nestor_catalog_server.config import ServiceConfig, Settings
 from nestor_catalog_server.scaleout._identity import LOCK_FILE, ReplicaLock
-from nestor_catalog_server.scaleout._link import RedisLink
+from nestor_catalog_server.scaleout._redis_link import RedisLink
 from nestor_catalog_server.scaleout._tasks import stop_tasks
 from nestor_catalog_server.scaleout.cache import ReadThroughCache
 from nestor_catalog_server.scaleout.cluster_sync import ClusterSync, TriggerForwarder
