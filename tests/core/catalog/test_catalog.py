@@ -292,16 +292,18 @@ async def test_subscribe_replays_then_streams_live_with_filters(catalog: Catalog
     await catalog.publish(_definition(_base(name="a-1")), source=GIT)
     await catalog.publish(_definition(_base(name="g-1", provider="gcp")), source=GIT)
     seen: list[Event] = []
+    replayed = asyncio.Event()
 
     async def consume() -> None:
         async for item in catalog.subscribe(since=0, provider="aws"):
             assert not isinstance(item, StreamReset)
             seen.append(item)
+            replayed.set()
             if len(seen) == 2:
                 return
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(replayed.wait(), 5)  # a-1 came from the log: what follows is live
     await catalog.publish(_definition(_base(name="a-2")), source=GIT)
     await asyncio.wait_for(task, 5)
     assert [(e.name, e.type) for e in seen] == [

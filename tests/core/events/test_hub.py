@@ -29,6 +29,31 @@ class FakeLog:
         return self.first
 
 
+class ObservedHub(EventHub):
+    """An ``EventHub`` that tells the test each time a stream has caught up and starts waiting
+    for newer events, so the test appends exactly then, without sleeping."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        super().__init__(capacity=capacity)
+        self.parks = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    async def wait_beyond(self, sequence: int) -> bool:
+        self.parks += 1
+        for times, waiter in self._waiters:
+            if self.parks >= times and not waiter.done():
+                waiter.set_result(None)
+        return await super().wait_beyond(sequence)
+
+    async def parked(self, times: int = 1) -> None:
+        """Return once streams have started waiting ``times`` times in all."""
+        if self.parks >= times:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((times, waiter))
+        await asyncio.wait_for(waiter, 2)
+
+
 async def _collect(stream: object, count: int) -> list[Event | StreamReset]:
     out: list[Event | StreamReset] = []
     async for item in stream:  # type: ignore[attr-defined]
@@ -39,13 +64,13 @@ async def _collect(stream: object, count: int) -> list[Event | StreamReset]:
 
 
 async def test_replay_from_ring_then_live() -> None:
-    hub = EventHub(capacity=100)
+    hub = ObservedHub(capacity=100)
     log = FakeLog([_event(i) for i in range(1, 6)])
     for e in log.events:
         hub.append(e)
     stream = hub.stream(since=2, event_filter=EventFilter(), read_events=log.read, first_sequence=log.first_sequence)
     task = asyncio.create_task(_collect(stream, 5))
-    await asyncio.sleep(0.01)
+    await hub.parked()  # 3, 4 and 5 replayed: now live
     hub.append(_event(6))
     hub.append(_event(7))
     got = await asyncio.wait_for(task, 2)
@@ -65,13 +90,13 @@ async def test_reads_storage_when_ring_does_not_reach_back() -> None:
 
 
 async def test_reset_when_older_than_retention() -> None:
-    hub = EventHub(capacity=3)
+    hub = ObservedHub(capacity=3)
     log = FakeLog([_event(i) for i in range(6, 11)], first=6)
     for e in log.events:
         hub.append(e)
     stream = hub.stream(since=2, event_filter=EventFilter(), read_events=log.read, first_sequence=log.first_sequence)
     task = asyncio.create_task(_collect(stream, 2))
-    await asyncio.sleep(0.01)
+    await hub.parked()
     hub.append(_event(11))
     got = await asyncio.wait_for(task, 2)
     assert got[0] == StreamReset(sequence=10, requested=2, first_available=6)
@@ -80,7 +105,7 @@ async def test_reset_when_older_than_retention() -> None:
 
 
 async def test_filter_and_close_ends_stream() -> None:
-    hub = EventHub()
+    hub = ObservedHub()
     log = FakeLog([])
     stream = hub.stream(
         since=None, event_filter=EventFilter(provider="gcp"), read_events=log.read, first_sequence=log.first_sequence
@@ -90,10 +115,10 @@ async def test_filter_and_close_ends_stream() -> None:
         return [e.sequence async for e in stream if isinstance(e, Event)]
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.01)
+    await hub.parked()  # "from now" is fixed when the stream starts
     hub.append(_event(1, "aws"))
     hub.append(_event(2, "gcp"))
-    await asyncio.sleep(0.01)
+    await hub.parked(2)  # both read, the stream waits again
     hub.close()
     assert await asyncio.wait_for(task, 2) == [2]
 
@@ -121,15 +146,15 @@ def test_recent_after_from_either_end_of_a_full_ring() -> None:
 
 
 async def test_gap_that_no_log_covers_resets_instead_of_spinning() -> None:
-    hub = EventHub(capacity=10)
+    hub = ObservedHub(capacity=10)
     log = FakeLog([])
     for seq in range(1, 4):
         hub.append(_event(seq))
     stream = hub.stream(since=None, event_filter=EventFilter(), read_events=log.read, first_sequence=log.first_sequence)
     task = asyncio.create_task(_collect(stream, 2))
-    await asyncio.sleep(0.01)
+    await hub.parked()
     hub.reset_head(50)  # a rebuilt model jumped ahead; nothing durable covers 4..50
-    await asyncio.sleep(0.01)
+    await hub.parked(2)  # the reset sent, the stream waits beyond 50
     hub.append(_event(51))
     got = await asyncio.wait_for(task, 2)
     assert got[0] == StreamReset(sequence=50, requested=3, first_available=51)
