@@ -216,10 +216,23 @@ class ImmutableVersionError(ConflictError):
 
 
 class IncompatibleChange(ConflictError):
-    """The declared version bump is smaller than the changes need; ``details['changes']``."""
+    """The declared version bump is smaller than the changes need; ``details['changes']``.
+    ``findings`` are the compatibility findings (with their lines when the document was
+    loaded from a file), for callers that report per file (sync) without comparing again."""
 
     code = "INCOMPATIBLE_CHANGE"
     default_message = "The changes need a larger version bump"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        findings: Sequence[Finding] = (),
+        details: Mapping[str, Any] | None = None,
+        trace_id: str | None = None,
+    ) -> None:
+        self.findings: list[Finding] = list(findings)
+        super().__init__(message, details=details, trace_id=trace_id)
 
 
 class OwnershipConflict(ConflictError):

@@ -18,12 +18,11 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Self
+from typing import Any, Literal, NoReturn, Self
 
 from nestor_catalog_core._exceptions import (
     CatalogError,
     ImmutableVersionError,
-    IncompatibleChange,
     InvalidRequest,
     OwnershipConflict,
     ReadOnly,
@@ -360,8 +359,8 @@ class Catalog(CatalogReader):
         if errors or validated.definition is None:
             meta = document.data.get("metadata", {}) if isinstance(document.data, dict) else {}
             meta = meta if isinstance(meta, dict) else {}
-            await self.record_rejection(
-                code=ValidationFailed.code,
+            await self._reject(
+                ValidationFailed(findings=errors, details={"file": document.file}),
                 message=f"{document.file}: {len(errors)} validation error(s)",
                 name=meta.get("name") if isinstance(meta.get("name"), str) else None,
                 version=meta.get("version") if isinstance(meta.get("version"), str) else None,
@@ -370,7 +369,6 @@ class Catalog(CatalogReader):
                 findings=validated.findings,
                 file=document.file,
             )
-            raise ValidationFailed(findings=errors, details={"file": document.file})
         return validated.definition, [f for f in validated.findings if not f.is_error]
 
     async def publish(
@@ -428,27 +426,14 @@ class Catalog(CatalogReader):
         validated: bool,
         locate: HasPositions | None = None,
     ) -> PublishResult | _Prepared:
-        """Every check that needs no write: policies, immutability and lifecycle against the
-        read model (which may write a lifecycle change or a restore at once), compatibility.
-        Returns the records of a new version to write, or the result when nothing new is
-        written; refusals are recorded and raised."""
+        """The steps before a new version's write, each recording and raising its refusal:
+        policies (unless ``validated``), then a version already published (``_republish``,
+        which is the one step that may write at once: a lifecycle change or a restore, whose
+        result is returned), then compatibility with the predecessor, then the records of
+        the new version to write."""
         name, version = definition.key
         if not validated:
-            policy = check_definition(definition, self._settings.validation)
-            errors = [f for f in policy if f.is_error]
-            if errors:
-                await self.record_rejection(
-                    code=ValidationFailed.code,
-                    message=f"{name}@{version}: {len(errors)} validation error(s)",
-                    name=name,
-                    version=version,
-                    source=source,
-                    user=user,
-                    findings=policy,
-                    file=source.path,
-                )
-                raise ValidationFailed(findings=errors, details={"resource_name": name, "version": version})
-            warnings = [*warnings, *policy]
+            warnings = [*warnings, *await self._checked_policies(definition, source=source, user=user)]
         digest = definition.compute_digest()
         existing = self._model.versions.get((name, version))
         if existing is not None:
@@ -463,35 +448,8 @@ class Catalog(CatalogReader):
             if self._settings.compatibility != "off":
                 report = compare(previous, definition)
                 if not report.ok:
-                    findings = report.findings(source.path, locate=locate)
-                    if self._settings.compatibility == "strict":
-                        changes = [_change_dict(c) for c in report.changes]
-                        await self.record_rejection(
-                            code=IncompatibleChange.code,
-                            message=f"{name} {predecessor.version} -> {version} needs a {report.required.name.lower()} "
-                            f"version bump, declared {report.declared.name.lower()}",
-                            name=name,
-                            version=version,
-                            source=source,
-                            user=user,
-                            findings=findings,
-                            file=source.path,
-                            extra={"changes": changes, "previous_version": predecessor.version},
-                        )
-                        raise IncompatibleChange(
-                            f"{name} {predecessor.version} -> {version}: the changes need a "
-                            f"{report.required.name.lower()} bump, but {version} is a "
-                            f"{report.declared.name.lower()} bump",
-                            details={
-                                "resource_name": name,
-                                "version": version,
-                                "previous_version": predecessor.version,
-                                "declared": report.declared.name.lower(),
-                                "required": report.required.name.lower(),
-                                "changes": changes,
-                            },
-                        )
-                    warnings = [*warnings, *(f if not f.is_error else _as_warning(f) for f in findings)]
+                    findings = await self._checked_compatibility(report, source=source, user=user, locate=locate)
+                    warnings = [*warnings, *findings]
 
         stored = StoredVersion.from_definition(definition, source, digest=digest)
         event = self._resource_event(
@@ -510,23 +468,55 @@ class Catalog(CatalogReader):
         )
         return _Prepared(definition, stored, event, audit, source, user, warnings, report)
 
+    async def _checked_policies(
+        self, definition: ResourceDefinition, *, source: Source, user: str | None
+    ) -> builtins.list[Finding]:
+        """The policy findings of ``definition`` (all warnings), or a recorded and raised
+        ``ValidationFailed``."""
+        name, version = definition.key
+        policy = check_definition(definition, self._settings.validation)
+        errors = [f for f in policy if f.is_error]
+        if errors:
+            await self._reject(
+                ValidationFailed(findings=errors, details={"resource_name": name, "version": version}),
+                message=f"{name}@{version}: {len(errors)} validation error(s)",
+                name=name,
+                version=version,
+                source=source,
+                user=user,
+                findings=policy,
+            )
+        return policy
+
+    async def _checked_compatibility(
+        self, report: CompatReport, *, source: Source, user: str | None, locate: HasPositions | None
+    ) -> builtins.list[Finding]:
+        """A report that is not ok: a recorded and raised ``IncompatibleChange`` (carrying the
+        findings) in ``strict`` mode, else its findings as warnings."""
+        findings = report.findings(source.path, locate=locate)
+        if self._settings.compatibility == "strict":
+            error = report.to_error(findings)
+            await self._reject(
+                error,
+                message=f"{report.name} {report.old_version} -> {report.new_version} needs a "
+                f"{report.required.label} version bump, declared {report.declared.label}",
+                name=report.name,
+                version=report.new_version,
+                source=source,
+                user=user,
+                findings=findings,
+                extra={"changes": error.details["changes"], "previous_version": report.old_version},
+            )
+        return [f if not f.is_error else _as_warning(f) for f in findings]
+
     async def _commit(self, prepared: _Prepared, outcome: PublishOutcome | CatalogError) -> PublishResult:
         """Bring the store's answer for a prepared version into the read model, or record
         the refusal and raise it."""
         name, version = prepared.definition.key
         if isinstance(outcome, CatalogError):
-            await self.record_rejection(
-                code=outcome.code,
-                message=outcome.message,
-                name=name,
-                version=version,
-                source=prepared.source,
-                user=prepared.user,
-                findings=[],
-                file=prepared.source.path,
-                extra=outcome.details,
+            await self._reject(
+                outcome, name=name, version=version, source=prepared.source, user=prepared.user, extra=outcome.details
             )
-            raise outcome
         await self._after_write(outcome.event, outcome.version if outcome.created else None, prepared.definition)
         resource = self.entry(name, version).resource()
         if not outcome.created:
@@ -556,33 +546,25 @@ class Catalog(CatalogReader):
                 f"{name}@{version} is already published with other content; versions are immutable, "
                 "publish the change as a new version"
             )
-            await self.record_rejection(
-                code=ImmutableVersionError.code,
-                message=message,
+            await self._reject(
+                ImmutableVersionError(message, details=details),
                 name=name,
                 version=version,
                 source=source,
                 user=user,
-                findings=[],
-                file=source.path,
                 extra=details,
             )
-            raise ImmutableVersionError(message, details=details)
         if existing.stored.source.owner != source.owner:
             owner = existing.stored.source.owner
             message = f"{name} is owned by {owner}; {source.owner} cannot publish it"
-            await self.record_rejection(
-                code=OwnershipConflict.code,
-                message=message,
+            await self._reject(
+                OwnershipConflict(message, details={"resource_name": name, "owner": owner}),
                 name=name,
                 version=version,
                 source=source,
                 user=user,
-                findings=[],
-                file=source.path,
                 extra={"owner": owner},
             )
-            raise OwnershipConflict(message, details={"resource_name": name, "owner": owner})
         if existing.withdrawn:
             resource = await self._set_withdrawn(existing, False, source=source, user=user, reason="restored")
             return PublishResult("restored", resource, None, warnings)
@@ -687,6 +669,34 @@ class Catalog(CatalogReader):
             resource_type=stored.resource_type,
         )
 
+    async def _reject(
+        self,
+        error: CatalogError,
+        *,
+        name: str | None,
+        version: str | None,
+        source: Source,
+        user: str | None,
+        findings: Sequence[Finding] = (),
+        file: str | None = None,
+        message: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> NoReturn:
+        """Record a refused publish (``record_rejection``: ``error``'s code, ``message`` or the
+        error's, ``file`` or the source's path) and raise ``error``."""
+        await self.record_rejection(
+            code=error.code,
+            message=error.message if message is None else message,
+            name=name,
+            version=version,
+            source=source,
+            user=user,
+            findings=findings,
+            file=source.path if file is None else file,
+            extra=extra,
+        )
+        raise error
+
     async def record_rejection(
         self,
         *,
@@ -755,14 +765,3 @@ def _as_warning(finding: Finding) -> Finding:
     from dataclasses import replace
 
     return replace(finding, severity=Severity.WARNING)
-
-
-def _change_dict(change: Any) -> dict[str, Any]:
-    return {
-        "rule": change.rule,
-        "field": change.field,
-        "old": change.old,
-        "new": change.new,
-        "needs": change.needs.name.lower(),
-        "message": change.message,
-    }

@@ -294,13 +294,22 @@ class CompatReport:
             "changes": [change.to_dict() for change in self.changes],
         }
 
-    def to_error(self) -> IncompatibleChange:
-        """The ``IncompatibleChange`` to raise when the report is not ok (its details list
-        every change)."""
+    def to_error(self, findings: Sequence[Finding] = ()) -> IncompatibleChange:
+        """The ``IncompatibleChange`` to raise when the report is not ok: its details list
+        every change, ``findings`` (``self.findings(...)`` with the file's positions) ride
+        along for callers that report per file."""
         return IncompatibleChange(
-            f"{self.name} {self.old_version} -> {self.new_version}: the changes need a {self.required.label} bump, "
-            f"but the version declares {self.declared.label}",
-            details={"resource_name": self.name, "version": self.new_version, **self.to_dict()},
+            f"{self.name} {self.old_version} -> {self.new_version}: the changes need a {self.required.label} "
+            f"bump, but {self.new_version} is a {self.declared.label} bump",
+            findings=findings,
+            details={
+                "resource_name": self.name,
+                "version": self.new_version,
+                "previous_version": self.old_version,
+                "declared": self.declared.label,
+                "required": self.required.label,
+                "changes": [change.to_dict() for change in self.changes],
+            },
         )
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from nestor_catalog_core import (
@@ -55,8 +55,7 @@ from nestor_catalog_core import (
     Source,
     ValidationFailed,
 )
-from nestor_catalog_core.validation import validate_document
-from nestor_catalog_core.versions import compare, version_key
+from nestor_catalog_core.versions import version_key
 from nestor_catalog_server.config.models import WithdrawGuardConfig
 from nestor_catalog_server.observability.otel import Tracing
 from nestor_catalog_server.sync.git import TreeDiff
@@ -402,18 +401,10 @@ class ChangeApplier:
             raise result  # storage failures abort the sync; the next attempt redoes it
         outcome.failed = True
 
-    def _compat_findings(self, exc: IncompatibleChange, document: LoadedDocument) -> list[Finding]:
-        """The compatibility findings with their lines: the Catalog raised with the changes only,
-        so compare again against the same predecessor (this runs only for a refused file)."""
-        name, previous_version = exc.details.get("resource_name"), exc.details.get("previous_version")
-        try:
-            previous = self._catalog.entry(str(name), str(previous_version)).definition()
-            definition = validate_document(document, self._catalog.settings.validation).definition
-        except CatalogError:
-            definition = None
-        if definition is None:
-            return [_conflict_finding(exc, document, ("metadata", "version"))]
-        errors = [f for f in compare(previous, definition).findings(document.file, locate=document) if f.is_error]
+    @staticmethod
+    def _compat_findings(exc: IncompatibleChange, document: LoadedDocument) -> list[Finding]:
+        """The compatibility findings the Catalog raised with, positioned in the file."""
+        errors = [replace(f, file=document.file) for f in exc.findings if f.is_error]
         return errors or [_conflict_finding(exc, document, ("metadata", "version"))]
 
     # -- state and withdrawal ----------------------------------------------------------------

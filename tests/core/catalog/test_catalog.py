@@ -149,6 +149,8 @@ async def test_breaking_change_as_minor_is_refused_with_every_change(catalog: Ca
     rules = {c["rule"] for c in info.value.details["changes"]}
     assert {"INPUT_REMOVED", "OUTPUT_REMOVED"} <= rules
     assert info.value.details["required"] == "major"
+    assert info.value.details["previous_version"] == "1.0.0"
+    assert {f.rule for f in info.value.findings if f.is_error} >= {"INPUT_REMOVED", "OUTPUT_REMOVED", "BUMP_TOO_SMALL"}
     assert not catalog.has("aws-rds-mysql", "1.1.0")
     broken["metadata"]["version"] = "2.0.0"
     assert (await catalog.publish(_definition(broken), source=GIT)).outcome == "created"
