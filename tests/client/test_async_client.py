@@ -24,13 +24,16 @@ from nestor_catalog_client import (
 )
 from nestor_catalog_core import (
     AuditPage,
+    Bump,
     Catalog,
+    CompatReport,
     InputsResult,
     InvalidRequest,
     RemoteError,
     Resource,
     ServiceUnavailable,
     Severity,
+    VersionNotFound,
 )
 from tests.client.conftest import NO_WAIT, SEEDED
 from tests.client.helpers import definition_yaml, deprecate, free_port, publish
@@ -316,3 +319,13 @@ async def test_names_and_versions_are_path_encoded(catalog: Catalog, client: Asy
     assert resource.version == "1.0.0+build.7"
     with pytest.raises(InvalidRequest, match="must not be empty"):
         await client.get_resource("")
+
+
+async def test_diff_returns_the_compat_report(client: AsyncCatalogClient) -> None:
+    report = await client.diff("gcp-cloudsql-postgres", to_version="2.0.0")
+    assert isinstance(report, CompatReport)
+    assert (report.old_version, report.new_version) == ("1.0.0", "2.0.0")
+    assert report.declared is Bump.MAJOR
+    assert [c.rule for c in report.changes] == ["OPTIONAL_INPUT_ADDED"]
+    with pytest.raises(VersionNotFound):
+        await client.diff("gcp-cloudsql-postgres", "1.5.0")

@@ -28,6 +28,7 @@ CORE_COMMANDS: Final[dict[str, str]] = {
     "inputs-schema": "nestor_catalog_core.cli.schema:inputs_schema",
     "rules": "nestor_catalog_core.cli.rules:rules",
     "check-compat": "nestor_catalog_core.cli.check_compat:check_compat",
+    "diff": "nestor_catalog_core.cli.diff:diff",
     "storage": "nestor_catalog_core.cli.storage:storage",
 }
 

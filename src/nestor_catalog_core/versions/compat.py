@@ -105,6 +105,14 @@ class Bump(IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
+    @classmethod
+    def from_label(cls, label: str) -> Bump:
+        """``"minor"`` -> ``Bump.MINOR``; raises ``ValueError`` for anything else."""
+        try:
+            return cls[label.upper()]
+        except KeyError:
+            raise ValueError(f"{label!r} is not a bump (none, patch, minor or major)") from None
+
     def __str__(self) -> str:
         return self.label
 
@@ -182,6 +190,18 @@ class Change:
             "needs": self.needs.label,
             "message": self.message,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Change:
+        """The inverse of ``to_dict`` (``location`` is not carried over the wire)."""
+        return cls(
+            rule=str(data["rule"]),
+            field=str(data.get("field", "")),
+            old=data.get("old"),
+            new=data.get("new"),
+            needs=Bump.from_label(str(data.get("needs", "none"))),
+            message=str(data.get("message", "")),
+        )
 
     def explain(self) -> str:
         """The message with both values and the bump: what a finding about it says."""
@@ -293,6 +313,18 @@ class CompatReport:
             "ok": self.ok,
             "changes": [change.to_dict() for change in self.changes],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CompatReport:
+        """The inverse of ``to_dict`` (``ok`` is recomputed from the bumps)."""
+        return cls(
+            name=str(data["name"]),
+            old_version=str(data["old_version"]),
+            new_version=str(data["new_version"]),
+            declared=Bump.from_label(str(data["declared"])),
+            required=Bump.from_label(str(data["required"])),
+            changes=[Change.from_dict(item) for item in data.get("changes", [])],
+        )
 
     def to_error(self) -> IncompatibleChange:
         """The ``IncompatibleChange`` to raise when the report is not ok (its details list

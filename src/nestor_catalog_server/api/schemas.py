@@ -115,6 +115,29 @@ class VersionList(TypedDict):
     versions: list[VersionInfo]
 
 
+class ChangeBody(TypedDict):
+    """One change between two versions: the compatibility rule, where, both values, the bump."""
+
+    rule: str
+    field: str
+    old: Any
+    new: Any
+    needs: Literal["patch", "minor", "major"]
+    message: str
+
+
+class DiffBody(TypedDict):
+    """``GET /resources/{name}/diff``: the compatibility engine's report from one version to another."""
+
+    name: str
+    old_version: str
+    new_version: str
+    declared: Literal["none", "patch", "minor", "major"]
+    required: Literal["none", "patch", "minor", "major"]
+    ok: bool
+    changes: list[ChangeBody]
+
+
 class FacetsBody(TypedDict):
     total: int
     facets: dict[str, dict[str, int]]
