@@ -62,6 +62,7 @@ from nestor_catalog_core.loading import (
     LoadedDocument,
     LoadOptions,
     LoadResult,
+    is_ignored,
     iter_load,
     load_bytes,
 )
@@ -295,7 +296,7 @@ def _walk_tree(
             continue
         path = directory / name
         is_dir = entry.mode & _TYPE_MASK == _TREE_MODE
-        if scopes and any(scope.matches(Path(path), is_dir=is_dir) for scope in scopes):
+        if scopes and is_ignored(scopes, path, is_dir=is_dir):
             continue
         if is_dir:
             yield from _walk_tree(repo, entry.sha, path, scopes)
@@ -308,7 +309,7 @@ def _ignore_rules(repo: Repo, entries: Sequence[tuple[str, TreeEntry]], director
     for name, entry in entries:
         blob = repo.object_store[entry.sha] if name == IGNORE_FILE else None
         if isinstance(blob, Blob):
-            return IgnoreRules.parse(Path(directory), blob.as_raw_string().decode("utf-8", "replace"))
+            return IgnoreRules.parse(directory, blob.as_raw_string().decode("utf-8", "replace"))
     return None
 
 

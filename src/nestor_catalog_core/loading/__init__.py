@@ -19,14 +19,8 @@ from nestor_catalog_core.loading._documents import (
     Locator,
     Position,
 )
-from nestor_catalog_core.loading._files import (
-    DEFINITION_SUFFIXES,
-    IGNORE_FILE,
-    IgnoreRules,
-    discover,
-    iter_load,
-    load_file,
-)
+from nestor_catalog_core.loading._files import DEFINITION_SUFFIXES, discover, iter_load, load_file
+from nestor_catalog_core.loading._ignore import IGNORE_FILE, IgnoreRules, compile_globs, is_ignored
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
@@ -38,7 +32,9 @@ __all__ = [
     "LoadedDocument",
     "Locator",
     "Position",
+    "compile_globs",
     "discover",
+    "is_ignored",
     "iter_load",
     "load_bytes",
     "load_file",
