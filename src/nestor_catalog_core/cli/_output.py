@@ -8,6 +8,7 @@ raises those itself; ``EXIT_USAGE`` is for the same class of mistake found later
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,6 +31,7 @@ __all__ = [
     "fail_on_option",
     "format_option",
     "github_annotation",
+    "in_ci",
     "progress",
     "summary_line",
 ]
@@ -141,16 +143,22 @@ def progress(
 ) -> Iterator[Callable[[int], None]]:
     """A progress bar over ``total`` steps on ``stream`` (default stderr); yields ``advance(n)``.
 
-    Drawn only when ``stream`` is a terminal and ``total >= threshold``; otherwise
-    ``advance`` does nothing, so pipelines and CI logs stay clean.
+    Drawn only when ``stream`` is a terminal, ``total >= threshold`` and the ``CI``
+    environment variable is unset (or ``false``/``0``: CI runners that allocate a terminal set
+    it); otherwise ``advance`` does nothing, so pipelines and CI logs stay clean.
     """
     target = stream if stream is not None else sys.stderr
-    if total < threshold or not _is_terminal(target):
+    if total < threshold or not _is_terminal(target) or in_ci():
         yield _ignore
         return
     bar: Any = click.progressbar(length=total, label=label, file=target, show_pos=True, width=30)
     with bar:
         yield bar.update
+
+
+def in_ci() -> bool:
+    """Whether ``CI`` says this runs in continuous integration (GitHub, GitLab and most set it)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _ignore(_steps: int) -> None:

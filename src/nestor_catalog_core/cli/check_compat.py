@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Final, Literal, TextIO
@@ -51,6 +51,8 @@ from nestor_catalog_core.cli._output import (
     exit_code,
     fail_on_option,
     format_option,
+    in_ci,
+    progress,
     summary_line,
 )
 from nestor_catalog_core.cli.validate import ByteSize
@@ -62,6 +64,7 @@ from nestor_catalog_core.loading import (
     LoadedDocument,
     LoadOptions,
     LoadResult,
+    discover,
     is_ignored,
     iter_load,
     load_bytes,
@@ -156,7 +159,13 @@ class GitRefError(click.UsageError):
 # --- reading the sides --------------------------------------------------------------------
 
 
-def read_side(results: Iterable[LoadResult], settings: ValidationSettings, *, baseline: bool = False) -> Side:
+def read_side(
+    results: Iterable[LoadResult],
+    settings: ValidationSettings,
+    *,
+    baseline: bool = False,
+    advance: Callable[[int], None] | None = None,
+) -> Side:
     """Validate every loaded document and collect the definitions by name and version.
 
     ``baseline`` (the OLD side) keeps only error findings, downgraded to warnings, and drops
@@ -165,6 +174,8 @@ def read_side(results: Iterable[LoadResult], settings: ValidationSettings, *, ba
     """
     side = Side()
     for result in results:
+        if advance is not None:
+            advance(1)
         side.files += 1
         side.findings.extend(_as_baseline(result.findings) if baseline else result.findings)
         for document in result.documents:
@@ -409,6 +420,13 @@ def _emit(check: CompatCheck, *, fmt: str, fail_on: Severity, out: TextIO) -> in
 # --- the command --------------------------------------------------------------------------
 
 
+def _read_tree(paths: list[Path], options: LoadOptions, settings: ValidationSettings) -> Side:
+    """The NEW side, with a progress bar on a terminal for large trees (never in CI)."""
+    total = len(discover(paths, options=options)) if sys.stderr.isatty() and not in_ci() else 0
+    with progress(total, label="checking") as advance:
+        return read_side(iter_load(paths, options=options), settings, advance=advance)
+
+
 def _sides(
     paths: tuple[Path, ...], against: str | None, options: LoadOptions, settings: ValidationSettings
 ) -> tuple[Side, Side]:
@@ -417,12 +435,12 @@ def _sides(
             raise click.UsageError("with --against, give at most one PATH (the working tree to check, default '.')")
         path = paths[0] if paths else Path(".")
         old = read_side(git_tree_results(path, against, options=options), settings, baseline=True)
-        return old, read_side(iter_load([path], options=options), settings)
+        return old, _read_tree([path], options, settings)
     if len(paths) == 1:
-        return Side(), read_side(iter_load(paths, options=options), settings)
+        return Side(), _read_tree(list(paths), options, settings)
     if len(paths) == 2:
         old = read_side(iter_load([paths[0]], options=options), settings, baseline=True)
-        return old, read_side(iter_load([paths[1]], options=options), settings)
+        return old, _read_tree([paths[1]], options, settings)
     raise click.UsageError("give OLD NEW, a single PATH holding a whole history, or --against GIT_REF [PATH]")
 
 

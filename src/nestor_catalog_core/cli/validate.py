@@ -27,7 +27,7 @@ from nestor_catalog_core.models.findings import Finding, Severity
 from nestor_catalog_core.validation import ValidationSettings, validate_document
 from nestor_catalog_core.validation._issues import Issue
 
-__all__ = ["ByteSize", "TreeReport", "validate", "validate_tree"]
+__all__ = ["ByteSize", "TreeReport", "no_definitions", "validate", "validate_tree"]
 
 _SIZE: Final = re.compile(r"\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*\Z", re.IGNORECASE)
 _UNITS: Final = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, "mb": 1000**2, "mib": 1024**2}
@@ -98,6 +98,17 @@ def validate_tree(
                     report.findings.extend(_duplicates(validated.definition, document, seen, options, settings))
             advance(1)
     return report
+
+
+def no_definitions(paths: Sequence[Path], files: int) -> Finding:
+    """The ``NO_DEFINITIONS`` error for a run that found nothing to validate."""
+    shown = ", ".join(str(path) for path in paths)
+    read = f"{files} file{'' if files == 1 else 's'} read" if files else "no *.yaml, *.yml or *.json file found"
+    message = (
+        f"no definitions under {shown} ({read}): nothing was validated; check the paths and any "
+        ".nestorignore, or pass --allow-empty if an empty tree is expected"
+    )
+    return Finding("NO_DEFINITIONS", Severity.ERROR, "", message, str(paths[0]) if paths else None)
 
 
 def _reread(seen: _Seen, options: LoadOptions, settings: ValidationSettings) -> ResourceDefinition | None:
@@ -171,6 +182,12 @@ def _duplicates(
     show_default=True,
     help="Largest file read, in bytes (or 512KiB, 2MiB).",
 )
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Paths holding no definition pass (by default that is a NO_DEFINITIONS error: a CI job "
+    "pointed at the wrong folder must not pass silently).",
+)
 def validate(
     paths: tuple[Path, ...],
     fmt: str,
@@ -179,11 +196,13 @@ def validate(
     no_schema: bool,
     no_policies: bool,
     max_file_size: int,
+    allow_empty: bool,
 ) -> None:
     """Validate definition files and directories (*.yaml, *.yml, *.json, recursively).
 
     Exit status: 0 when clean, 1 when there are error findings (or warnings, with
-    --fail-on warning), 2 for usage errors such as a path that does not exist.
+    --fail-on warning; or no definition at all, without --allow-empty), 2 for usage errors
+    such as a path that does not exist.
     """
     settings = ValidationSettings(
         strict_mode=not no_strict, schema_validation=not no_schema, policy_enforcement=not no_policies
@@ -191,5 +210,7 @@ def validate(
     options = LoadOptions(max_file_size=max_file_size)
     with _imports_frozen():
         report = validate_tree(list(paths), options=options, settings=settings, show_progress=fmt != "json")
+    if report.definitions == 0 and not allow_empty:
+        report.findings.append(no_definitions(paths, report.files))
     code = emit_report(report.findings, fmt=fmt, files=report.files, definitions=report.definitions, fail_on=fail_on)
     raise SystemExit(code)

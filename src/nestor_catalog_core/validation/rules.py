@@ -356,6 +356,13 @@ _TABLE: Final[tuple[Rule, ...]] = (
         "The same name and version is defined twice in the files checked (a warning when both are identical).",
         "A version is immutable: give the new content a new version, or delete the copy.",
     ),
+    Rule(
+        "NO_DEFINITIONS",
+        _E,
+        Layer.TREE,
+        "validate found no definition in the paths given (a CI job pointed at the wrong folder).",
+        "Check the paths and .nestorignore; pass --allow-empty when an empty tree is expected.",
+    ),
 )
 
 RULES: Final[dict[str, Rule]] = {entry.id: entry for entry in _TABLE}

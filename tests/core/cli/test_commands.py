@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -163,3 +165,20 @@ def test_rules_as_json_and_by_layer() -> None:
     inputs_only = json.loads(invoke("rules", "--format", "json", "--layer", "inputs").output)
     assert {row["layer"] for row in inputs_only} == {"inputs"}
     assert "INPUT_REQUIRED" in {row["rule"] for row in inputs_only}
+
+
+def test_serve_on_a_core_only_install_says_which_extra_to_install() -> None:
+    # The server's dependencies made unimportable, as on `pip install nestor-catalog` without [server].
+    probe = (
+        "import sys\n"
+        "for name in ('litestar', 'granian', 'jinja2'):\n"
+        "    sys.modules[name] = None\n"
+        "from nestor_catalog_core.cli import main\n"
+        "main(['serve', '--port', '0'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2
+    assert "nestor-catalog serve: this command is not available in this installation" in result.stderr
+    assert "needs the server extra" in result.stderr
+    assert "pip install 'nestor-catalog[server]'" in result.stderr
+    assert "Traceback" not in result.stderr
