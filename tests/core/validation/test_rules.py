@@ -16,7 +16,7 @@ SOURCES = [
     *sorted((ROOT / "src/nestor_catalog_core/validation").glob("*.py")),
     *(ROOT / "src/nestor_catalog_core/cli" / name for name in ("_group.py", "_output.py", "validate.py", "schema.py")),
 ]
-LITERAL = re.compile(r"[\"']([A-Z][A-Z0-9]{2,}(?:_[A-Z0-9]+)*)[\"']")
+LITERAL = re.compile(r"[\"']([A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+|[A-Z][A-Z0-9]{2,})[\"']")
 EXPECT = re.compile(r"([A-Z0-9_]+)@(\d+):(\d+)")
 #: Rules whose failing case needs a file system state that cannot live in git (tests/core/loading/test_files.py;
 #: NO_DEFINITIONS: an empty folder, tests/core/cli/test_validate.py).
