@@ -114,6 +114,7 @@ class Side:
     files: int = 0
     definitions: int = 0
     findings: list[Finding] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
 
     def add(self, version: _Version) -> _Version | None:
         """Record ``version``; returns the version already recorded under its name and
@@ -147,6 +148,7 @@ class CompatCheck:
     definitions: int = 0
     findings: list[Finding] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)  # the NEW side's files
 
     def all_findings(self) -> list[Finding]:
         return [*self.findings, *(f for comparison in self.comparisons for f in comparison.findings)]
@@ -177,6 +179,8 @@ def read_side(
         if advance is not None:
             advance(1)
         side.files += 1
+        if not baseline:
+            side.checked.append(result.file)
         side.findings.extend(_as_baseline(result.findings) if baseline else result.findings)
         for document in result.documents:
             side.definitions += 1
@@ -337,6 +341,7 @@ def compare_sides(
         files=old.files + new.files,
         definitions=old.definitions + new.definitions,
         findings=[*old.findings, *new.findings],
+        checked=list(new.checked),
     )
     for name in sorted(old.versions.keys() | new.versions.keys()):
         published = old.versions.get(name, {})
@@ -402,7 +407,14 @@ def _emit(check: CompatCheck, *, fmt: str, fail_on: Severity, out: TextIO) -> in
         return exit_code(findings, fail_on=fail_on)
     if fmt != "text":
         return emit_report(
-            findings, fmt=fmt, files=check.files, definitions=check.definitions, out=out, fail_on=fail_on
+            findings,
+            fmt=fmt,
+            files=check.files,
+            definitions=check.definitions,
+            out=out,
+            fail_on=fail_on,
+            command="check-compat",
+            checked=check.checked,
         )
     out.writelines(f"{finding}\n" for finding in check.findings)
     for comparison in check.comparisons:

@@ -23,7 +23,7 @@ from typing import TextIO
 
 import click
 
-from nestor_catalog_core.cli._output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, FORMATS, emit_report, github_annotation
+from nestor_catalog_core.cli._output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, emit_report, github_annotation
 from nestor_catalog_core.loading import LoadedDocument, load_file
 from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.models.findings import Finding
@@ -95,7 +95,7 @@ def _footer(report: CompatReport) -> str:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=click.Choice(["text", "json", "github"]),
     default="text",
     show_default=True,
     help="text for people, json for tools (the report object), github for workflow annotations.",

@@ -55,6 +55,7 @@ class TreeReport:
     files: int = 0
     definitions: int = 0
     findings: list[Finding] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)  # every file read, as findings name it
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ def validate_tree(
     with progress(total, label="validating") as advance:
         for result in iter_load(paths, options=options):
             report.files += 1
+            report.checked.append(result.file)
             report.findings.extend(result.findings)
             for document in result.documents:
                 report.definitions += 1
@@ -209,8 +211,17 @@ def validate(
     )
     options = LoadOptions(max_file_size=max_file_size)
     with _imports_frozen():
-        report = validate_tree(list(paths), options=options, settings=settings, show_progress=fmt != "json")
+        report = validate_tree(
+            list(paths), options=options, settings=settings, show_progress=fmt == "text" or fmt == "github"
+        )
     if report.definitions == 0 and not allow_empty:
         report.findings.append(no_definitions(paths, report.files))
-    code = emit_report(report.findings, fmt=fmt, files=report.files, definitions=report.definitions, fail_on=fail_on)
+    code = emit_report(
+        report.findings,
+        fmt=fmt,
+        files=report.files,
+        definitions=report.definitions,
+        fail_on=fail_on,
+        checked=report.checked,
+    )
     raise SystemExit(code)

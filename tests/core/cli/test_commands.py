@@ -159,7 +159,13 @@ def test_rules_as_json_and_by_layer() -> None:
     rows = json.loads(invoke("rules", "--format", "json").output)
     assert [row["rule"] for row in rows][: len(RULES)] == list(RULES)
     compatibility = {row["rule"]: row for row in rows if row["layer"] == "compatibility"}
-    assert set(compatibility) == {*CHANGE_RULES, "BUMP_TOO_SMALL", "VERSION_NOT_INCREASED"}
+    assert set(compatibility) == {
+        *CHANGE_RULES,
+        "BUMP_TOO_SMALL",
+        "VERSION_NOT_INCREASED",
+        "IMMUTABLE_VERSION",
+        "VERSION_WITHDRAWN",
+    }
     assert compatibility["PATTERN_CHANGED"]["summary"].startswith("A change that needs at least a major version bump")
     assert set(rows[0]) == {"rule", "severity", "layer", "summary", "fix"}
     inputs_only = json.loads(invoke("rules", "--format", "json", "--layer", "inputs").output)
