@@ -19,6 +19,7 @@ from nestor_catalog_core.loading import (
     LoadedDocument,
     LoadOptions,
     discover,
+    ignored_below,
     iter_load,
     load_file,
 )
@@ -104,7 +105,7 @@ def validate_tree(
 
 def no_definitions(paths: Sequence[Path], files: int) -> Finding:
     """The ``NO_DEFINITIONS`` error for a run that found nothing to validate."""
-    shown = ", ".join(str(path) for path in paths)
+    shown = ", ".join(str(path) for path in paths) or "the paths given (all ignored)"
     read = f"{files} file{'' if files == 1 else 's'} read" if files else "no *.yaml, *.yml or *.json file found"
     message = (
         f"no definitions under {shown} ({read}): nothing was validated; check the paths and any "
@@ -185,6 +186,12 @@ def _duplicates(
     help="Largest file read, in bytes (or 512KiB, 2MiB).",
 )
 @click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply .nestorignore files (from the working directory down) to files named on the command "
+    "line too, as pre-commit passes them; by default a file named explicitly is always read.",
+)
+@click.option(
     "--allow-empty",
     is_flag=True,
     help="Paths holding no definition pass (by default that is a NO_DEFINITIONS error: a CI job "
@@ -198,6 +205,7 @@ def validate(
     no_schema: bool,
     no_policies: bool,
     max_file_size: int,
+    force_exclude: bool,
     allow_empty: bool,
 ) -> None:
     """Validate definition files and directories (*.yaml, *.yml, *.json, recursively).
@@ -210,6 +218,8 @@ def validate(
         strict_mode=not no_strict, schema_validation=not no_schema, policy_enforcement=not no_policies
     )
     options = LoadOptions(max_file_size=max_file_size)
+    if force_exclude:
+        paths = tuple(path for path in paths if not ignored_below(path, Path.cwd()))
     with _imports_frozen():
         report = validate_tree(
             list(paths), options=options, settings=settings, show_progress=fmt == "text" or fmt == "github"

@@ -19,7 +19,7 @@ from nestor_catalog_core.loading._documents import (
     Locator,
     Position,
 )
-from nestor_catalog_core.loading._files import DEFINITION_SUFFIXES, discover, iter_load, load_file
+from nestor_catalog_core.loading._files import DEFINITION_SUFFIXES, discover, ignored_below, iter_load, load_file
 from nestor_catalog_core.loading._ignore import IGNORE_FILE, IgnoreRules, compile_globs, is_ignored
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "Position",
     "compile_globs",
     "discover",
+    "ignored_below",
     "is_ignored",
     "iter_load",
     "load_bytes",

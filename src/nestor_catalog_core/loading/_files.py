@@ -26,7 +26,7 @@ from nestor_catalog_core.loading._bytes import DEFAULT_OPTIONS, load_bytes
 from nestor_catalog_core.loading._documents import LoadOptions, LoadResult, load_finding
 from nestor_catalog_core.loading._ignore import IGNORE_FILE, IgnoreRules, is_ignored
 
-__all__ = ["DEFINITION_SUFFIXES", "IGNORE_FILE", "discover", "iter_load", "load_file"]
+__all__ = ["DEFINITION_SUFFIXES", "IGNORE_FILE", "discover", "ignored_below", "iter_load", "load_file"]
 
 DEFINITION_SUFFIXES: Final = frozenset({".yaml", ".yml", ".json"})
 
@@ -72,6 +72,26 @@ def _entries(paths: Iterable[Path], options: LoadOptions) -> Iterator[_Entry]:
             if entry.display not in seen:
                 seen.add(entry.display)
                 yield entry
+
+
+def ignored_below(path: Path, root: Path) -> bool:
+    """Whether a walk of ``root`` would skip ``path`` because of the ``.nestorignore`` files on
+    the way down (``validate --force-exclude``: files named explicitly, as pre-commit passes
+    them, honour the ignore files as a folder walk does). False for paths outside ``root``."""
+    target, base = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+    if not target.is_relative_to(base):
+        return False
+    parts = target.relative_to(base).parts
+    scopes: tuple[IgnoreRules, ...] = ()
+    current = base
+    for depth, part in enumerate(parts):
+        rules = _read_ignore(current)
+        if rules is not None:
+            scopes = (*scopes, rules)
+        current = current / part
+        if scopes and is_ignored(scopes, current, is_dir=depth < len(parts) - 1 or current.is_dir()):
+            return True
+    return False
 
 
 def _read_ignore(directory: Path) -> IgnoreRules | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nestor_catalog_core.loading import LoadOptions, discover, iter_load, load_file
+from nestor_catalog_core.loading import LoadOptions, discover, ignored_below, iter_load, load_file
 
 DEFINITION = "apiVersion: catalog.nestor.io/v1\nkind: ResourceDefinition\nmetadata: {{name: {name}}}\n"
 
@@ -208,3 +208,18 @@ def test_a_deeper_nestorignore_overrides_and_ignored_directories_stay_ignored(tm
     (root / "a" / ".nestorignore").write_text("!one.draft.yaml\n")
     # as in git, a file in an excluded directory cannot be re-included
     assert relative(discover([root]), root) == ["a/one.draft.yaml"]
+
+
+def test_ignored_below_applies_the_ignore_files_to_a_named_file(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    for name in ("defs/a.yaml", "defs/fixtures/b.yaml", "defs/keep.wip.yaml", "defs/x.wip.yaml"):
+        write(root / name)
+    (root / ".nestorignore").write_text("fixtures/\n")
+    (root / "defs" / ".nestorignore").write_text("*.wip.yaml\n!keep.wip.yaml\n")
+    assert [
+        name
+        for name in ("a.yaml", "fixtures/b.yaml", "keep.wip.yaml", "x.wip.yaml")
+        if ignored_below(root / "defs" / name, root)
+    ] == ["fixtures/b.yaml", "x.wip.yaml"]
+    assert not ignored_below(tmp_path / "elsewhere.yaml", root)
+    assert sorted(p.relative_to(root).as_posix() for p in discover([root])) == ["defs/a.yaml", "defs/keep.wip.yaml"]

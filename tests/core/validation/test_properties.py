@@ -106,6 +106,7 @@ def test_public_surfaces_are_exactly_the_documented_names() -> None:
         "Position",
         "compile_globs",
         "discover",
+        "ignored_below",
         "is_ignored",
         "iter_load",
         "load_bytes",
