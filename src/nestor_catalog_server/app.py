@@ -52,7 +52,7 @@ from nestor_catalog_server.api.resources import ResourcesController
 from nestor_catalog_server.api.search import SearchController
 from nestor_catalog_server.api.security import authorize
 from nestor_catalog_server.api.sync import SyncController, WebhookController
-from nestor_catalog_server.api.validate import ValidateController
+from nestor_catalog_server.api.validate import ValidateController, definition_schema_at_id
 from nestor_catalog_server.auth import TokenVerifier
 from nestor_catalog_server.config import Settings, catalog_settings
 from nestor_catalog_server.observability import Metrics, Tracing, configure_logging
@@ -93,6 +93,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ExportController,
         SearchController,
         ValidateController,
+        definition_schema_at_id,
         AuditController,
         SyncController,
         WebhookController,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from functools import lru_cache
 from typing import Annotated, Any, Final
+from urllib.parse import urlsplit
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import QueryParameter
@@ -29,12 +30,13 @@ from nestor_catalog_core import (
     load_bytes,
     validate_document,
 )
+from nestor_catalog_core.validation import DEFINITION_SCHEMA_ID
 from nestor_catalog_core.versions import compare, version_key
 from nestor_catalog_server.api import schemas
 from nestor_catalog_server.api._request import definition_suffix, read_body
 from nestor_catalog_server.state import AppStateParam
 
-__all__ = ["ValidateController", "compatibility_findings"]
+__all__ = ["SCHEMA_ID_PATH", "ValidateController", "compatibility_findings", "definition_schema_at_id"]
 
 JSON: Final = "application/json"
 REQUEST_FILE: Final = "<request>"
@@ -94,6 +96,34 @@ def _as_warning(finding: Finding) -> Finding:
     )
 
 
+def _definition_schema_response() -> Response[bytes]:
+    return Response(
+        content=_definition_schema_bytes(),
+        media_type="application/schema+json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+#: The path of the schema's ``$id``: a catalog server answers there too, so pointing the
+#: ``$id``'s host at a catalog (or an editor's ``$schema`` at any catalog) resolves it. Both
+#: schema routes are public with auth on: the schema is the document format, not catalog data,
+#: and editors fetching it carry no token.
+SCHEMA_ID_PATH: Final = urlsplit(DEFINITION_SCHEMA_ID).path
+
+
+@get(
+    SCHEMA_ID_PATH,
+    sync_to_thread=False,
+    opt={"public": True},
+    summary="The ResourceDefinition JSON Schema at the path of its $id",
+    tags=["validation"],
+    responses=schemas.responses(dict[str, Any], media_type="application/schema+json"),
+)
+def definition_schema_at_id() -> Response[bytes]:
+    """``GET /api/v1/schema`` at the path of the schema's ``$id``."""
+    return _definition_schema_response()
+
+
 class ValidateController(Controller):
     """``/api/v1/validate`` and ``/api/v1/schema``."""
 
@@ -103,15 +133,12 @@ class ValidateController(Controller):
     @get(
         "/schema",
         sync_to_thread=False,
+        opt={"public": True},
         summary="The ResourceDefinition JSON Schema (for editors and yaml-language-server)",
         responses=schemas.responses(dict[str, Any], media_type="application/schema+json"),
     )
     def definition_schema(self) -> Response[bytes]:
-        return Response(
-            content=_definition_schema_bytes(),
-            media_type="application/schema+json",
-            headers={"Cache-Control": "public, max-age=3600"},
-        )
+        return _definition_schema_response()
 
     @post(
         "/validate",
