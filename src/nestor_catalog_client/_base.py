@@ -563,6 +563,8 @@ def _parse_publish(response: httpx.Response) -> list[PublishResult]:
 
 def _deprecation_message(resource: Resource) -> str:
     text = f"{resource.name} {resource.version} is deprecated"
+    if resource.sunset:
+        text += " and past its sunset date (no longer resolved as latest or by constraint)"
     deprecation = resource.deprecation
     if deprecation is not None:
         parts = [text + (f": {deprecation.message}" if deprecation.message else "")]

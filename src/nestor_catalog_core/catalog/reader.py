@@ -46,6 +46,7 @@ RESOURCE_EVENTS = frozenset(
         EventType.RESOURCE_UPDATED,
         EventType.RESOURCE_DEPRECATED,
         EventType.RESOURCE_DELETED,
+        EventType.RESOURCE_SUNSET,
     }
 )
 
@@ -147,7 +148,10 @@ class CatalogReader(ABC):
     def latest_entry(self, name: str) -> CatalogEntry:
         state = self._state(name)
         if state.latest is None:
-            raise NoMatchingVersion(f"{name} has no available version (all withdrawn)", details={"resource_name": name})
+            raise NoMatchingVersion(
+                f"{name} has no available version (all withdrawn or past their sunset date)",
+                details={"resource_name": name},
+            )
         return state.latest
 
     def latest(self, name: str) -> Resource:

@@ -55,7 +55,7 @@ from nestor_catalog_core.cli._output import (
     progress,
     summary_line,
 )
-from nestor_catalog_core.cli.validate import ByteSize
+from nestor_catalog_core.cli.validate import ByteSize, sunset_days_option, sunset_findings
 from nestor_catalog_core.loading import (
     DEFAULT_MAX_FILE_SIZE,
     DEFINITION_SUFFIXES,
@@ -71,6 +71,7 @@ from nestor_catalog_core.loading import (
 )
 from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.models.findings import Finding, Severity
+from nestor_catalog_core.models.records import utcnow
 from nestor_catalog_core.validation import ValidationSettings, validate_document
 from nestor_catalog_core.versions import CompatReport, changed_fields, compare, is_version, predecessor, sort_versions
 
@@ -167,6 +168,7 @@ def read_side(
     *,
     baseline: bool = False,
     advance: Callable[[int], None] | None = None,
+    sunset_warning_days: int | None = None,
 ) -> Side:
     """Validate every loaded document and collect the definitions by name and version.
 
@@ -175,6 +177,7 @@ def read_side(
     name and version is ``DUPLICATE_VERSION`` (an error when the contents differ).
     """
     side = Side()
+    today = utcnow().date()
     for result in results:
         if advance is not None:
             advance(1)
@@ -189,6 +192,10 @@ def read_side(
             definition = validated.definition
             if definition is None:
                 continue
+            if sunset_warning_days is not None and not baseline:
+                side.findings.extend(
+                    sunset_findings(definition, document, today=today, warning_days=sunset_warning_days)
+                )
             if not is_version(definition.version):
                 side.findings.append(_not_orderable(definition, document))
                 continue
@@ -432,27 +439,35 @@ def _emit(check: CompatCheck, *, fmt: str, fail_on: Severity, out: TextIO) -> in
 # --- the command --------------------------------------------------------------------------
 
 
-def _read_tree(paths: list[Path], options: LoadOptions, settings: ValidationSettings) -> Side:
+def _read_tree(
+    paths: list[Path], options: LoadOptions, settings: ValidationSettings, sunset_warning_days: int | None
+) -> Side:
     """The NEW side, with a progress bar on a terminal for large trees (never in CI)."""
     total = len(discover(paths, options=options)) if sys.stderr.isatty() and not in_ci() else 0
     with progress(total, label="checking") as advance:
-        return read_side(iter_load(paths, options=options), settings, advance=advance)
+        return read_side(
+            iter_load(paths, options=options), settings, advance=advance, sunset_warning_days=sunset_warning_days
+        )
 
 
 def _sides(
-    paths: tuple[Path, ...], against: str | None, options: LoadOptions, settings: ValidationSettings
+    paths: tuple[Path, ...],
+    against: str | None,
+    options: LoadOptions,
+    settings: ValidationSettings,
+    sunset_warning_days: int | None = None,
 ) -> tuple[Side, Side]:
     if against is not None:
         if len(paths) > 1:
             raise click.UsageError("with --against, give at most one PATH (the working tree to check, default '.')")
         path = paths[0] if paths else Path(".")
         old = read_side(git_tree_results(path, against, options=options), settings, baseline=True)
-        return old, _read_tree([path], options, settings)
+        return old, _read_tree([path], options, settings, sunset_warning_days)
     if len(paths) == 1:
-        return Side(), _read_tree(list(paths), options, settings)
+        return Side(), _read_tree(list(paths), options, settings, sunset_warning_days)
     if len(paths) == 2:
         old = read_side(iter_load([paths[0]], options=options), settings, baseline=True)
-        return old, _read_tree([paths[1]], options, settings)
+        return old, _read_tree([paths[1]], options, settings, sunset_warning_days)
     raise click.UsageError("give OLD NEW, a single PATH holding a whole history, or --against GIT_REF [PATH]")
 
 
@@ -482,6 +497,7 @@ def _sides(
     show_default=True,
     help="Largest file read, in bytes (or 512KiB, 2MiB).",
 )
+@sunset_days_option
 def check_compat(
     paths: tuple[Path, ...],
     against: str | None,
@@ -492,6 +508,7 @@ def check_compat(
     no_schema: bool,
     no_policies: bool,
     max_file_size: int,
+    sunset_warning_days: int,
 ) -> None:
     """Check that version bumps match the changes: OLD NEW, PATH (a whole history), or
     --against GIT_REF [PATH].
@@ -504,6 +521,6 @@ def check_compat(
         strict_mode=not no_strict, schema_validation=not no_schema, policy_enforcement=not no_policies
     )
     options = LoadOptions(max_file_size=max_file_size)
-    old, new = _sides(paths, against, options, settings)
+    old, new = _sides(paths, against, options, settings, sunset_warning_days)
     check = compare_sides(old, new, compatibility=compatibility, note_withdrawn=against is not None)
     raise SystemExit(_emit(check, fmt=fmt, fail_on=fail_on, out=sys.stdout))

@@ -29,6 +29,9 @@ rule                             needs     when
 ``SENSITIVE_CHANGED``            patch     an input or output became sensitive (a fix: it
                                  / minor   only adds care); *minor* when it stops being
                                            sensitive (consumers may now log the value)
+``INPUT_DEPRECATION_CHANGED``    patch     an input was marked deprecated (or its deprecation
+                                           changed or was lifted): consumers get a warning,
+                                           nothing breaks; removing the input later is major
 ``DESCRIPTION_CHANGED``          patch     any description
 ``MAINTAINERS_CHANGED``          patch     ``metadata.maintainers`` (order ignored)
 ``LABELS_CHANGED``               patch     ``metadata.labels``
@@ -138,6 +141,7 @@ RULES: Final[Mapping[str, Bump]] = {
     "ENGINE_ADDED": Bump.MINOR,
     "DEFAULT_CHANGED": Bump.MINOR,
     "SENSITIVE_CHANGED": Bump.MINOR,
+    "INPUT_DEPRECATION_CHANGED": Bump.PATCH,
     "DESCRIPTION_CHANGED": Bump.PATCH,
     "MAINTAINERS_CHANGED": Bump.PATCH,
     "LABELS_CHANGED": Bump.PATCH,
@@ -152,7 +156,7 @@ KNOWN_FIELDS: Final[Mapping[str, frozenset[str]]] = {
         | {"deprecation"}
     ),
     "Spec": frozenset({"supported_engines", "required_inputs", "optional_inputs", "outputs", "engine_configs"}),
-    "InputSpec": frozenset({"name", "type", "description", "default", "validation", "sensitive"}),
+    "InputSpec": frozenset({"name", "type", "description", "default", "validation", "sensitive", "deprecated"}),
     "InputValidation": frozenset({"pattern", "min", "max", "min_length", "max_length", "enum"}),
     "OutputSpec": frozenset({"name", "type", "description", "sensitive"}),
 }
@@ -641,6 +645,22 @@ def _input_pair_changes(old_slot: _Slot, old: InputSpec, slot: _Slot, new: Input
         )
     yield from _validation_changes(name, slot, old.validation or InputValidation(), new.validation or InputValidation())
     yield from _common_changes(f"input {name!r}", slot, old.description, new.description, old.sensitive, new.sensitive)
+    yield from _deprecation_change(name, slot, old, new)
+
+
+def _deprecation_change(name: str, slot: _Slot, old: InputSpec, new: InputSpec) -> Iterator[Change]:
+    before = old.deprecated.model_dump(mode="json", exclude_none=True) if old.deprecated else None
+    after = new.deprecated.model_dump(mode="json", exclude_none=True) if new.deprecated else None
+    if before == after:
+        return
+    if before is None:
+        message = f"input {name!r} is now deprecated; consumers that set it get a warning"
+    elif after is None:
+        message = f"input {name!r} is no longer deprecated"
+    else:
+        message = f"the deprecation of input {name!r} changed"
+    location = (*slot.path, "deprecated") if after is not None else slot.path
+    yield Change("INPUT_DEPRECATION_CHANGED", f"{slot.field}.deprecated", before, after, Bump.PATCH, message, location)
 
 
 def _common_changes(

@@ -13,6 +13,7 @@ bare endpoint returning the same bytes (``benchmarks/bench_http.py``).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, Response, get, post
@@ -29,7 +30,7 @@ from nestor_catalog_core import (
     inputs_json_schema,
     validate_inputs,
 )
-from nestor_catalog_core.models import format_time
+from nestor_catalog_core.models import format_time, utcnow
 from nestor_catalog_core.versions import is_version
 from nestor_catalog_server.api import schemas
 from nestor_catalog_server.api._request import json_object, next_link, raw_header, read_body
@@ -117,7 +118,7 @@ class _ReadThroughResponse(RawResponse):
         await _entry_response(request, entry, exact=True)(scope, receive, send)
 
 
-def _version_info(entry: CatalogEntry) -> dict[str, Any]:
+def _version_info(entry: CatalogEntry, now: datetime) -> dict[str, Any]:
     stored = entry.stored
     return {
         "version": entry.version,
@@ -125,6 +126,7 @@ def _version_info(entry: CatalogEntry) -> dict[str, Any]:
         "published_at": format_time(stored.published_at),
         "deprecated": entry.deprecated,
         "withdrawn": entry.withdrawn,
+        "sunset": entry.is_sunset(now),
         "prerelease": entry.prerelease,
         "source": stored.source.to_dict(),
     }
@@ -214,11 +216,12 @@ class ResourcesController(PublishingRoutes, Controller):
         if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
             return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
         entries = catalog.versions(name)
+        now = utcnow()
         try:
             latest: str | None = catalog.latest_entry(name).version
         except NoMatchingVersion:
             latest = None
-        body = {"name": name, "latest": latest, "versions": [_version_info(entry) for entry in entries]}
+        body = {"name": name, "latest": latest, "versions": [_version_info(entry, now) for entry in entries]}
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         return json_response(content, {"ETag": etag, "Cache-Control": NO_CACHE})
 

@@ -73,6 +73,7 @@ class StatusBlock(TypedDict, total=False):
     source: SourceBody
     deprecated: bool
     withdrawn: bool
+    sunset: bool
     sequence: int
     updated_at: str
 
@@ -105,6 +106,7 @@ class VersionInfo(TypedDict):
     published_at: str
     deprecated: bool
     withdrawn: bool
+    sunset: bool
     prerelease: bool
     source: SourceBody
 

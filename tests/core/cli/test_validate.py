@@ -258,3 +258,32 @@ def test_tab_indentation_says_tabs_are_not_allowed(tmp_path: Path) -> None:
     inside = tmp_path / "inside.yaml"
     inside.write_text('a: "x\ty"\nb: [\n')
     assert "a tab in the indentation" not in run("validate", str(inside))[1]
+
+
+def test_sunset_near_or_past_is_a_warning(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from nestor_catalog_core.models import utcnow
+
+    today = utcnow().date()
+    for name, offset in (("passed", -3), ("today", 0), ("near", 10), ("far", 90)):
+        sunset = (today + timedelta(days=offset)).isoformat()
+        text = GOOD.format(name=f"cache-{name}").replace(
+            "  maintainers:", f"  deprecation:\n    message: use v2\n    sunset: {sunset}\n  maintainers:", 1
+        )
+        (tmp_path / f"{name}.yaml").write_text(text)
+    code, output = run("validate", str(tmp_path), "--format", "json")
+    assert code == 0, output
+    findings = {(Path(f["file"]).stem, f["rule"]): f for f in json.loads(output)["findings"]}
+    assert set(findings) == {("passed", "SUNSET_PASSED"), ("today", "SUNSET_PASSED"), ("near", "SUNSET_NEAR")}
+    assert all(f["severity"] == "warning" for f in findings.values())
+    assert "3 days ago" in findings["passed", "SUNSET_PASSED"]["message"]
+    assert "in 10 days" in findings["near", "SUNSET_NEAR"]["message"]
+    assert findings["near", "SUNSET_NEAR"]["field"] == "metadata.deprecation.sunset"
+    assert findings["near", "SUNSET_NEAR"]["line"] is not None
+    assert run("validate", str(tmp_path), "--fail-on", "warning")[0] == 1
+    code, output = run("validate", str(tmp_path), "--sunset-warning-days", "100", "--format", "json")
+    assert ("far", "SUNSET_NEAR") in {(Path(f["file"]).stem, f["rule"]) for f in json.loads(output)["findings"]}
+    code, output = run("check-compat", str(tmp_path), "--format", "json")
+    rules = sorted(f["rule"] for f in json.loads(output)["findings"])
+    assert rules == ["SUNSET_NEAR", "SUNSET_PASSED", "SUNSET_PASSED"]
