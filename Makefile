@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
+DIST ?= dist
 # The container image and its local dependencies (Docker is needed for these targets only).
 DOCKER ?= docker
 IMAGE ?= nestor/catalog:dev
@@ -15,7 +16,7 @@ SOURCE ?= $(shell git remote get-url origin 2>/dev/null | sed 's|//[^@/]*@|//|' 
 DEV_DYNAMODB_ENDPOINT ?= http://127.0.0.1:8000
 DEV_REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test pytest check lint typecheck format bench venv clean tools docker-build docker-up docker-down dev-catalog
+.PHONY: run test pytest check lint typecheck format bench venv clean tools dist docker-build docker-up docker-down dev-catalog
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python >= 3.11 (https://www.python.org/downloads/) or pass PYTHON=/path/to/python3.11" >&2; exit 1; }
@@ -76,5 +77,11 @@ bench: $(STAMP) tools
 	@scripts/ensure-bench-tools
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
+# The sdist and the wheel in $(DIST) (pip install dist/nestor_catalog-$(VERSION)-py3-none-any.whl,
+# with extras: 'dist/nestor_catalog-$(VERSION)-py3-none-any.whl[server]').
+dist: $(STAMP)
+	rm -rf $(DIST)
+	$(BIN)/python -m build --outdir $(DIST) .
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info src/*.egg-info

@@ -21,7 +21,15 @@ from nestor_catalog_client._cache import ETagCache
 from nestor_catalog_client._models import FacetCounts, ResourcePage, SearchResult, ValidationReport, VersionInfo
 from nestor_catalog_client._retry import RetryPolicy
 from nestor_catalog_client._subscription import AsyncEventStreamIO, AsyncSubscription, ReconnectPolicy, StreamState
-from nestor_catalog_core import AuditPage, CatalogError, EventType, InputsResult, PublishResult, Resource
+from nestor_catalog_core import (
+    AuditPage,
+    CatalogError,
+    CompatReport,
+    EventType,
+    InputsResult,
+    PublishResult,
+    Resource,
+)
 
 __all__ = ["AsyncCatalogClient"]
 
@@ -155,6 +163,13 @@ class AsyncCatalogClient(_BaseCatalogClient):
     async def definition_schema(self) -> dict[str, Any]:
         """The JSON Schema of ``ResourceDefinition`` (for editors and form tools)."""
         return await self._run(self._definition_schema_call())
+
+    async def diff(self, name: str, from_version: str | None = None, to_version: str | None = None) -> CompatReport:
+        """Every change from ``from_version`` to ``to_version`` of ``name`` as the catalog's
+        compatibility engine reports it (``report.changes``: rule id, field, both values and
+        the bump each needs; ``report.required``, ``report.declared``, ``report.ok``).
+        ``to_version`` defaults to the latest version, ``from_version`` to the one before it."""
+        return await self._run(self._diff_call(name, from_version, to_version))
 
     async def inputs_schema(self, name: str, version: str) -> dict[str, Any]:
         """The JSON Schema of a version's inputs (for form renderers)."""

@@ -38,6 +38,7 @@ from nestor_catalog_client._tracing import RequestTracer
 from nestor_catalog_core import (
     AuditPage,
     AuditRecord,
+    CompatReport,
     Finding,
     InputsResult,
     InvalidRequest,
@@ -280,6 +281,10 @@ class _BaseCatalogClient:
 
     def _inputs_schema_call(self, name: str, version: str) -> Call[dict[str, Any]]:
         return Call("GET", f"{version_path(name, version)}/schema", _parse_object, cacheable=True)
+
+    def _diff_call(self, name: str, from_version: str | None, to_version: str | None) -> Call[CompatReport]:
+        params = tuple((key, value) for key, value in (("from", from_version), ("to", to_version)) if value is not None)
+        return Call("GET", f"{name_path(name)}/diff", _parser(CompatReport.from_dict), params=params, cacheable=True)
 
     def _validate_call(
         self,
@@ -558,6 +563,8 @@ def _parse_publish(response: httpx.Response) -> list[PublishResult]:
 
 def _deprecation_message(resource: Resource) -> str:
     text = f"{resource.name} {resource.version} is deprecated"
+    if resource.sunset:
+        text += " and past its sunset date (no longer resolved as latest or by constraint)"
     deprecation = resource.deprecation
     if deprecation is not None:
         parts = [text + (f": {deprecation.message}" if deprecation.message else "")]

@@ -44,6 +44,7 @@ class VersionInfo:
     withdrawn: bool = False
     prerelease: bool = False
     source: Source | None = None
+    sunset: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VersionInfo:
@@ -55,6 +56,7 @@ class VersionInfo:
             deprecated=bool(data.get("deprecated", False)),
             withdrawn=bool(data.get("withdrawn", False)),
             prerelease=bool(data.get("prerelease", False)),
+            sunset=bool(data.get("sunset", False)),
             source=Source.from_dict(source) if isinstance(source, dict) else None,
         )
 

@@ -59,7 +59,9 @@ DEFAULT_HEARTBEAT_INTERVAL: Final = 30.0
 #: How many heartbeat intervals of silence make a connection dead.
 HEARTBEAT_MISSES: Final = 2.5
 _RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
-_LIFECYCLE_EVENTS: Final = frozenset({EventType.RESOURCE_DEPRECATED, EventType.RESOURCE_DELETED})
+_LIFECYCLE_EVENTS: Final = frozenset(
+    {EventType.RESOURCE_DEPRECATED, EventType.RESOURCE_DELETED, EventType.RESOURCE_SUNSET}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,10 @@
 
 Everything with a lifetime is opened in the lifespan and closed in reverse: logging, the store
 and the ``Catalog`` (unless one is passed in), the ``SyncManager`` (unless one is passed in, the
-catalog is read-only, or no source is configured), and two background tasks on a catalog the
+catalog is read-only, or no source is configured), and background tasks on a catalog the
 app opened itself: following the store's event log (writes by other processes, such as
-``nestor-catalog sync`` on the same SQLite file) and event-log retention. Shutdown sets
+``nestor-catalog sync`` on the same SQLite file), event-log retention and, when writable, the
+sunset announcer (``resource.sunset`` when a deprecated version reaches its sunset date). Shutdown sets
 ``AppState.shutdown`` first (live event streams end on it), then stops sync, cancels the
 tasks and closes the catalog; SIGTERM/SIGINT set it at once (``process.shutdown_on_signals``),
 because the ASGI server drains open connections before it runs the lifespan shutdown and an
@@ -53,7 +54,7 @@ from nestor_catalog_server.api.resources import ResourcesController
 from nestor_catalog_server.api.search import SearchController
 from nestor_catalog_server.api.security import authorize
 from nestor_catalog_server.api.sync import SyncController, WebhookController
-from nestor_catalog_server.api.validate import ValidateController
+from nestor_catalog_server.api.validate import ValidateController, definition_schema_at_id
 from nestor_catalog_server.auth import TokenVerifier
 from nestor_catalog_server.config import Settings, catalog_settings
 from nestor_catalog_server.observability import Metrics, Tracing, configure_logging
@@ -65,7 +66,14 @@ if TYPE_CHECKING:
     from nestor_catalog_server.scaleout import ScaleOut
     from nestor_catalog_server.sync import SyncManager
 
-__all__ = ["DOCS_PATH", "FOLLOW_INTERVAL", "RETENTION_INTERVAL", "create_app", "route_handlers"]
+__all__ = [
+    "DOCS_PATH",
+    "FOLLOW_INTERVAL",
+    "RETENTION_INTERVAL",
+    "SUNSET_CHECK_INTERVAL",
+    "create_app",
+    "route_handlers",
+]
 
 log = logging.getLogger("nestor_catalog_server.app")
 
@@ -75,6 +83,10 @@ FOLLOW_INTERVAL: Final = 1.0
 #: Seconds between two event-log retention passes (the first runs shortly after start).
 RETENTION_INTERVAL: Final = 300.0
 _FIRST_RETENTION_DELAY: Final = 5.0
+#: Longest wait between two looks for versions whose sunset date has come (seconds).
+SUNSET_CHECK_INTERVAL: Final = 60.0
+#: How often the announcer looks whether the catalog changed (seconds; comparing two integers).
+SUNSET_POLL_INTERVAL: Final = 1.0
 
 
 def _app_state_dependency(state: State) -> AppState:
@@ -94,6 +106,7 @@ def route_handlers() -> list[ControllerRouterHandler]:
         ExportController,
         SearchController,
         ValidateController,
+        definition_schema_at_id,
         AuditController,
         SyncController,
         WebhookController,
@@ -306,6 +319,7 @@ class _Lifespan:
         if not catalog.read_only:
             job = functools.partial(_trim_events, catalog, event_log.retention, event_log.max_events)
             state.tasks["retention"] = asyncio.create_task(_every(RETENTION_INTERVAL, job), name="event-retention")
+            state.tasks["sunsets"] = asyncio.create_task(_announce_sunsets(catalog), name="sunset-announcer")
 
 
 async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
@@ -317,6 +331,33 @@ async def _every(interval: float, job: Callable[[], Awaitable[None]]) -> None:
         except CatalogError as exc:
             log.warning("background job failed: %s", exc.message, extra={"error_code": exc.code})
         await asyncio.sleep(interval)
+
+
+async def _announce_sunsets(catalog: Catalog) -> None:
+    """Record ``resource.sunset`` when deprecated versions reach their sunset date: at start
+    (for sunsets passed while no server ran), whenever the catalog changed (a version published
+    or deprecated with a date already passed), at each next sunset moment, and at least every
+    ``SUNSET_CHECK_INTERVAL`` seconds. Looking costs a scan of the in-memory versions; the
+    audit log is read only for versions that are due."""
+    seen_revision: int | None = None
+    due = utcnow()
+    while True:
+        if catalog.revision != seen_revision or utcnow() >= due:
+            try:
+                for event in await catalog.announce_sunsets():
+                    log.info(
+                        "version reached its sunset date",
+                        extra={"operation": "sunset", "resource": event.name, "version": event.version},
+                    )
+            except CatalogError as exc:
+                log.warning("sunset announcement failed: %s", exc.message, extra={"error_code": exc.code})
+            seen_revision = catalog.revision
+            now = utcnow()
+            upcoming = catalog.next_sunset(now)
+            due = now + timedelta(seconds=SUNSET_CHECK_INTERVAL)
+            if upcoming is not None:
+                due = min(due, upcoming)
+        await asyncio.sleep(SUNSET_POLL_INTERVAL)
 
 
 async def _trim_events(catalog: Catalog, retention: timedelta, max_events: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -24,7 +25,10 @@ from nestor_catalog_client import (
 )
 from nestor_catalog_core import (
     AuditPage,
+    Bump,
     Catalog,
+    CompatReport,
+    Deprecation,
     InputsResult,
     InvalidRequest,
     RemoteError,
@@ -33,8 +37,9 @@ from nestor_catalog_core import (
     Severity,
     VersionNotFound,
 )
+from nestor_catalog_core.models import utcnow
 from tests.client.conftest import NO_WAIT, SEEDED
-from tests.client.helpers import definition_yaml, deprecate, free_port, publish
+from tests.client.helpers import API_SOURCE, definition_yaml, deprecate, free_port, publish
 
 ALL_NAMES = sorted(name for name, *_ in SEEDED)
 
@@ -320,3 +325,26 @@ async def test_names_and_versions_are_path_encoded(catalog: Catalog, client: Asy
         await client.get_resource("build-meta", "1.0.0+build.7")
     with pytest.raises(InvalidRequest, match="must not be empty"):
         await client.get_resource("")
+
+
+async def test_diff_returns_the_compat_report(client: AsyncCatalogClient) -> None:
+    report = await client.diff("gcp-cloudsql-postgres", to_version="2.0.0")
+    assert isinstance(report, CompatReport)
+    assert (report.old_version, report.new_version) == ("1.0.0", "2.0.0")
+    assert report.declared is Bump.MAJOR
+    assert [c.rule for c in report.changes] == ["OPTIONAL_INPUT_ADDED"]
+    with pytest.raises(VersionNotFound):
+        await client.diff("gcp-cloudsql-postgres", "1.5.0")
+
+
+async def test_a_version_past_its_sunset_says_so(client: AsyncCatalogClient, catalog: Catalog) -> None:
+    yesterday = (utcnow() - timedelta(days=1)).date()
+    await catalog.deprecate(
+        "aws-rds-mysql", "1.2.0", Deprecation(message="moving to 2.x", sunset=yesterday), source=API_SOURCE
+    )
+    assert (await client.latest("aws-rds-mysql")).version == "1.1.0"
+    with pytest.warns(CatalogDeprecationWarning, match="1.2.0 is deprecated and past its sunset date"):
+        resource = await client.get_resource("aws-rds-mysql", "1.2.0")
+    assert resource.sunset
+    versions = await client.versions("aws-rds-mysql")
+    assert [(v.version, v.sunset) for v in versions] == [("1.2.0", True), ("1.1.0", False), ("1.0.0", False)]

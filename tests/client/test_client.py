@@ -21,9 +21,12 @@ from nestor_catalog_client import (
 )
 from nestor_catalog_core import (
     AuditPage,
+    Bump,
+    CompatReport,
     Event,
     InputsResult,
     InvalidRequest,
+    NoMatchingVersion,
     Resource,
     ServiceUnavailable,
     Severity,
@@ -197,3 +200,22 @@ def test_headers_carry_token_and_user_agent() -> None:
         c.status()
     assert seen[0].headers["authorization"] == "Bearer rotating"
     assert seen[0].headers["user-agent"] == "me/1"
+
+
+def test_diff_returns_the_compat_report(client: CatalogClient) -> None:
+    report = client.diff("aws-rds-mysql", "1.0.0", "1.1.0")
+    assert isinstance(report, CompatReport)
+    assert (report.old_version, report.new_version, report.declared, report.required) == (
+        "1.0.0",
+        "1.1.0",
+        Bump.MINOR,
+        Bump.MINOR,
+    )
+    assert [(c.rule, c.field, c.new) for c in report.changes] == [
+        ("OPTIONAL_INPUT_ADDED", "spec.optional_inputs[0]", "extra_0")
+    ]
+    assert report.ok
+    latest = client.diff("aws-rds-mysql")
+    assert (latest.old_version, latest.new_version) == ("1.1.0", "1.2.0")
+    with pytest.raises(NoMatchingVersion, match="first version"):
+        client.diff("aws-s3-bucket")

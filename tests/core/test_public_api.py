@@ -38,6 +38,7 @@ EXPECTED = {
     "Finding",
     "ImmutableVersionError",
     "IncompatibleChange",
+    "InputDeprecation",
     "InputSpec",
     "InputsInvalid",
     "InputsResult",

@@ -4,6 +4,7 @@ spec's curl examples, the DESIGN.md additions, error codes, caching headers and 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -197,7 +198,7 @@ def test_conditional_requests(http: httpx.Client) -> None:
         assert again.status_code == 304, path
         assert again.content == b""
     deprecated = http.get("/api/v1/resources/kubernetes-redis/1.0.0")
-    assert deprecated.headers["deprecation"] == "true"
+    assert re.fullmatch(r"@[0-9]+", deprecated.headers["deprecation"])  # RFC 9745
     assert deprecated.headers["sunset"].endswith("GMT")
     assert 'rel="successor-version"' in deprecated.headers["link"]
 

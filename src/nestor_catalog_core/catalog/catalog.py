@@ -18,7 +18,8 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, NoReturn, Self
+from datetime import datetime
+from typing import Any, Final, Literal, NoReturn, Self
 
 from nestor_catalog_core._exceptions import (
     CatalogError,
@@ -51,6 +52,9 @@ from nestor_catalog_core.versions import CompatReport, HasPositions, changed_fie
 __all__ = ["Catalog", "CatalogSettings", "PublishResult"]
 
 log = logging.getLogger("nestor_catalog.catalog")
+
+#: The audit action (and event type) of a version reaching its sunset date.
+SUNSET_ACTION: Final = EventType.RESOURCE_SUNSET.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -668,6 +672,75 @@ class Catalog(CatalogReader):
             category=stored.category,
             resource_type=stored.resource_type,
         )
+
+    # -- sunsets -------------------------------------------------------------------------
+
+    def next_sunset(self, now: datetime | None = None) -> datetime | None:
+        """The earliest sunset moment still to come after ``now``, if any (when to call
+        ``announce_sunsets`` next)."""
+        moment = now or utcnow()
+        upcoming = [e.sunset_at for e in self._model.versions.values() if e.sunset_at is not None]
+        return min((at for at in upcoming if at > moment), default=None)
+
+    async def announce_sunsets(self, now: datetime | None = None) -> builtins.list[Event]:
+        """Record a ``resource.sunset`` event (and a ``resource.sunset`` audit record) for every
+        deprecated version whose sunset moment has come by ``now`` and was not announced for that
+        moment yet. Applying the event rebuilds the name's state, so the version leaves ``latest``
+        and constraint resolution on every reader (replicas and mirrors follow the event log);
+        it stays fetchable exactly, with ``status.sunset`` true. Idempotent: an announcement is
+        looked up in the audit log first (so restarts and other replicas do not repeat it)."""
+        if self.read_only:
+            return []
+        moment = now or utcnow()
+        if not self._due_sunsets(moment):
+            return []
+        events: builtins.list[Event] = []
+        async with self._write_lock:
+            await self.catch_up()
+            for entry in self._due_sunsets(moment):
+                assert entry.sunset_at is not None
+                query = AuditQuery(
+                    resource=entry.name, version=entry.version, action=SUNSET_ACTION, since=entry.sunset_at, limit=1
+                )
+                if (await self._store.query_audit(query)).records:
+                    continue
+                events.append(await self._announce_sunset(entry, entry.sunset_at, moment))
+        return events
+
+    def _due_sunsets(self, moment: datetime) -> builtins.list[CatalogEntry]:
+        """Versions whose sunset moment has come by ``moment``, oldest sunset first."""
+        due = [e for e in self._model.versions.values() if e.sunset_at is not None and e.sunset_at <= moment]
+        return sorted(due, key=lambda e: (e.sunset_at, e.name, e.key))
+
+    async def _announce_sunset(self, entry: CatalogEntry, sunset_at: datetime, now: datetime) -> Event:
+        stored = entry.stored
+        body = json.loads(resource_body(stored))
+        body["status"]["sunset"] = True
+        event = Event(
+            type=EventType.RESOURCE_SUNSET,
+            time=now,
+            data=body,
+            name=stored.name,
+            version=stored.version,
+            provider=stored.provider,
+            category=stored.category,
+            resource_type=stored.resource_type,
+        )
+        audit = AuditRecord(
+            action=SUNSET_ACTION,
+            resource=stored.name,
+            version=stored.version,
+            user=None,
+            timestamp=now,
+            changes=["status.sunset"],
+            source=stored.source,
+            reason=f"sunset date {sunset_at.date().isoformat()} reached",
+            details={"sunset": sunset_at.date().isoformat()},
+        )
+        stored_event, _ = await self._store.append(event, audit)
+        await self._after_write(stored_event)
+        assert stored_event is not None
+        return stored_event
 
     async def _reject(
         self,

@@ -18,10 +18,11 @@ from bisect import bisect_right, insort
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from nestor_catalog_core._exceptions import InvalidRequest
-from nestor_catalog_core.models import Resource, ResourceStatus, StoredVersion, resource_body
+from nestor_catalog_core.models import Resource, ResourceStatus, StoredVersion, resource_body, utcnow
 from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.search.index import SearchDocument, SearchIndex
 from nestor_catalog_core.versions import Constraint, is_prerelease, version_key
@@ -34,12 +35,13 @@ FACET_FIELDS = ("provider", "category", "resource_type", "engine")
 class CatalogEntry:
     """One published version in the read model."""
 
-    __slots__ = ("_body", "_definition", "_resource", "key", "prerelease", "stored")
+    __slots__ = ("_body", "_definition", "_resource", "key", "prerelease", "stored", "sunset_at")
 
     def __init__(self, stored: StoredVersion) -> None:
         self.stored = stored
         self.key = version_key(stored.version)
         self.prerelease = is_prerelease(stored.version)
+        self.sunset_at = stored.sunset_at  # None unless deprecated with a sunset date
         self._body: bytes | None = None
         self._definition: ResourceDefinition | None = None
         self._resource: Resource | None = None
@@ -63,6 +65,10 @@ class CatalogEntry:
     @property
     def deprecated(self) -> bool:
         return self.stored.deprecated
+
+    def is_sunset(self, now: datetime) -> bool:
+        """Whether the version's sunset moment has come by ``now``."""
+        return self.sunset_at is not None and now >= self.sunset_at
 
     def body(self) -> bytes:
         """The resource's JSON (definition + status), built once."""
@@ -99,7 +105,7 @@ class NameState:
     name: str
     entries: tuple[CatalogEntry, ...]  # ascending by version precedence
     by_version: dict[str, CatalogEntry]
-    available: tuple[str, ...]  # non-withdrawn versions, ascending
+    available: tuple[str, ...]  # versions latest and constraints may choose (not withdrawn, not sunset), ascending
     latest: CatalogEntry | None
     # facet and filter attributes of the latest version
     attributes: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -109,8 +115,9 @@ class NameState:
     @classmethod
     def build(cls, name: str, entries: Iterable[CatalogEntry]) -> NameState:
         ordered = tuple(sorted(entries, key=lambda e: e.key))
-        available = tuple(e.version for e in ordered if not e.withdrawn)
-        latest = _pick_latest(ordered)
+        now = utcnow()
+        available = tuple(e.version for e in ordered if _resolvable(e, now))
+        latest = _pick_latest(ordered, now)
         attributes: dict[str, frozenset[str]] = {}
         search: SearchDocument | None = None
         if latest is not None:
@@ -159,12 +166,19 @@ class NameState:
         return self.by_version[version] if version is not None else None
 
 
-def _pick_latest(ordered: Sequence[CatalogEntry]) -> CatalogEntry | None:
-    """Highest non-prerelease, non-withdrawn version; failing that, the highest
-    non-withdrawn prerelease (so a name with only prereleases is still listed)."""
+def _resolvable(entry: CatalogEntry, now: datetime) -> bool:
+    """Whether ``latest`` and constraints may choose ``entry``: not withdrawn, not past its
+    sunset. The state of a name is built at one moment; the ``resource.sunset`` event the
+    catalog records when a sunset comes rebuilds it."""
+    return not entry.withdrawn and not entry.is_sunset(now)
+
+
+def _pick_latest(ordered: Sequence[CatalogEntry], now: datetime) -> CatalogEntry | None:
+    """Highest resolvable non-prerelease version; failing that, the highest resolvable
+    prerelease (so a name with only prereleases is still listed)."""
     fallback: CatalogEntry | None = None
     for entry in reversed(ordered):
-        if entry.withdrawn:
+        if not _resolvable(entry, now):
             continue
         if not entry.prerelease:
             return entry

@@ -15,7 +15,13 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any
 
-from nestor_catalog_core._exceptions import InvalidRequest, NoMatchingVersion, ResourceNotFound, VersionNotFound
+from nestor_catalog_core._exceptions import (
+    InvalidRequest,
+    InvalidVersion,
+    NoMatchingVersion,
+    ResourceNotFound,
+    VersionNotFound,
+)
 from nestor_catalog_core.catalog.read_model import (
     CatalogEntry,
     ListFilters,
@@ -28,7 +34,7 @@ from nestor_catalog_core.catalog.read_model import (
 from nestor_catalog_core.events.filters import EventFilter
 from nestor_catalog_core.events.hub import EventHub, StreamReset
 from nestor_catalog_core.models import RESOURCE_EVENTS, Event, Resource, stored_from_body
-from nestor_catalog_core.versions import Constraint
+from nestor_catalog_core.versions import CompatReport, Constraint, compare, is_version
 
 __all__ = ["CatalogReader"]
 
@@ -130,7 +136,10 @@ class CatalogReader(ABC):
     def latest_entry(self, name: str) -> CatalogEntry:
         state = self._state(name)
         if state.latest is None:
-            raise NoMatchingVersion(f"{name} has no available version (all withdrawn)", details={"resource_name": name})
+            raise NoMatchingVersion(
+                f"{name} has no available version (all withdrawn or past their sunset date)",
+                details={"resource_name": name},
+            )
         return state.latest
 
     def latest(self, name: str) -> Resource:
@@ -157,6 +166,37 @@ class CatalogReader(ABC):
     def versions(self, name: str) -> builtins.list[CatalogEntry]:
         """Every version of ``name``, newest first, withdrawn ones included."""
         return list(reversed(self._state(name).entries))
+
+    def diff(self, name: str, from_version: str | None = None, to_version: str | None = None) -> CompatReport:
+        """Every change from ``from_version`` to ``to_version`` of ``name`` (the compatibility
+        engine's report: rule id, field, both values and the bump each needs).
+
+        ``to_version`` defaults to the latest version, ``from_version`` to the highest version
+        below ``to_version`` (withdrawn ones included: they were published). Either may be any
+        published version, so a "downgrade" diff is allowed (its ``declared`` is ``none``).
+        Raises ``VersionNotFound`` (``InvalidVersion`` for text that is not a version) and
+        ``NoMatchingVersion`` when there is no previous version to compare with."""
+        state = self._state(name)
+        target = self._diff_side(name, to_version) if to_version is not None else self.latest_entry(name)
+        if from_version is not None:
+            origin = self._diff_side(name, from_version)
+        else:
+            previous = state.predecessor(target.version)
+            if previous is None:
+                raise NoMatchingVersion(
+                    f"{name} {target.version} is the first version: there is no previous version to compare with",
+                    details={"resource_name": name, "version": target.version},
+                )
+            origin = previous
+        return compare(origin.definition(), target.definition())
+
+    def _diff_side(self, name: str, version: str) -> CatalogEntry:
+        if not is_version(version):
+            raise InvalidVersion(
+                f"{version!r} is not a version: expected a full SemVer 2.0.0 version like 1.2.3",
+                details={"resource_name": name, "version": version},
+            )
+        return self.entry(name, version)
 
     def snapshot(self) -> tuple[int, builtins.list[CatalogEntry]]:
         """Every version (withdrawn ones included), by name then version, with the revision

@@ -28,8 +28,13 @@ CORE_COMMANDS: Final[dict[str, str]] = {
     "inputs-schema": "nestor_catalog_core.cli.schema:inputs_schema",
     "rules": "nestor_catalog_core.cli.rules:rules",
     "check-compat": "nestor_catalog_core.cli.check_compat:check_compat",
+    "diff": "nestor_catalog_core.cli.diff:diff",
     "storage": "nestor_catalog_core.cli.storage:storage",
 }
+
+
+#: The extra that installs the dependencies of a package's commands.
+_EXTRAS: Final[dict[str, str]] = {"nestor_catalog_server": "server", "nestor_catalog_client": "client"}
 
 
 class LazyGroup(click.Group):
@@ -59,8 +64,20 @@ class LazyGroup(click.Group):
         plugin = _plugins().get(name) if target is None else None
         if target is None and plugin is None:
             return None
+        module = target if target is not None else plugin.value  # type: ignore[union-attr]
         try:
             loaded = _import(target) if target is not None else plugin.load()  # type: ignore[union-attr]
+        except ModuleNotFoundError as exc:
+            extra = _EXTRAS.get(module.partition(".")[0].partition(":")[0])
+            if extra is None:
+                return _unavailable(name, f"{type(exc).__name__}: {exc}")
+            missing = exc.name or str(exc)
+            return _unavailable(
+                name,
+                f"needs the {extra} extra, {missing} is not installed",
+                advice=f"install it with pip install 'nestor-catalog[{extra}]' "
+                f"(from a checkout: pip install '.[{extra}]', or make venv for everything)",
+            )
         except Exception as exc:  # a broken or missing module must not take the other commands down
             return _unavailable(name, f"{type(exc).__name__}: {exc}")
         if not isinstance(loaded, click.Command):
@@ -77,9 +94,10 @@ def _plugins() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
-def _unavailable(name: str, reason: str) -> click.Command:
+def _unavailable(name: str, reason: str, *, advice: str | None = None) -> click.Command:
     def run() -> None:
-        click.echo(f"nestor-catalog {name}: this command is not available in this installation ({reason})", err=True)
+        text = f"nestor-catalog {name}: this command is not available in this installation ({reason})"
+        click.echo(text + (f"; {advice}" if advice else ""), err=True)
         raise SystemExit(EXIT_USAGE)
 
     return click.Command(

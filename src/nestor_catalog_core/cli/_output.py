@@ -8,6 +8,7 @@ raises those itself; ``EXIT_USAGE`` is for the same class of mistake found later
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,6 +31,7 @@ __all__ = [
     "fail_on_option",
     "format_option",
     "github_annotation",
+    "in_ci",
     "progress",
     "summary_line",
 ]
@@ -38,8 +40,8 @@ EXIT_OK: Final = 0
 EXIT_FINDINGS: Final = 1
 EXIT_USAGE: Final = 2
 
-OutputFormat = Literal["text", "json", "github"]
-FORMATS: Final[tuple[OutputFormat, ...]] = ("text", "json", "github")
+OutputFormat = Literal["text", "json", "github", "sarif", "junit"]
+FORMATS: Final[tuple[OutputFormat, ...]] = ("text", "json", "github", "sarif", "junit")
 #: Fewer files than this finish before a progress bar would be worth drawing.
 PROGRESS_THRESHOLD: Final = 200
 
@@ -57,7 +59,8 @@ def format_option(function: _F) -> _F:
         type=click.Choice(FORMATS),
         default="text",
         show_default=True,
-        help="text for people, json for tools (one object), github for workflow annotations.",
+        help="text for people, json for tools (one object), github for workflow annotations, "
+        "sarif for code scanning (SARIF 2.1.0), junit for test reports (GitLab).",
     )(function)
 
 
@@ -88,13 +91,17 @@ def emit_report(
     definitions: int,
     out: TextIO | None = None,
     fail_on: Severity = Severity.ERROR,
+    command: str = "validate",
+    checked: Sequence[str] = (),
 ) -> int:
     """Print ``findings`` in ``fmt`` to ``out`` (default stdout) and return the exit code.
 
     ``text``: one ``file:line:col: severity [RULE] field: message`` line per finding and a
     summary line. ``json``: exactly one object ``{"files", "definitions", "findings"}``.
     ``github``: one ``::error``/``::warning``/``::notice`` workflow command per finding
-    (GitHub shows them on the pull request's lines) and the summary line.
+    (GitHub shows them on the pull request's lines) and the summary line. ``sarif`` and
+    ``junit``: see ``_reports`` (``checked`` names the files read, so passing files are test
+    cases too; ``command`` names the suite).
     """
     stream = out if out is not None else sys.stdout
     if fmt == "json":
@@ -103,6 +110,14 @@ def emit_report(
     elif fmt == "github":
         stream.writelines(github_annotation(finding) + "\n" for finding in findings)
         stream.write(summary_line(findings, files=files, definitions=definitions) + "\n")
+    elif fmt == "sarif":
+        from nestor_catalog_core.cli._reports import sarif_text
+
+        stream.write(sarif_text(findings))
+    elif fmt == "junit":
+        from nestor_catalog_core.cli._reports import junit_xml
+
+        stream.write(junit_xml(findings, command=command, checked=checked, fail_on=fail_on))
     elif fmt == "text":
         stream.writelines(f"{finding}\n" for finding in findings)
         stream.write(summary_line(findings, files=files, definitions=definitions) + "\n")
@@ -141,16 +156,22 @@ def progress(
 ) -> Iterator[Callable[[int], None]]:
     """A progress bar over ``total`` steps on ``stream`` (default stderr); yields ``advance(n)``.
 
-    Drawn only when ``stream`` is a terminal and ``total >= threshold``; otherwise
-    ``advance`` does nothing, so pipelines and CI logs stay clean.
+    Drawn only when ``stream`` is a terminal, ``total >= threshold`` and the ``CI``
+    environment variable is unset (or ``false``/``0``: CI runners that allocate a terminal set
+    it); otherwise ``advance`` does nothing, so pipelines and CI logs stay clean.
     """
     target = stream if stream is not None else sys.stderr
-    if total < threshold or not _is_terminal(target):
+    if total < threshold or not _is_terminal(target) or in_ci():
         yield _ignore
         return
     bar: Any = click.progressbar(length=total, label=label, file=target, show_pos=True, width=30)
     with bar:
         yield bar.update
+
+
+def in_ci() -> bool:
+    """Whether ``CI`` says this runs in continuous integration (GitHub, GitLab and most set it)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _ignore(_steps: int) -> None:

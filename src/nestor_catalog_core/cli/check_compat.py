@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Final, Literal, TextIO
@@ -51,9 +51,11 @@ from nestor_catalog_core.cli._output import (
     exit_code,
     fail_on_option,
     format_option,
+    in_ci,
+    progress,
     summary_line,
 )
-from nestor_catalog_core.cli.validate import ByteSize
+from nestor_catalog_core.cli.validate import ByteSize, sunset_days_option, sunset_findings
 from nestor_catalog_core.loading import (
     DEFAULT_MAX_FILE_SIZE,
     DEFINITION_SUFFIXES,
@@ -62,9 +64,12 @@ from nestor_catalog_core.loading import (
     LoadedDocument,
     LoadOptions,
     LoadResult,
+    discover,
+    is_ignored,
     iter_load,
     load_bytes,
 )
+from nestor_catalog_core.models import utcnow
 from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.models.findings import Finding, Severity
 from nestor_catalog_core.validation import ValidationSettings, validate_document
@@ -110,6 +115,7 @@ class Side:
     files: int = 0
     definitions: int = 0
     findings: list[Finding] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
 
     def add(self, version: _Version) -> _Version | None:
         """Record ``version``; returns the version already recorded under its name and
@@ -143,6 +149,7 @@ class CompatCheck:
     definitions: int = 0
     findings: list[Finding] = field(default_factory=list)
     comparisons: list[Comparison] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)  # the NEW side's files
 
     def all_findings(self) -> list[Finding]:
         return [*self.findings, *(f for comparison in self.comparisons for f in comparison.findings)]
@@ -155,7 +162,14 @@ class GitRefError(click.UsageError):
 # --- reading the sides --------------------------------------------------------------------
 
 
-def read_side(results: Iterable[LoadResult], settings: ValidationSettings, *, baseline: bool = False) -> Side:
+def read_side(
+    results: Iterable[LoadResult],
+    settings: ValidationSettings,
+    *,
+    baseline: bool = False,
+    advance: Callable[[int], None] | None = None,
+    sunset_warning_days: int | None = None,
+) -> Side:
     """Validate every loaded document and collect the definitions by name and version.
 
     ``baseline`` (the OLD side) keeps only error findings, downgraded to warnings, and drops
@@ -163,8 +177,13 @@ def read_side(results: Iterable[LoadResult], settings: ValidationSettings, *, ba
     name and version is ``DUPLICATE_VERSION`` (an error when the contents differ).
     """
     side = Side()
+    today = utcnow().date()
     for result in results:
+        if advance is not None:
+            advance(1)
         side.files += 1
+        if not baseline:
+            side.checked.append(result.file)
         side.findings.extend(_as_baseline(result.findings) if baseline else result.findings)
         for document in result.documents:
             side.definitions += 1
@@ -173,6 +192,10 @@ def read_side(results: Iterable[LoadResult], settings: ValidationSettings, *, ba
             definition = validated.definition
             if definition is None:
                 continue
+            if sunset_warning_days is not None and not baseline:
+                side.findings.extend(
+                    sunset_findings(definition, document, today=today, warning_days=sunset_warning_days)
+                )
             if not is_version(definition.version):
                 side.findings.append(_not_orderable(definition, document))
                 continue
@@ -295,7 +318,7 @@ def _walk_tree(
             continue
         path = directory / name
         is_dir = entry.mode & _TYPE_MASK == _TREE_MODE
-        if scopes and any(scope.matches(Path(path), is_dir=is_dir) for scope in scopes):
+        if scopes and is_ignored(scopes, path, is_dir=is_dir):
             continue
         if is_dir:
             yield from _walk_tree(repo, entry.sha, path, scopes)
@@ -308,7 +331,7 @@ def _ignore_rules(repo: Repo, entries: Sequence[tuple[str, TreeEntry]], director
     for name, entry in entries:
         blob = repo.object_store[entry.sha] if name == IGNORE_FILE else None
         if isinstance(blob, Blob):
-            return IgnoreRules.parse(Path(directory), blob.as_raw_string().decode("utf-8", "replace"))
+            return IgnoreRules.parse(directory, blob.as_raw_string().decode("utf-8", "replace"))
     return None
 
 
@@ -325,6 +348,7 @@ def compare_sides(
         files=old.files + new.files,
         definitions=old.definitions + new.definitions,
         findings=[*old.findings, *new.findings],
+        checked=list(new.checked),
     )
     for name in sorted(old.versions.keys() | new.versions.keys()):
         published = old.versions.get(name, {})
@@ -390,7 +414,14 @@ def _emit(check: CompatCheck, *, fmt: str, fail_on: Severity, out: TextIO) -> in
         return exit_code(findings, fail_on=fail_on)
     if fmt != "text":
         return emit_report(
-            findings, fmt=fmt, files=check.files, definitions=check.definitions, out=out, fail_on=fail_on
+            findings,
+            fmt=fmt,
+            files=check.files,
+            definitions=check.definitions,
+            out=out,
+            fail_on=fail_on,
+            command="check-compat",
+            checked=check.checked,
         )
     out.writelines(f"{finding}\n" for finding in check.findings)
     for comparison in check.comparisons:
@@ -408,20 +439,35 @@ def _emit(check: CompatCheck, *, fmt: str, fail_on: Severity, out: TextIO) -> in
 # --- the command --------------------------------------------------------------------------
 
 
+def _read_tree(
+    paths: list[Path], options: LoadOptions, settings: ValidationSettings, sunset_warning_days: int | None
+) -> Side:
+    """The NEW side, with a progress bar on a terminal for large trees (never in CI)."""
+    total = len(discover(paths, options=options)) if sys.stderr.isatty() and not in_ci() else 0
+    with progress(total, label="checking") as advance:
+        return read_side(
+            iter_load(paths, options=options), settings, advance=advance, sunset_warning_days=sunset_warning_days
+        )
+
+
 def _sides(
-    paths: tuple[Path, ...], against: str | None, options: LoadOptions, settings: ValidationSettings
+    paths: tuple[Path, ...],
+    against: str | None,
+    options: LoadOptions,
+    settings: ValidationSettings,
+    sunset_warning_days: int | None = None,
 ) -> tuple[Side, Side]:
     if against is not None:
         if len(paths) > 1:
             raise click.UsageError("with --against, give at most one PATH (the working tree to check, default '.')")
         path = paths[0] if paths else Path(".")
         old = read_side(git_tree_results(path, against, options=options), settings, baseline=True)
-        return old, read_side(iter_load([path], options=options), settings)
+        return old, _read_tree([path], options, settings, sunset_warning_days)
     if len(paths) == 1:
-        return Side(), read_side(iter_load(paths, options=options), settings)
+        return Side(), _read_tree(list(paths), options, settings, sunset_warning_days)
     if len(paths) == 2:
         old = read_side(iter_load([paths[0]], options=options), settings, baseline=True)
-        return old, read_side(iter_load([paths[1]], options=options), settings)
+        return old, _read_tree([paths[1]], options, settings, sunset_warning_days)
     raise click.UsageError("give OLD NEW, a single PATH holding a whole history, or --against GIT_REF [PATH]")
 
 
@@ -451,6 +497,7 @@ def _sides(
     show_default=True,
     help="Largest file read, in bytes (or 512KiB, 2MiB).",
 )
+@sunset_days_option
 def check_compat(
     paths: tuple[Path, ...],
     against: str | None,
@@ -461,6 +508,7 @@ def check_compat(
     no_schema: bool,
     no_policies: bool,
     max_file_size: int,
+    sunset_warning_days: int,
 ) -> None:
     """Check that version bumps match the changes: OLD NEW, PATH (a whole history), or
     --against GIT_REF [PATH].
@@ -473,6 +521,6 @@ def check_compat(
         strict_mode=not no_strict, schema_validation=not no_schema, policy_enforcement=not no_policies
     )
     options = LoadOptions(max_file_size=max_file_size)
-    old, new = _sides(paths, against, options, settings)
+    old, new = _sides(paths, against, options, settings, sunset_warning_days)
     check = compare_sides(old, new, compatibility=compatibility, note_withdrawn=against is not None)
     raise SystemExit(_emit(check, fmt=fmt, fail_on=fail_on, out=sys.stdout))

@@ -15,12 +15,13 @@ import click
 
 from nestor_catalog_core.validation import RULES, Layer
 
-__all__ = ["rules"]
+__all__ = ["COMPATIBILITY", "rule_table", "rules"]
 
 COMPATIBILITY = "compatibility"
 
 
-def _rows() -> list[dict[str, Any]]:
+def rule_table() -> list[dict[str, Any]]:
+    """Every rule id the catalog reports: ``{rule, severity, layer, summary, fix}`` rows."""
     rows = [
         {"rule": r.id, "severity": r.severity.value, "layer": r.layer.value, "summary": r.summary, "fix": r.fix}
         for r in RULES.values()
@@ -59,6 +60,24 @@ def _rows() -> list[dict[str, Any]]:
             "fix": "Give the new content a higher version; published versions never change.",
         }
     )
+    rows.append(
+        {
+            "rule": "IMMUTABLE_VERSION",
+            "severity": "error",
+            "layer": COMPATIBILITY,
+            "summary": "A published version (or the version at the compared ref) has other content here.",
+            "fix": "Published versions never change: give the new content a new version.",
+        }
+    )
+    rows.append(
+        {
+            "rule": "VERSION_WITHDRAWN",
+            "severity": "info",
+            "layer": COMPATIBILITY,
+            "summary": "A version defined at the compared ref is no longer defined; the catalog will withdraw it.",
+            "fix": "Nothing, if intended; restore the file to keep the version resolvable.",
+        }
+    )
     return rows
 
 
@@ -73,7 +92,7 @@ def _rows() -> list[dict[str, Any]]:
 )
 def rules(fmt: str, layers: tuple[str, ...]) -> None:
     """List the rule ids that validation and check-compat report, with what each means and how to fix it."""
-    selected = [row for row in _rows() if not layers or row["layer"] in layers]
+    selected = [row for row in rule_table() if not layers or row["layer"] in layers]
     if fmt == "json":
         sys.stdout.write(json.dumps(selected, indent=2) + "\n")
         return

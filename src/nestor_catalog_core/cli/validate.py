@@ -5,11 +5,12 @@ from __future__ import annotations
 import gc
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, TypeVar
 
 import click
 
@@ -19,19 +20,33 @@ from nestor_catalog_core.loading import (
     LoadedDocument,
     LoadOptions,
     discover,
+    ignored_below,
     iter_load,
     load_file,
 )
+from nestor_catalog_core.models import utcnow
 from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.models.findings import Finding, Severity
 from nestor_catalog_core.validation import ValidationSettings, validate_document
 from nestor_catalog_core.validation._issues import Issue
 
-__all__ = ["ByteSize", "TreeReport", "validate", "validate_tree"]
+__all__ = [
+    "DEFAULT_SUNSET_WARNING_DAYS",
+    "ByteSize",
+    "TreeReport",
+    "no_definitions",
+    "sunset_days_option",
+    "sunset_findings",
+    "validate",
+    "validate_tree",
+]
 
 _SIZE: Final = re.compile(r"\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*\Z", re.IGNORECASE)
 _UNITS: Final = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, "mb": 1000**2, "mib": 1024**2}
 _UNITS.update({"g": 1024**3, "gb": 1000**3, "gib": 1024**3})
+_F = TypeVar("_F", bound=Callable[..., Any])
+#: How many days before a sunset date ``validate`` and ``check-compat`` start warning.
+DEFAULT_SUNSET_WARNING_DAYS: Final = 30
 
 
 class ByteSize(click.ParamType[int, object]):
@@ -55,6 +70,7 @@ class TreeReport:
     files: int = 0
     definitions: int = 0
     findings: list[Finding] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)  # every file read, as findings name it
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +93,22 @@ def validate_tree(
     options: LoadOptions,
     settings: ValidationSettings,
     show_progress: bool = False,
+    sunset_warning_days: int | None = DEFAULT_SUNSET_WARNING_DAYS,
 ) -> TreeReport:
     """Load and validate every definition under ``paths``; the same name and version twice
     is a ``DUPLICATE_VERSION`` finding (an error when their contents differ).
 
     ``show_progress`` draws a bar on stderr when it is a terminal and the tree is large.
+    ``sunset_warning_days`` (None: off) adds ``SUNSET_NEAR``/``SUNSET_PASSED`` warnings.
     """
     report = TreeReport()
+    today = utcnow().date()
     seen: dict[tuple[str, str], _Seen] = {}
     total = len(discover(paths, options=options)) if show_progress and _stderr_is_terminal() else 0
     with progress(total, label="validating") as advance:
         for result in iter_load(paths, options=options):
             report.files += 1
+            report.checked.append(result.file)
             report.findings.extend(result.findings)
             for document in result.documents:
                 report.definitions += 1
@@ -96,8 +116,65 @@ def validate_tree(
                 report.findings.extend(validated.findings)
                 if validated.definition is not None:
                     report.findings.extend(_duplicates(validated.definition, document, seen, options, settings))
+                    if sunset_warning_days is not None:
+                        report.findings.extend(
+                            sunset_findings(
+                                validated.definition, document, today=today, warning_days=sunset_warning_days
+                            )
+                        )
             advance(1)
     return report
+
+
+def sunset_findings(
+    definition: ResourceDefinition, document: LoadedDocument, *, today: date, warning_days: int
+) -> list[Finding]:
+    """``SUNSET_PASSED`` when the definition's sunset date has come (the catalog no longer
+    resolves it as latest or by constraint), ``SUNSET_NEAR`` when it is at most
+    ``warning_days`` away: warnings, so teams plan the migration before consumers break."""
+    deprecation = definition.metadata.deprecation
+    if deprecation is None or deprecation.sunset is None:
+        return []
+    days = (deprecation.sunset - today).days
+    path = ("metadata", "deprecation", "sunset")
+    name = f"{definition.name} {definition.version}"
+    if days <= 0:
+        since = "today" if days == 0 else f"{-days} day{'' if days == -1 else 's'} ago"
+        message = (
+            f"{name} reached its sunset date {deprecation.sunset.isoformat()} {since}: the catalog no longer "
+            "resolves it as latest or by constraint (exact fetches still work); move consumers to "
+            f"{deprecation.replacement or 'a replacement'} or remove the version"
+        )
+        return [Issue("SUNSET_PASSED", path, message, severity=Severity.WARNING).finding(document)]
+    if days <= warning_days:
+        message = (
+            f"{name} reaches its sunset date {deprecation.sunset.isoformat()} in {days} day{'' if days == 1 else 's'}: "
+            "from then on it no longer resolves as latest or by constraint"
+        )
+        return [Issue("SUNSET_NEAR", path, message, severity=Severity.WARNING).finding(document)]
+    return []
+
+
+def sunset_days_option(function: _F) -> _F:
+    """``--sunset-warning-days N`` (stored as ``sunset_warning_days``)."""
+    return click.option(
+        "--sunset-warning-days",
+        type=click.IntRange(0),
+        default=DEFAULT_SUNSET_WARNING_DAYS,
+        show_default=True,
+        help="Warn (SUNSET_NEAR) when a definition's sunset date is this close; a passed one is SUNSET_PASSED.",
+    )(function)
+
+
+def no_definitions(paths: Sequence[Path], files: int) -> Finding:
+    """The ``NO_DEFINITIONS`` error for a run that found nothing to validate."""
+    shown = ", ".join(str(path) for path in paths) or "the paths given (all ignored)"
+    read = f"{files} file{'' if files == 1 else 's'} read" if files else "no *.yaml, *.yml or *.json file found"
+    message = (
+        f"no definitions under {shown} ({read}): nothing was validated; check the paths and any "
+        ".nestorignore, or pass --allow-empty if an empty tree is expected"
+    )
+    return Finding("NO_DEFINITIONS", Severity.ERROR, "", message, str(paths[0]) if paths else None)
 
 
 def _reread(seen: _Seen, options: LoadOptions, settings: ValidationSettings) -> ResourceDefinition | None:
@@ -171,6 +248,19 @@ def _duplicates(
     show_default=True,
     help="Largest file read, in bytes (or 512KiB, 2MiB).",
 )
+@sunset_days_option
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply .nestorignore files (from the working directory down) to files named on the command "
+    "line too, as pre-commit passes them; by default a file named explicitly is always read.",
+)
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Paths holding no definition pass (by default that is a NO_DEFINITIONS error: a CI job "
+    "pointed at the wrong folder must not pass silently).",
+)
 def validate(
     paths: tuple[Path, ...],
     fmt: str,
@@ -179,17 +269,38 @@ def validate(
     no_schema: bool,
     no_policies: bool,
     max_file_size: int,
+    sunset_warning_days: int,
+    force_exclude: bool,
+    allow_empty: bool,
 ) -> None:
     """Validate definition files and directories (*.yaml, *.yml, *.json, recursively).
 
     Exit status: 0 when clean, 1 when there are error findings (or warnings, with
-    --fail-on warning), 2 for usage errors such as a path that does not exist.
+    --fail-on warning; or no definition at all, without --allow-empty), 2 for usage errors
+    such as a path that does not exist.
     """
     settings = ValidationSettings(
         strict_mode=not no_strict, schema_validation=not no_schema, policy_enforcement=not no_policies
     )
     options = LoadOptions(max_file_size=max_file_size)
+    if force_exclude:
+        paths = tuple(path for path in paths if not ignored_below(path, Path.cwd()))
     with _imports_frozen():
-        report = validate_tree(list(paths), options=options, settings=settings, show_progress=fmt != "json")
-    code = emit_report(report.findings, fmt=fmt, files=report.files, definitions=report.definitions, fail_on=fail_on)
+        report = validate_tree(
+            list(paths),
+            options=options,
+            settings=settings,
+            show_progress=fmt in ("text", "github"),
+            sunset_warning_days=sunset_warning_days,
+        )
+    if report.definitions == 0 and not allow_empty:
+        report.findings.append(no_definitions(paths, report.files))
+    code = emit_report(
+        report.findings,
+        fmt=fmt,
+        files=report.files,
+        definitions=report.definitions,
+        fail_on=fail_on,
+        checked=report.checked,
+    )
     raise SystemExit(code)

@@ -22,12 +22,12 @@ from nestor_catalog_core.loading._documents import (
 from nestor_catalog_core.loading._files import (
     DEFINITION_GLOBS,
     DEFINITION_SUFFIXES,
-    IGNORE_FILE,
-    IgnoreRules,
     discover,
+    ignored_below,
     iter_load,
     load_file,
 )
+from nestor_catalog_core.loading._ignore import IGNORE_FILE, IgnoreRules, compile_globs, is_ignored
 from nestor_catalog_core.loading._json import decode_json
 
 __all__ = [
@@ -41,8 +41,11 @@ __all__ = [
     "LoadedDocument",
     "Locator",
     "Position",
+    "compile_globs",
     "decode_json",
     "discover",
+    "ignored_below",
+    "is_ignored",
     "iter_load",
     "load_bytes",
     "load_file",

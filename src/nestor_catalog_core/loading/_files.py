@@ -6,17 +6,15 @@ root unless ``LoadOptions.root`` says otherwise: a symlink whose target is outsi
 is refused with ``SYMLINK_OUTSIDE_ROOT`` (never read), a symlinked directory inside it is
 followed once. Files named explicitly are read whatever their suffix.
 
-A ``.nestorignore`` file in a walked directory skips entries below it, one pattern a line
-(``#`` starts a comment): a pattern without ``/`` matches names at any depth (``*.draft.yaml``),
-one with ``/`` matches the path relative to that directory (``fixtures/*.yaml``), and a
-trailing ``/`` matches directories only (``invalid/``). Paths given explicitly are always
-read, so ``validate examples/`` skips what ``examples/.nestorignore`` lists while
+A ``.nestorignore`` file in a walked directory skips entries below it with ``.gitignore``
+semantics (``_ignore``: anchoring, ``**``, ``!`` negation, directory-only patterns, deeper
+files overriding shallower ones). Paths given explicitly are always read, so
+``validate examples/`` skips what ``examples/.nestorignore`` lists while
 ``validate examples/invalid/`` reads it.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -26,15 +24,23 @@ from typing import BinaryIO, Final
 
 from nestor_catalog_core.loading._bytes import DEFAULT_OPTIONS, load_bytes
 from nestor_catalog_core.loading._documents import LoadOptions, LoadResult, load_finding
+from nestor_catalog_core.loading._ignore import IGNORE_FILE, IgnoreRules, is_ignored
 
-__all__ = ["DEFINITION_GLOBS", "DEFINITION_SUFFIXES", "IGNORE_FILE", "discover", "iter_load", "load_file"]
+__all__ = [
+    "DEFINITION_GLOBS",
+    "DEFINITION_SUFFIXES",
+    "IGNORE_FILE",
+    "discover",
+    "ignored_below",
+    "iter_load",
+    "load_file",
+]
 
 _SUFFIXES: Final = (".yaml", ".yml", ".json")
 #: The file endings read as definitions (compared lower-cased).
 DEFINITION_SUFFIXES: Final = frozenset(_SUFFIXES)
 #: The same as globs below a directory: what a sync source includes when it names nothing.
 DEFINITION_GLOBS: Final = tuple(f"**/*{suffix}" for suffix in _SUFFIXES)
-IGNORE_FILE: Final = ".nestorignore"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,36 +86,24 @@ def _entries(paths: Iterable[Path], options: LoadOptions) -> Iterator[_Entry]:
                 yield entry
 
 
-@dataclass(frozen=True, slots=True)
-class IgnoreRules:
-    """The patterns of one ``.nestorignore`` file, relative to the directory holding it:
-    one glob per line, ``#`` comments; a pattern with a ``/`` matches the path relative to
-    that directory, one without matches any file or directory name below it, and a trailing
-    ``/`` matches directories only."""
-
-    base: Path
-    patterns: tuple[str, ...]
-
-    @classmethod
-    def parse(cls, base: Path, text: str) -> IgnoreRules | None:
-        """The rules of ``text``, or None when it holds no pattern."""
-        lines = (line.strip() for line in text.splitlines())
-        patterns = tuple(line for line in lines if line and not line.startswith("#"))
-        return cls(base, patterns) if patterns else None
-
-    def matches(self, path: Path, *, is_dir: bool) -> bool:
-        relative = path.relative_to(self.base).as_posix()
-        for pattern in self.patterns:
-            if pattern.endswith("/"):
-                if not is_dir:
-                    continue
-                pattern = pattern.rstrip("/")
-            if "/" in pattern:
-                if fnmatch.fnmatchcase(relative, pattern.lstrip("/")):
-                    return True
-            elif fnmatch.fnmatchcase(path.name, pattern):
-                return True
+def ignored_below(path: Path, root: Path) -> bool:
+    """Whether a walk of ``root`` would skip ``path`` because of the ``.nestorignore`` files on
+    the way down (``validate --force-exclude``: files named explicitly, as pre-commit passes
+    them, honour the ignore files as a folder walk does). False for paths outside ``root``."""
+    target, base = Path(os.path.abspath(path)), Path(os.path.abspath(root))
+    if not target.is_relative_to(base):
         return False
+    parts = target.relative_to(base).parts
+    scopes: tuple[IgnoreRules, ...] = ()
+    current = base
+    for depth, part in enumerate(parts):
+        rules = _read_ignore(current)
+        if rules is not None:
+            scopes = (*scopes, rules)
+        current = current / part
+        if scopes and is_ignored(scopes, current, is_dir=depth < len(parts) - 1 or current.is_dir()):
+            return True
+    return False
 
 
 def _read_ignore(directory: Path) -> IgnoreRules | None:
@@ -135,7 +129,7 @@ def _walk(directory: Path, root: Path, visited: set[Path], scopes: tuple[IgnoreR
         if child.name.startswith("."):
             continue
         path = Path(child.path)
-        if scopes and any(scope.matches(path, is_dir=child.is_dir()) for scope in scopes):
+        if scopes and is_ignored(scopes, path, is_dir=child.is_dir()):
             continue
         if child.is_symlink():
             yield from _walk_symlink(path, root, visited, scopes)

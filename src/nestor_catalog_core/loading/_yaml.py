@@ -439,11 +439,33 @@ def _syntax_finding(exc: yaml.YAMLError, data: bytes, file: str) -> Finding:
             message += f" ({exc.context} that started at line {context.line + 1}, column {context.column + 1})"
         elif exc.context:
             message += f" ({exc.context})"
+        tab = _indentation_tab(data, mark.line, mark.column)
+        if tab is not None:
+            message = (
+                "a tab in the indentation: YAML does not allow tabs for indentation; indent with spaces "
+                f"(the parser said: {message})"
+            )
+            return load_finding("YAML_SYNTAX", message, file, (mark.line + 1, tab + 1))
         return load_finding("YAML_SYNTAX", message, file, _within(data, mark.line + 1, mark.column + 1))
     position = getattr(exc, "position", None)
     reason = getattr(exc, "reason", None) or str(exc).split("\n", 1)[0]
     where = byte_position(data, position) if isinstance(position, int) else (1, 1)
     return load_finding("YAML_SYNTAX", f"invalid character: {reason}", file, where)
+
+
+def _indentation_tab(data: bytes, line: int, column: int) -> int | None:
+    """The 0-based column of a tab in the leading whitespace of ``line`` (0-based) when the
+    error at ``column`` lies within or right after that whitespace: libyaml's messages for it
+    ("found character that cannot start any token") do not say tabs are the problem."""
+    lines = _LINE_BREAK.split(data.decode("utf-8", "replace"))
+    if line >= len(lines):
+        return None
+    text = lines[line]
+    indent = len(text) - len(text.lstrip(" \t"))
+    tab = text.find("\t", 0, indent)
+    if tab == -1 or column > indent:
+        return None
+    return tab
 
 
 def _within(data: bytes, line: int, column: int) -> Position:

@@ -29,6 +29,7 @@ __all__ = [
     "CrossplaneConfig",
     "Deprecation",
     "EngineConfigs",
+    "InputDeprecation",
     "InputSpec",
     "InputValidation",
     "Metadata",
@@ -92,6 +93,14 @@ class InputValidation(_Strict):
     enum: list[Any] | None = Field(default=None, min_length=1, description="The allowed values.")
 
 
+class InputDeprecation(_Strict):
+    """An input consumers should stop setting: still accepted, with a warning. Marking an input
+    deprecated is a patch-level change; removing it later is a major one."""
+
+    message: str = Field(min_length=1, description="Why, and what to do instead.")
+    replacement: str | None = Field(default=None, description="The input to set instead, if any.")
+
+
 class InputSpec(_Strict):
     """One input of a resource. Required inputs have no default; optional ones usually do."""
 
@@ -101,6 +110,9 @@ class InputSpec(_Strict):
     default: Any = Field(default=None, description="Value used when the consumer gives none.")
     validation: InputValidation | None = None
     sensitive: bool = Field(default=False, description="Never log or display the value.")
+    deprecated: InputDeprecation | None = Field(
+        default=None, description="Consumers setting this input get a warning (inputs:validate)."
+    )
 
     @property
     def has_default(self) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any, Final
 
@@ -152,6 +152,28 @@ class StoredVersion:
     def key(self) -> tuple[str, str]:
         return (self.name, self.version)
 
+    @property
+    def sunset_at(self) -> datetime | None:
+        """When a deprecated version stops resolving: 00:00 UTC of its ``sunset`` date (None
+        when it is not deprecated or names no sunset). Reads the stored document, so callers
+        that ask often cache it (``CatalogEntry.sunset_at``)."""
+        if not self.deprecated:
+            return None
+        deprecation = (json.loads(self.document).get("metadata") or {}).get("deprecation") or {}
+        sunset = deprecation.get("sunset")
+        if not isinstance(sunset, str):
+            return None
+        try:
+            day = date.fromisoformat(sunset)
+        except ValueError:
+            return None
+        return datetime.combine(day, time(0, 0), tzinfo=UTC)
+
+    def is_sunset(self, now: datetime | None = None) -> bool:
+        """Whether the sunset moment has come (``now`` defaults to the current time)."""
+        moment = self.sunset_at
+        return moment is not None and (now or utcnow()) >= moment
+
     def definition(self) -> ResourceDefinition:
         """Parse the stored document (callers that read often cache the result)."""
         return ResourceDefinition.model_validate_json(self.document, strict=False)
@@ -207,6 +229,7 @@ class EventType(StrEnum):
     RESOURCE_UPDATED = "resource.updated"  # a new version of an existing name, or a restore
     RESOURCE_DEPRECATED = "resource.deprecated"  # lifecycle block added, changed or removed
     RESOURCE_DELETED = "resource.deleted"  # a version withdrawn (its file left the source)
+    RESOURCE_SUNSET = "resource.sunset"  # a deprecated version reached its sunset date: no longer resolved
     SYNC_COMPLETED = "sync.completed"
     SYNC_FAILED = "sync.failed"
     SYNC_HELD = "sync.held"  # the withdraw guard stopped a sync; nothing was applied
@@ -220,6 +243,7 @@ RESOURCE_EVENTS: Final = frozenset(
         EventType.RESOURCE_UPDATED,
         EventType.RESOURCE_DEPRECATED,
         EventType.RESOURCE_DELETED,
+        EventType.RESOURCE_SUNSET,
     }
 )
 

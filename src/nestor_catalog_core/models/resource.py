@@ -4,7 +4,10 @@ The JSON form is the definition's own fields plus a ``status`` block::
 
     {"apiVersion": ..., "kind": ..., "metadata": {...}, "spec": {...},
      "status": {"digest": "sha256:...", "published_at": "...", "source": {...},
-                "deprecated": false, "withdrawn": false, "sequence": 12}}
+                "deprecated": false, "withdrawn": false, "sunset": false, "sequence": 12}}
+
+``sunset`` is true once a deprecated version's sunset date has come (00:00 UTC): it is then
+left out of ``latest`` and constraint resolution, and still fetchable exactly.
 
 It is the body of ``GET /api/v1/resources/{name}/{version}``, the ``data`` of resource events,
 and what the client and the mirror parse back.
@@ -32,6 +35,7 @@ class ResourceStatus:
     withdrawn: bool = False
     sequence: int = 0
     updated_at: datetime | None = None
+    sunset: bool = False  # past its sunset date: left out of latest and constraint resolution
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -40,6 +44,7 @@ class ResourceStatus:
             "source": self.source.to_dict(),
             "deprecated": self.deprecated,
             "withdrawn": self.withdrawn,
+            "sunset": self.sunset,
         }
         if self.sequence:
             data["sequence"] = self.sequence
@@ -58,10 +63,12 @@ class ResourceStatus:
             withdrawn=bool(data.get("withdrawn", False)),
             sequence=int(data.get("sequence", 0)),
             updated_at=parse_time(updated) if updated else None,
+            sunset=bool(data.get("sunset", False)),
         )
 
     @classmethod
-    def of(cls, stored: StoredVersion) -> ResourceStatus:
+    def of(cls, stored: StoredVersion, *, now: datetime | None = None) -> ResourceStatus:
+        """The status of ``stored`` at ``now`` (default: the current time; ``sunset`` depends on it)."""
         return cls(
             digest=stored.digest,
             published_at=stored.published_at,
@@ -70,6 +77,7 @@ class ResourceStatus:
             withdrawn=stored.withdrawn,
             sequence=stored.sequence,
             updated_at=stored.updated_at,
+            sunset=stored.is_sunset(now),
         )
 
 
@@ -99,6 +107,10 @@ class Resource:
     @property
     def withdrawn(self) -> bool:
         return self.status.withdrawn
+
+    @property
+    def sunset(self) -> bool:
+        return self.status.sunset
 
     @property
     def deprecation(self) -> Deprecation | None:

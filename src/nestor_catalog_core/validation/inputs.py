@@ -70,8 +70,9 @@ def inputs_json_schema(definition: ResourceDefinition) -> dict[str, Any]:
     One property per input with its type, description and the validation keywords that
     apply to the type (``pattern``, ``minimum``/``maximum``, ``minLength``/``maxLength`` for
     strings or ``minItems``/``maxItems`` for arrays, ``enum``), the ``default`` of optional
-    inputs, and ``writeOnly: true`` for sensitive ones. ``required`` lists the required
-    inputs and no other property is allowed.
+    inputs, ``writeOnly: true`` for sensitive ones and ``deprecated: true`` (with the message
+    and replacement under ``x-deprecation``) for deprecated ones. ``required`` lists the
+    required inputs and no other property is allowed.
     """
     spec = definition.spec
     properties: dict[str, Any] = {}
@@ -119,6 +120,9 @@ def _property(item: InputSpec, *, with_default: bool) -> dict[str, Any]:
         prop["default"] = copy.deepcopy(item.default)
     if item.sensitive:
         prop["writeOnly"] = True
+    if item.deprecated is not None:
+        prop["deprecated"] = True  # the JSON Schema annotation (2019-09 and later)
+        prop["x-deprecation"] = item.deprecated.model_dump(mode="json", exclude_none=True)
     return prop
 
 
@@ -146,7 +150,21 @@ def validate_inputs(
         if error.validator in {"required", "additionalProperties"} and not error.absolute_path:
             continue
         findings.append(_error_finding(error, entry.sensitive))
+    findings.extend(_deprecated_findings(definition, given))
     return InputsResult(values=_with_defaults(definition, given), findings=findings)
+
+
+def _deprecated_findings(definition: ResourceDefinition, given: Mapping[str, Any]) -> list[Finding]:
+    """A warning per deprecated input the consumer sets (a deprecated input still works)."""
+    out: list[Finding] = []
+    for item in definition.spec.inputs():
+        if item.deprecated is None or item.name not in given:
+            continue
+        message = f"input {item.name!r} is deprecated: {item.deprecated.message}"
+        if item.deprecated.replacement:
+            message += f"; set {item.deprecated.replacement!r} instead"
+        out.append(_finding("INPUT_DEPRECATED", item.name, message))
+    return out
 
 
 def _is_mapping(values: object) -> bool:

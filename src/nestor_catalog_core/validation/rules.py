@@ -379,6 +379,13 @@ _TABLE: Final[tuple[Rule, ...]] = (
         "Send a shorter value; the limit bounds the work one request can ask for.",
     ),
     Rule("INPUT_INVALID", _E, Layer.INPUTS, "An input value breaks its schema.", "Change the value."),
+    Rule(
+        "INPUT_DEPRECATED",
+        _W,
+        Layer.INPUTS,
+        "The consumer sets an input the definition marks deprecated (it still works).",
+        "Stop setting it; set its replacement, if the message names one.",
+    ),
     # Trees of files validated together.
     Rule(
         "DUPLICATE_VERSION",
@@ -386,6 +393,27 @@ _TABLE: Final[tuple[Rule, ...]] = (
         Layer.TREE,
         "The same name and version is defined twice in the files checked (a warning when both are identical).",
         "A version is immutable: give the new content a new version, or delete the copy.",
+    ),
+    Rule(
+        "SUNSET_NEAR",
+        _W,
+        Layer.TREE,
+        "A deprecated definition's sunset date is near (validate and check-compat, --sunset-warning-days).",
+        "Move consumers to the replacement before the date; the version then stops resolving.",
+    ),
+    Rule(
+        "SUNSET_PASSED",
+        _W,
+        Layer.TREE,
+        "A deprecated definition's sunset date has come: the catalog no longer resolves it as latest or by constraint.",
+        "Move the remaining consumers to the replacement, or remove the version from the source.",
+    ),
+    Rule(
+        "NO_DEFINITIONS",
+        _E,
+        Layer.TREE,
+        "validate found no definition in the paths given (a CI job pointed at the wrong folder).",
+        "Check the paths and .nestorignore; pass --allow-empty when an empty tree is expected.",
     ),
 )
 

@@ -29,6 +29,9 @@ rule                             needs     when
 ``SENSITIVE_CHANGED``            patch     an input or output became sensitive (a fix: it
                                  / minor   only adds care); *minor* when it stops being
                                            sensitive (consumers may now log the value)
+``INPUT_DEPRECATION_CHANGED``    patch     an input was marked deprecated (or its deprecation
+                                           changed or was lifted): consumers get a warning,
+                                           nothing breaks; removing the input later is major
 ``DESCRIPTION_CHANGED``          patch     any description
 ``MAINTAINERS_CHANGED``          patch     ``metadata.maintainers`` (order ignored)
 ``LABELS_CHANGED``               patch     ``metadata.labels``
@@ -105,6 +108,14 @@ class Bump(IntEnum):
     def label(self) -> str:
         return self.name.lower()
 
+    @classmethod
+    def from_label(cls, label: str) -> Bump:
+        """``"minor"`` -> ``Bump.MINOR``; raises ``ValueError`` for anything else."""
+        try:
+            return cls[label.upper()]
+        except KeyError:
+            raise ValueError(f"{label!r} is not a bump (none, patch, minor or major)") from None
+
     def __str__(self) -> str:
         return self.label
 
@@ -130,6 +141,7 @@ RULES: Final[Mapping[str, Bump]] = {
     "ENGINE_ADDED": Bump.MINOR,
     "DEFAULT_CHANGED": Bump.MINOR,
     "SENSITIVE_CHANGED": Bump.MINOR,
+    "INPUT_DEPRECATION_CHANGED": Bump.PATCH,
     "DESCRIPTION_CHANGED": Bump.PATCH,
     "MAINTAINERS_CHANGED": Bump.PATCH,
     "LABELS_CHANGED": Bump.PATCH,
@@ -144,7 +156,7 @@ KNOWN_FIELDS: Final[Mapping[str, frozenset[str]]] = {
         | {"deprecation"}
     ),
     "Spec": frozenset({"supported_engines", "required_inputs", "optional_inputs", "outputs", "engine_configs"}),
-    "InputSpec": frozenset({"name", "type", "description", "default", "validation", "sensitive"}),
+    "InputSpec": frozenset({"name", "type", "description", "default", "validation", "sensitive", "deprecated"}),
     "InputValidation": frozenset({"pattern", "min", "max", "min_length", "max_length", "enum"}),
     "OutputSpec": frozenset({"name", "type", "description", "sensitive"}),
 }
@@ -182,6 +194,18 @@ class Change:
             "needs": self.needs.label,
             "message": self.message,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Change:
+        """The inverse of ``to_dict`` (``location`` is not carried over the wire)."""
+        return cls(
+            rule=str(data["rule"]),
+            field=str(data.get("field", "")),
+            old=data.get("old"),
+            new=data.get("new"),
+            needs=Bump.from_label(str(data.get("needs", "none"))),
+            message=str(data.get("message", "")),
+        )
 
     def explain(self) -> str:
         """The message with both values and the bump: what a finding about it says."""
@@ -293,6 +317,18 @@ class CompatReport:
             "ok": self.ok,
             "changes": [change.to_dict() for change in self.changes],
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CompatReport:
+        """The inverse of ``to_dict`` (``ok`` is recomputed from the bumps)."""
+        return cls(
+            name=str(data["name"]),
+            old_version=str(data["old_version"]),
+            new_version=str(data["new_version"]),
+            declared=Bump.from_label(str(data["declared"])),
+            required=Bump.from_label(str(data["required"])),
+            changes=[Change.from_dict(item) for item in data.get("changes", [])],
+        )
 
     def to_error(self, findings: Sequence[Finding] = ()) -> IncompatibleChange:
         """The ``IncompatibleChange`` to raise when the report is not ok: its details list
@@ -618,6 +654,22 @@ def _input_pair_changes(old_slot: _Slot, old: InputSpec, slot: _Slot, new: Input
         )
     yield from _validation_changes(name, slot, old.validation or InputValidation(), new.validation or InputValidation())
     yield from _common_changes(f"input {name!r}", slot, old.description, new.description, old.sensitive, new.sensitive)
+    yield from _deprecation_change(name, slot, old, new)
+
+
+def _deprecation_change(name: str, slot: _Slot, old: InputSpec, new: InputSpec) -> Iterator[Change]:
+    before = old.deprecated.model_dump(mode="json", exclude_none=True) if old.deprecated else None
+    after = new.deprecated.model_dump(mode="json", exclude_none=True) if new.deprecated else None
+    if before == after:
+        return
+    if before is None:
+        message = f"input {name!r} is now deprecated; consumers that set it get a warning"
+    elif after is None:
+        message = f"input {name!r} is no longer deprecated"
+    else:
+        message = f"the deprecation of input {name!r} changed"
+    location = (*slot.path, "deprecated") if after is not None else slot.path
+    yield Change("INPUT_DEPRECATION_CHANGED", f"{slot.field}.deprecated", before, after, Bump.PATCH, message, location)
 
 
 def _common_changes(

@@ -9,8 +9,11 @@
 - Lists, searches, facets and version lists carry the catalog's revision (``W/"r<revision>"``),
   which moves on every change.
 
-Deprecated versions add ``Deprecation: true``, ``Sunset`` (an HTTP date) when the definition
-names a sunset date, and ``Link: <...>; rel="successor-version"`` when it names a replacement.
+Deprecated versions add ``Deprecation: @<epoch seconds>`` (RFC 9745: when the version was
+deprecated, i.e. its last lifecycle change, or its publication when it was published
+deprecated), ``Sunset`` (RFC 8594, an HTTP date) when the definition names a sunset date, and
+``Link: <...>; rel="successor-version"`` when it names a replacement. A version past its sunset
+(exact fetches only: nothing else resolves to it) carries a ``Warning``.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from typing import Final
 from urllib.parse import quote
 
 from nestor_catalog_core import CatalogEntry
+from nestor_catalog_core.models import utcnow
 from nestor_catalog_core.versions import is_version
 
 __all__ = [
     "IMMUTABLE",
     "NO_CACHE",
+    "SUNSET_WARNING",
     "WITHDRAWN_WARNING",
     "deprecation_headers",
     "entry_headers",
@@ -39,6 +44,7 @@ __all__ = [
 IMMUTABLE: Final = "public, max-age=31536000, immutable"
 NO_CACHE: Final = "no-cache"
 WITHDRAWN_WARNING: Final = '299 - "withdrawn: excluded from latest and constraint resolution"'
+SUNSET_WARNING: Final = '299 - "sunset: past its sunset date, excluded from latest and constraint resolution"'
 RESOURCES_PATH: Final = "/api/v1/resources"
 
 
@@ -75,14 +81,18 @@ def entry_headers(entry: CatalogEntry, *, exact: bool) -> dict[str, str]:
         headers["X-Resource-Version"] = entry.version
     if entry.withdrawn:
         headers["Warning"] = WITHDRAWN_WARNING
+    elif entry.sunset_at is not None and entry.is_sunset(utcnow()):
+        headers["Warning"] = SUNSET_WARNING
     if entry.deprecated:
         headers.update(deprecation_headers(entry))
     return headers
 
 
 def deprecation_headers(entry: CatalogEntry) -> dict[str, str]:
-    """``Deprecation``, and ``Sunset``/``Link`` when the lifecycle block gives them."""
-    headers = {"Deprecation": "true"}
+    """``Deprecation`` (RFC 9745), and ``Sunset``/``Link`` when the lifecycle block gives them."""
+    stored = entry.stored
+    since = stored.updated_at or stored.published_at
+    headers = {"Deprecation": f"@{int(since.timestamp())}"}
     deprecation = entry.definition().metadata.deprecation
     if deprecation is None:
         return headers

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, Response, get, post
@@ -30,7 +31,7 @@ from nestor_catalog_core import (
     inputs_json_schema,
     validate_inputs,
 )
-from nestor_catalog_core.models import format_time
+from nestor_catalog_core.models import format_time, utcnow
 from nestor_catalog_core.versions import is_version
 from nestor_catalog_server.api import schemas
 from nestor_catalog_server.api._request import json_object, next_link, raw_header, read_body
@@ -88,6 +89,10 @@ def _exact_entry(catalog: CatalogReader, name: str, version: str) -> CatalogEntr
         raise
 
 
+def _digest_hex(digest: str) -> str:
+    return digest.partition(":")[2] or digest
+
+
 def _entry_response(request: Request[Any, Any, Any], entry: CatalogEntry, *, exact: bool) -> RawResponse:
     headers = entry_headers(entry, exact=exact)
     if etag_matches(raw_header(request, _IF_NONE_MATCH), headers["ETag"]):
@@ -115,7 +120,7 @@ class _ReadThroughResponse(RawResponse):
         await _entry_response(request, entry, exact=True)(scope, receive, send)
 
 
-def _version_info(entry: CatalogEntry) -> dict[str, Any]:
+def _version_info(entry: CatalogEntry, now: datetime) -> dict[str, Any]:
     stored = entry.stored
     return {
         "version": entry.version,
@@ -123,6 +128,7 @@ def _version_info(entry: CatalogEntry) -> dict[str, Any]:
         "published_at": format_time(stored.published_at),
         "deprecated": entry.deprecated,
         "withdrawn": entry.withdrawn,
+        "sunset": entry.is_sunset(now),
         "prerelease": entry.prerelease,
         "source": stored.source.to_dict(),
     }
@@ -212,13 +218,48 @@ class ResourcesController(PublishingRoutes, Controller):
         if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
             return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
         entries = catalog.versions(name)
+        now = utcnow()
         try:
             latest: str | None = catalog.latest_entry(name).version
         except NoMatchingVersion:
             latest = None
-        body = {"name": name, "latest": latest, "versions": [_version_info(entry) for entry in entries]}
+        body = {"name": name, "latest": latest, "versions": [_version_info(entry, now) for entry in entries]}
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         return json_response(content, {"ETag": etag, "Cache-Control": NO_CACHE})
+
+    @get(
+        "/{name:str}/diff",
+        sync_to_thread=False,
+        summary="Every change between two versions, with its rule id and the bump it needs",
+        description=(
+            "The compatibility engine's report from `from` to `to`: each change with its rule id, field, "
+            "both values and the smallest version bump it needs, the bump the two version numbers declare "
+            "and whether it covers the changes (`ok`). `to` defaults to the latest version, `from` to the "
+            "version just below `to`; any two published versions may be compared, withdrawn ones too."
+        ),
+        responses=schemas.responses(schemas.DiffBody, 304, 400, 404),
+    )
+    def diff_versions(
+        self,
+        request: Request[Any, Any, Any],
+        name: FromPath[str],
+        from_version: Annotated[
+            str | None, QueryParameter(name="from", description="The old version (default: the one before `to`).")
+        ] = None,
+        to_version: Annotated[
+            str | None, QueryParameter(name="to", description="The new version (default: the latest).")
+        ] = None,
+    ) -> RawResponse:
+        catalog = app_state_of(request).catalog
+        report = catalog.diff(name, from_version, to_version)
+        old, new = catalog.entry(name, report.old_version), catalog.entry(name, report.new_version)
+        # Versions never change their content: the pair of digests identifies the answer.
+        etag = f'"{_digest_hex(old.digest)[:16]}-{_digest_hex(new.digest)[:16]}"'
+        headers = {"ETag": etag, "Cache-Control": NO_CACHE}
+        if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
+            return not_modified(headers)
+        content = json.dumps(report.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+        return json_response(content, headers)
 
     @get(
         "/{name:str}/{version:str}",

@@ -73,6 +73,7 @@ class StatusBlock(TypedDict, total=False):
     source: SourceBody
     deprecated: bool
     withdrawn: bool
+    sunset: bool
     sequence: int
     updated_at: str
 
@@ -105,6 +106,7 @@ class VersionInfo(TypedDict):
     published_at: str
     deprecated: bool
     withdrawn: bool
+    sunset: bool
     prerelease: bool
     source: SourceBody
 
@@ -113,6 +115,29 @@ class VersionList(TypedDict):
     name: str
     latest: str | None
     versions: list[VersionInfo]
+
+
+class ChangeBody(TypedDict):
+    """One change between two versions: the compatibility rule, where, both values, the bump."""
+
+    rule: str
+    field: str
+    old: Any
+    new: Any
+    needs: Literal["patch", "minor", "major"]
+    message: str
+
+
+class DiffBody(TypedDict):
+    """``GET /resources/{name}/diff``: the compatibility engine's report from one version to another."""
+
+    name: str
+    old_version: str
+    new_version: str
+    declared: Literal["none", "patch", "minor", "major"]
+    required: Literal["none", "patch", "minor", "major"]
+    ok: bool
+    changes: list[ChangeBody]
 
 
 class FacetsBody(TypedDict):

@@ -1,8 +1,8 @@
 """Who may call what: JWT bearer tokens for the API, per ``auth:`` in the configuration.
 
 With ``auth.enabled`` the app puts ``authorize`` on every route; routes marked
-``opt={"public": True}`` skip it (health, readiness, metrics, the docs and webhooks, which
-authenticate by their repository's secret), so a new route is protected unless it says
+``opt={"public": True}`` skip it (health, readiness, metrics, the docs, the definition JSON
+Schema and webhooks, which authenticate by their repository's secret), so a new route is protected unless it says
 otherwise. Every
 authenticated caller reads, and a route marked ``opt={"write": True}`` also needs the write
 claim (``auth.write_claim`` holding one of ``auth.write_values``). Without auth no guard is

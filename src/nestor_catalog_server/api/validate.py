@@ -14,6 +14,7 @@ import dataclasses
 import json
 from functools import lru_cache
 from typing import Annotated, Any, Final
+from urllib.parse import urlsplit
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import QueryParameter
@@ -33,13 +34,14 @@ from nestor_catalog_core import (
     load_bytes,
     validate_document,
 )
+from nestor_catalog_core.validation import DEFINITION_SCHEMA_ID
 from nestor_catalog_core.versions import compare, version_key
 from nestor_catalog_server.api import schemas
 from nestor_catalog_server.api._request import POSTED_FILE, definition_suffix, read_body
 from nestor_catalog_server.config.catalog import catalog_settings
 from nestor_catalog_server.state import AppStateParam
 
-__all__ = ["ValidateController", "compatibility_findings"]
+__all__ = ["SCHEMA_ID_PATH", "ValidateController", "compatibility_findings", "definition_schema_at_id"]
 
 JSON: Final = "application/json"
 Switch = Annotated[bool | None, QueryParameter(description="Defaults to the server's validation settings.")]
@@ -106,6 +108,34 @@ def _load_and_validate(
     return loaded, [validate_document(document, settings) for document in loaded.documents]
 
 
+def _definition_schema_response() -> Response[bytes]:
+    return Response(
+        content=_definition_schema_bytes(),
+        media_type="application/schema+json",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+#: The path of the schema's ``$id``: a catalog server answers there too, so pointing the
+#: ``$id``'s host at a catalog (or an editor's ``$schema`` at any catalog) resolves it. Both
+#: schema routes are public with auth on: the schema is the document format, not catalog data,
+#: and editors fetching it carry no token.
+SCHEMA_ID_PATH: Final = urlsplit(DEFINITION_SCHEMA_ID).path
+
+
+@get(
+    SCHEMA_ID_PATH,
+    sync_to_thread=False,
+    opt={"public": True},
+    summary="The ResourceDefinition JSON Schema at the path of its $id",
+    tags=["validation"],
+    responses=schemas.responses(dict[str, Any], media_type="application/schema+json"),
+)
+def definition_schema_at_id() -> Response[bytes]:
+    """``GET /api/v1/schema`` at the path of the schema's ``$id``."""
+    return _definition_schema_response()
+
+
 class ValidateController(Controller):
     """``/api/v1/validate`` and ``/api/v1/schema``."""
 
@@ -115,15 +145,12 @@ class ValidateController(Controller):
     @get(
         "/schema",
         sync_to_thread=False,
+        opt={"public": True},
         summary="The ResourceDefinition JSON Schema (for editors and yaml-language-server)",
         responses=schemas.responses(dict[str, Any], media_type="application/schema+json"),
     )
     def definition_schema(self) -> Response[bytes]:
-        return Response(
-            content=_definition_schema_bytes(),
-            media_type="application/schema+json",
-            headers={"Cache-Control": "public, max-age=3600"},
-        )
+        return _definition_schema_response()
 
     @post(
         "/validate",

@@ -2,6 +2,8 @@
 configured storage, once (``--once``, for cron jobs and CI) or continuously in the foreground
 (a dedicated sync worker beside read-only servers) until SIGINT or SIGTERM.
 
+On a terminal (and not in CI), ``--once`` draws a bar on stderr as sources finish.
+
 Exit codes: 0 every source synced, 1 at least one failed, 2 the configuration (or a
 ``--repository`` name) is wrong. Files rejected by validation do not fail the command: they are
 listed with their findings, as the server's sync status lists them.
@@ -20,6 +22,7 @@ from typing import Final, NoReturn, TextIO
 import click
 
 from nestor_catalog_core import Catalog, CatalogError, ConfigError, Finding, open_store
+from nestor_catalog_core.cli import progress
 from nestor_catalog_server.config import GitConfig, Settings, catalog_settings, load_settings
 from nestor_catalog_server.observability.logging import configure_logging
 from nestor_catalog_server.process import tune_gc
@@ -89,7 +92,9 @@ async def _run(settings: Settings, names: Sequence[str], *, once: bool, fmt: str
     try:
         manager = SyncManager(catalog, git, data_dir=settings.service.data_dir)
         if once:
-            reports = await manager.sync_once()
+            total = len(git.repositories) + len(git.directories)
+            with progress(total, label="syncing", threshold=1) as advance:
+                reports = await manager.sync_once(on_done=lambda _report: advance(1))
             await manager.stop()
             _print(reports, fmt, sys.stdout)
             return EXIT_OK if all(report.ok for report in reports) else EXIT_FAILED

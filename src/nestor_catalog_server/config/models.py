@@ -37,7 +37,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from nestor_catalog_core import ConfigError
-from nestor_catalog_core.loading import DEFINITION_GLOBS
+from nestor_catalog_core.loading import DEFINITION_GLOBS, compile_globs
 from nestor_catalog_core.models import NAME_PATTERN
 from nestor_catalog_core.storage import SYNCHRONOUS_MODES, available_schemes, open_store
 from nestor_catalog_server.config._paths import ConfigPath, ExistingDirectory, ReadableFile
@@ -167,9 +167,14 @@ def _redis_url(value: str) -> str:
 
 
 def _globs(values: tuple[str, ...]) -> tuple[str, ...]:
+    """Patterns in .gitignore's dialect (``sync.git._globs``), checked when the file loads."""
     for pattern in values:
         if not pattern.strip():
             raise ValueError("glob patterns must not be empty")
+        try:
+            compile_globs([pattern])
+        except ConfigError as exc:
+            raise ValueError(exc.message) from None
     return values
 
 

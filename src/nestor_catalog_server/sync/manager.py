@@ -44,7 +44,7 @@ import dataclasses
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -178,13 +178,23 @@ class SyncManager:
 
     # -- running syncs -----------------------------------------------------------------------
 
-    async def sync_once(self, name: str | None = None) -> list[SyncReport]:
+    async def sync_once(
+        self, name: str | None = None, *, on_done: Callable[[SyncReport], None] | None = None
+    ) -> list[SyncReport]:
         """Sync ``name`` (or every source, concurrently) now and return the reports, in
         configuration order. Waits for a sync already in flight first. A failed sync is a
-        report with ``error`` set, never an exception; an unknown name is ``SourceNotFound``."""
+        report with ``error`` set, never an exception; an unknown name is ``SourceNotFound``.
+        ``on_done`` is called with each report as its source finishes (progress display)."""
         runners = [self._runner(name)] if name is not None else list(self._runners.values())
         reason = "once" if name is None else "manual"
-        return list(await asyncio.gather(*(runner.run_once(reason) for runner in runners)))
+
+        async def run(runner: _Runner) -> SyncReport:
+            report = await runner.run_once(reason)
+            if on_done is not None:
+                on_done(report)
+            return report
+
+        return list(await asyncio.gather(*(run(runner) for runner in runners)))
 
     def confirm_withdrawals(self, name: str) -> dict[str, Any]:
         """Let the sync the withdraw guard holds for ``name`` through, and start it; returns

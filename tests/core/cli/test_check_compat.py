@@ -370,3 +370,18 @@ def test_real_process_on_the_examples(examples_dir: Path, tmp_path: Path) -> Non
     assert done.returncode == 1, done.stdout + done.stderr
     assert "aws-rds-mysql 1.2.0 -> 1.3.0: declared minor, required major: bump too small" in done.stdout
     assert "  PATTERN_CHANGED spec.required_inputs[0].validation.pattern: " in done.stdout
+
+
+def test_progress_over_a_large_tree_only_on_a_terminal(tmp_path: Path) -> None:
+    from tests.core.cli.test_validate import GOOD, SCRIPT
+    from tests.support.terminal import run_on_a_terminal
+
+    for index in range(210):
+        (tmp_path / f"def-{index:03}.yaml").write_text(GOOD.format(name=f"cache-{index}"))
+    code, terminal = run_on_a_terminal([str(SCRIPT), "check-compat", str(tmp_path)])
+    assert code == 0
+    assert "checking" in terminal
+    assert "210/210" in terminal
+    code, terminal = run_on_a_terminal([str(SCRIPT), "check-compat", str(tmp_path)], ci="1")
+    assert code == 0
+    assert "checking" not in terminal

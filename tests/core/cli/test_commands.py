@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -157,9 +159,32 @@ def test_rules_as_json_and_by_layer() -> None:
     rows = json.loads(invoke("rules", "--format", "json").output)
     assert [row["rule"] for row in rows][: len(RULES)] == list(RULES)
     compatibility = {row["rule"]: row for row in rows if row["layer"] == "compatibility"}
-    assert set(compatibility) == {*CHANGE_RULES, "BUMP_TOO_SMALL", "VERSION_NOT_INCREASED"}
+    assert set(compatibility) == {
+        *CHANGE_RULES,
+        "BUMP_TOO_SMALL",
+        "VERSION_NOT_INCREASED",
+        "IMMUTABLE_VERSION",
+        "VERSION_WITHDRAWN",
+    }
     assert compatibility["PATTERN_CHANGED"]["summary"].startswith("A change that needs at least a major version bump")
     assert set(rows[0]) == {"rule", "severity", "layer", "summary", "fix"}
     inputs_only = json.loads(invoke("rules", "--format", "json", "--layer", "inputs").output)
     assert {row["layer"] for row in inputs_only} == {"inputs"}
     assert "INPUT_REQUIRED" in {row["rule"] for row in inputs_only}
+
+
+def test_serve_on_a_core_only_install_says_which_extra_to_install() -> None:
+    # The server's dependencies made unimportable, as on `pip install nestor-catalog` without [server].
+    probe = (
+        "import sys\n"
+        "for name in ('litestar', 'granian', 'jinja2'):\n"
+        "    sys.modules[name] = None\n"
+        "from nestor_catalog_core.cli import main\n"
+        "main(['serve', '--port', '0'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2
+    assert "nestor-catalog serve: this command is not available in this installation" in result.stderr
+    assert "needs the server extra" in result.stderr
+    assert "pip install 'nestor-catalog[server]'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -89,7 +89,8 @@ def test_summary_line_plurals() -> None:
     assert summary_line([], files=0, definitions=0) == "0 files, 0 definitions: 0 errors, 0 warnings, 0 notices"
 
 
-def test_progress_draws_only_on_terminals_past_the_threshold() -> None:
+def test_progress_draws_only_on_terminals_past_the_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
     quiet = io.StringIO()
     with progress(500, label="validating", stream=quiet) as advance:
         advance(500)
@@ -104,3 +105,12 @@ def test_progress_draws_only_on_terminals_past_the_threshold() -> None:
             advance(1)
     assert "validating" in terminal.getvalue()
     assert "300/300" in terminal.getvalue()
+
+
+@pytest.mark.parametrize(("value", "quiet"), [("true", True), ("1", True), ("false", False), ("0", False), ("", False)])
+def test_progress_is_quiet_when_ci_says_so(monkeypatch: pytest.MonkeyPatch, value: str, quiet: bool) -> None:
+    monkeypatch.setenv("CI", value)
+    terminal = Terminal()
+    with progress(300, label="validating", stream=terminal) as advance:
+        advance(300)
+    assert (terminal.getvalue() == "") is quiet

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from nestor_catalog_core.cli import main
+from tests.support.terminal import run_on_a_terminal
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = ROOT / "examples"
@@ -206,37 +204,86 @@ def test_validate_does_not_import_the_server_or_jsonschema() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def _run_on_a_terminal(args: list[str]) -> tuple[int, str]:
-    """Run the CLI with stderr on a pseudo-terminal; returns (exit code, what the terminal showed)."""
-    master, slave = pty.openpty()
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=slave, close_fds=True)
-    os.close(slave)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    return process.wait(timeout=60), b"".join(chunks).decode(errors="replace")
-
-
 def test_progress_bar_only_on_a_terminal_and_large_trees(tmp_path: Path) -> None:
     for index in range(210):
         (tmp_path / f"def-{index:03}.yaml").write_text(GOOD.format(name=f"cache-{index}"))
-    code, terminal = _run_on_a_terminal([str(SCRIPT), "validate", str(tmp_path)])
+    code, terminal = run_on_a_terminal([str(SCRIPT), "validate", str(tmp_path)])
     assert code == 0
     assert "validating" in terminal
     assert "210/210" in terminal
     piped = subprocess.run([str(SCRIPT), "validate", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0
     assert piped.stderr == ""
-    code, terminal = _run_on_a_terminal([str(SCRIPT), "validate", str(EXAMPLES)])
+    code, terminal = run_on_a_terminal([str(SCRIPT), "validate", str(EXAMPLES)])
     assert code == 0
     assert "validating" not in terminal
+    # a CI runner with a terminal (CI=true) stays quiet too
+    code, terminal = run_on_a_terminal([str(SCRIPT), "validate", str(tmp_path)], ci="true")
+    assert code == 0
+    assert "validating" not in terminal
+
+
+def test_a_path_without_definitions_fails_unless_allowed(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "README.md").write_text("# not a definition\n")
+    for path, read in ((empty, "no *.yaml, *.yml or *.json file found"), (tmp_path / "notes", "no *.yaml")):
+        code, output = run("validate", str(path))
+        assert code == 1
+        assert f"{path}: error [NO_DEFINITIONS] no definitions under {path} ({read}" in output
+        assert "--allow-empty" in output
+        assert run("validate", str(path), "--allow-empty")[0] == 0
+    only_foreign = tmp_path / "k8s"
+    only_foreign.mkdir()
+    (only_foreign / "deploy.yaml").write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\n")
+    code, output = run("validate", str(only_foreign))
+    assert code == 1
+    assert "(1 file read)" in output
+    code, output = run("validate", str(only_foreign), "--format", "json")
+    assert [f["rule"] for f in json.loads(output)["findings"]] == ["FOREIGN_API_VERSION", "NO_DEFINITIONS"]
+
+
+def test_tab_indentation_says_tabs_are_not_allowed(tmp_path: Path) -> None:
+    path = tmp_path / "tabs.yaml"
+    path.write_text("apiVersion: catalog.nestor.io/v1\nkind: ResourceDefinition\nmetadata:\n\tname: x\n")
+    code, output = run("validate", str(path))
+    assert code == 1
+    assert f"{path}:4:1: error [YAML_SYNTAX] a tab in the indentation: YAML does not allow tabs" in output
+    assert "indent with spaces" in output
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("a:\n  - b\n  \t- c\n")
+    code, output = run("validate", str(nested))
+    assert f"{nested}:3:3: error [YAML_SYNTAX] a tab in the indentation" in output
+    inside = tmp_path / "inside.yaml"
+    inside.write_text('a: "x\ty"\nb: [\n')
+    assert "a tab in the indentation" not in run("validate", str(inside))[1]
+
+
+def test_sunset_near_or_past_is_a_warning(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from nestor_catalog_core.models import utcnow
+
+    today = utcnow().date()
+    for name, offset in (("passed", -3), ("today", 0), ("near", 10), ("far", 90)):
+        sunset = (today + timedelta(days=offset)).isoformat()
+        text = GOOD.format(name=f"cache-{name}").replace(
+            "  maintainers:", f"  deprecation:\n    message: use v2\n    sunset: {sunset}\n  maintainers:", 1
+        )
+        (tmp_path / f"{name}.yaml").write_text(text)
+    code, output = run("validate", str(tmp_path), "--format", "json")
+    assert code == 0, output
+    findings = {(Path(f["file"]).stem, f["rule"]): f for f in json.loads(output)["findings"]}
+    assert set(findings) == {("passed", "SUNSET_PASSED"), ("today", "SUNSET_PASSED"), ("near", "SUNSET_NEAR")}
+    assert all(f["severity"] == "warning" for f in findings.values())
+    assert "3 days ago" in findings["passed", "SUNSET_PASSED"]["message"]
+    assert "in 10 days" in findings["near", "SUNSET_NEAR"]["message"]
+    assert findings["near", "SUNSET_NEAR"]["field"] == "metadata.deprecation.sunset"
+    assert findings["near", "SUNSET_NEAR"]["line"] is not None
+    assert run("validate", str(tmp_path), "--fail-on", "warning")[0] == 1
+    code, output = run("validate", str(tmp_path), "--sunset-warning-days", "100", "--format", "json")
+    assert ("far", "SUNSET_NEAR") in {(Path(f["file"]).stem, f["rule"]) for f in json.loads(output)["findings"]}
+    code, output = run("check-compat", str(tmp_path), "--format", "json")
+    rules = sorted(f["rule"] for f in json.loads(output)["findings"])
+    assert rules == ["SUNSET_NEAR", "SUNSET_PASSED", "SUNSET_PASSED"]

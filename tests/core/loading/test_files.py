@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nestor_catalog_core.loading import LoadOptions, discover, iter_load, load_file
+from nestor_catalog_core.loading import LoadOptions, discover, ignored_below, iter_load, load_file
 
 DEFINITION = "apiVersion: catalog.nestor.io/v1\nkind: ResourceDefinition\nmetadata: {{name: {name}}}\n"
 
@@ -167,3 +167,59 @@ def test_unlistable_directory_is_a_finding(tmp_path: Path) -> None:
     finally:
         locked.chmod(0o755)
     assert [(Path(r.file).name, [f.rule for f in r.findings]) for r in results] == [("locked", ["FILE_UNREADABLE"])]
+
+
+def test_nestorignore_has_gitignore_semantics(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    names = (
+        "fixtures/a.yaml",
+        "fixtures/sub/a.yaml",
+        "deep/fixtures/b.yaml",
+        "drafts/x.yaml",
+        "drafts/keep.yaml",
+        "build/out.yaml",
+        "nested/build/out.yaml",
+        "build.yaml",
+        "keep.yaml",
+        "#hash.yaml",
+    )
+    for name in names:
+        write(root / name)
+    (root / ".nestorignore").write_text(
+        "fixtures/*.yaml\n"  # anchored at the .nestorignore: one level only, not fixtures/sub/ nor deep/fixtures/
+        "drafts/*\n!drafts/keep.yaml\n"  # negation re-includes
+        "build/\n"  # directories named build at any depth, not the file build.yaml
+        "\\#hash.yaml\n"  # an escaped #, not a comment
+    )
+    assert relative(discover([root]), root) == [
+        "build.yaml",
+        "deep/fixtures/b.yaml",
+        "drafts/keep.yaml",
+        "fixtures/sub/a.yaml",
+        "keep.yaml",
+    ]
+
+
+def test_a_deeper_nestorignore_overrides_and_ignored_directories_stay_ignored(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    for name in ("a/one.draft.yaml", "a/two.draft.yaml", "b/three.draft.yaml", "gone/x.yaml"):
+        write(root / name)
+    (root / ".nestorignore").write_text("*.draft.yaml\ngone/\n!gone/x.yaml\n")
+    (root / "a" / ".nestorignore").write_text("!one.draft.yaml\n")
+    # as in git, a file in an excluded directory cannot be re-included
+    assert relative(discover([root]), root) == ["a/one.draft.yaml"]
+
+
+def test_ignored_below_applies_the_ignore_files_to_a_named_file(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    for name in ("defs/a.yaml", "defs/fixtures/b.yaml", "defs/keep.wip.yaml", "defs/x.wip.yaml"):
+        write(root / name)
+    (root / ".nestorignore").write_text("fixtures/\n")
+    (root / "defs" / ".nestorignore").write_text("*.wip.yaml\n!keep.wip.yaml\n")
+    assert [
+        name
+        for name in ("a.yaml", "fixtures/b.yaml", "keep.wip.yaml", "x.wip.yaml")
+        if ignored_below(root / "defs" / name, root)
+    ] == ["fixtures/b.yaml", "x.wip.yaml"]
+    assert not ignored_below(tmp_path / "elsewhere.yaml", root)
+    assert sorted(p.relative_to(root).as_posix() for p in discover([root])) == ["defs/a.yaml", "defs/keep.wip.yaml"]

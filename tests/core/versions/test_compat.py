@@ -484,6 +484,15 @@ CASES: list[tuple[str, Mutation, str, str, Any, Any, Bump]] = [
         Bump.PATCH,
     ),
     (
+        "input marked deprecated",
+        _update(("spec", OPT, 0, "deprecated"), {"message": "use backup_policy", "replacement": "backup_policy"}),
+        "INPUT_DEPRECATION_CHANGED",
+        "spec.optional_inputs[0].deprecated",
+        None,
+        {"message": "use backup_policy", "replacement": "backup_policy"},
+        Bump.PATCH,
+    ),
+    (
         "description",
         _update(("metadata", "description"), "MySQL on RDS"),
         "DESCRIPTION_CHANGED",

@@ -54,7 +54,7 @@ async def test_lifespan_opens_sqlite_and_follows_other_writers(tmp_path: Path, e
     async with AsyncTestClient(app=app) as client:
         state: AppState = app.state[STATE_KEY]
         assert isinstance(state.catalog, Catalog)
-        assert set(state.tasks) == {"follow", "retention"}
+        assert set(state.tasks) == {"follow", "retention", "sunsets"}
         assert state.sync is None
         assert (await client.get("/api/v1/resources")).json()["total"] == 0
         writer = Catalog(open_store(settings.store_uri()))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nestor_catalog_core import Catalog, MemoryStore, Source, SourceKind
+from nestor_catalog_core.models import parse_time
 from nestor_catalog_server.config import Settings
 from nestor_catalog_server.observability import Metrics
 from tests.server.api.builders import as_yaml, definition
@@ -126,7 +127,8 @@ async def test_deprecate_then_clear(client: Client) -> None:
         "sunset": "2030-01-31",
     }
     exact = await client.get("/api/v1/resources/team-queue/1.0.0")
-    assert exact.headers["deprecation"] == "true"
+    deprecated_at = int(parse_time(body["status"]["updated_at"]).timestamp())
+    assert exact.headers["deprecation"] == f"@{deprecated_at}"  # RFC 9745: when it was deprecated
     assert exact.headers["sunset"] == "Thu, 31 Jan 2030 00:00:00 GMT"
     cleared = await client.delete("/api/v1/resources/team-queue/1.0.0/deprecation")
     assert cleared.status_code == 200

@@ -7,6 +7,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 from nestor_catalog_core import Catalog, Source, SourceKind
+from nestor_catalog_core.models import parse_time
 from tests.server.api.conftest import Client
 
 
@@ -175,8 +176,12 @@ async def test_deprecated_version_carries_lifecycle_headers(client: Client) -> N
     response = await client.get("/api/v1/resources/kubernetes-redis/1.0.0")
     assert response.status_code == 200
     assert response.json()["status"]["deprecated"] is True
-    assert response.headers["deprecation"] == "true"
+    # RFC 9745: when it was deprecated, as @<epoch seconds>; it was published deprecated
+    published = parse_time(response.json()["status"]["published_at"])
+    assert response.headers["deprecation"] == f"@{int(published.timestamp())}"
     assert response.headers["sunset"] == "Wed, 30 Jun 2027 00:00:00 GMT"
+    assert response.json()["status"]["sunset"] is False
+    assert "warning" not in response.headers
     assert response.headers["link"] == '</api/v1/resources/kubernetes-redis?constraint=%5E2>; rel="successor-version"'
 
 
@@ -201,7 +206,16 @@ async def test_versions_newest_first_with_flags(client: Client, catalog: Catalog
     assert [v["version"] for v in body["versions"]] == ["2.0.0", "1.2.0", "1.1.0", "1.0.0"]
     oldest = body["versions"][-1]
     assert oldest["withdrawn"] is True
-    assert set(oldest) == {"version", "digest", "published_at", "deprecated", "withdrawn", "prerelease", "source"}
+    assert set(oldest) == {
+        "version",
+        "digest",
+        "published_at",
+        "deprecated",
+        "withdrawn",
+        "sunset",
+        "prerelease",
+        "source",
+    }
     assert oldest["digest"] == catalog.entry("aws-rds-mysql", "1.0.0").digest
     assert response.headers["etag"] == f'W/"r{catalog.revision}"'
 

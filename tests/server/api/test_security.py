@@ -116,7 +116,18 @@ async def test_the_platform_team_writes_as_itself(secured: Client) -> None:
     assert [item["user"] for item in audit.json()["items"]] == ["alice@company.com", "alice@company.com"]
 
 
-@pytest.mark.parametrize("path", ["/health", "/ready", "/metrics", "/docs", "/api/v1/openapi.json"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/health",
+        "/ready",
+        "/metrics",
+        "/docs",
+        "/api/v1/openapi.json",
+        "/api/v1/schema",
+        "/catalog.nestor.io/v1/resource-definition.schema.json",
+    ],
+)
 async def test_operations_and_docs_stay_public(secured: Client, path: str) -> None:
     response = await secured.get(path)
     assert response.status_code == 200, response.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -94,3 +95,13 @@ async def test_definition_schema(client: Client) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/schema+json"
     assert response.json() == definition_json_schema()
+
+
+async def test_definition_schema_answers_at_the_path_of_its_id(client: Client) -> None:
+    schema = definition_json_schema()
+    path = urlsplit(schema["$id"]).path
+    assert path == "/catalog.nestor.io/v1/resource-definition.schema.json"
+    response = await client.get(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/schema+json"
+    assert response.content == (await client.get("/api/v1/schema")).content

@@ -17,6 +17,7 @@ import pytest
 from nestor_catalog_core import Catalog, SQLiteStore
 from tests.server.sync.definitions import YAML_SYNTAX_ERROR, definition
 from tests.support.git import ServedRepo, free_port, git_daemon
+from tests.support.terminal import run_on_a_terminal
 
 NESTOR_CATALOG = str(Path(sys.executable).with_name("nestor-catalog"))
 
@@ -107,6 +108,19 @@ async def test_a_failed_repository_exits_1_and_json_says_why(tmp_path: Path, pla
     assert failed["error"]["reason"] == "unreachable"
     assert failed["error"]["code"] == "SYNC_FAILED"
     assert await stored_names(tmp_path) == ["bucket", "queue"]
+
+
+def test_once_shows_progress_on_a_terminal_but_not_in_ci(tmp_path: Path, platform_url: str) -> None:
+    config = write_config(tmp_path, ("platform", platform_url))
+    code, terminal = run_on_a_terminal([NESTOR_CATALOG, "sync", "--config", str(config), "--once"])
+    assert code == 0
+    assert "syncing" in terminal
+    assert "1/1" in terminal
+    code, terminal = run_on_a_terminal([NESTOR_CATALOG, "sync", "--config", str(config), "--once"], ci="true")
+    assert code == 0
+    assert "syncing" not in terminal
+    piped = run_sync("--config", str(config), "--once")
+    assert "syncing" not in piped.stderr
 
 
 def test_repository_option_selects_sources(tmp_path: Path, platform_url: str) -> None:

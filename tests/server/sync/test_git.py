@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nestor_catalog_core import ConfigError, PayloadTooLarge, SyncError
+from nestor_catalog_core.loading import discover
 from nestor_catalog_server.sync.git import GitAuth, GitMirror, RemoteSpec, SkippedEntry, TreeDiff
-from nestor_catalog_server.sync.git._globs import PathFilter, glob_to_regex
+from nestor_catalog_server.sync.git._globs import PathFilter
 from nestor_catalog_server.sync.git._transport import BatchSSHVendor, parse_remote, redact_url
 from tests.server.sync.conftest import FORBIDDEN_REPO, HTTP_TOKEN, MirrorFactory
 from tests.support.git import GitRepo, ServedRepo, free_port, git, init_bare
@@ -423,10 +424,12 @@ def test_snapshot_respects_include_and_exclude(served_repo: ServedRepo, make_mir
     ("pattern", "matches", "misses"),
     [
         ("**/*.yaml", ["a.yaml", "x/a.yaml", "x/y/z/a.yaml", ".hidden.yaml"], ["a.yml", "a.yaml.bak", "x/a.yamlx"]),
-        ("*.yaml", ["a.yaml"], ["x/a.yaml"]),
+        # .gitignore's dialect: no slash means any depth, a leading or middle slash anchors
+        ("*.yaml", ["a.yaml", "x/a.yaml"], ["a.yml"]),
         ("/*.yaml", ["a.yaml"], ["x/a.yaml"]),
+        ("aws/*.yaml", ["aws/a.yaml"], ["aws/s3/a.yaml", "x/aws/a.yaml"]),
         ("drafts/**", ["drafts/a.yaml", "drafts/x/y.json"], ["drafts", "x/drafts/a.yaml"]),
-        ("drafts/", ["drafts/a.yaml", "drafts/x/y.json"], ["x/drafts/a.yaml"]),
+        ("drafts/", ["drafts/a.yaml", "drafts/x/y.json", "x/drafts/a.yaml"], ["drafts", "drafts.yaml"]),
         (
             "aws/**/v1/*.yaml",
             ["aws/v1/a.yaml", "aws/s3/v1/a.yaml", "aws/s3/x/v1/a.yaml"],
@@ -438,15 +441,21 @@ def test_snapshot_respects_include_and_exclude(served_repo: ServedRepo, make_mir
         ("[!ab]*.yaml", ["c.yaml"], ["a.yaml"]),
         ("v[0-9].json", ["v1.json"], ["vx.json"]),
         ("a+b(1).yaml", ["a+b(1).yaml"], ["aab1.yaml"]),
-        ("[unclosed.yaml", ["[unclosed.yaml"], ["u.yaml"]),
-        ("x**y.yaml", ["xy.yaml", "xay.yaml"], ["x/y.yaml"]),
-        ("[&~|].yaml", ["&.yaml", "~.yaml", "|.yaml"], ["a.yaml"]),
+        ("\\#literal.yaml", ["#literal.yaml"], ["literal.yaml"]),
     ],
 )
 def test_glob_semantics(pattern: str, matches: list[str], misses: list[str]) -> None:
     selected = PathFilter(include=(pattern,))
     assert [path for path in matches if not selected.selects(path)] == []
     assert [path for path in misses if selected.selects(path)] == []
+
+
+def test_negation_takes_back_within_a_list() -> None:
+    selected = PathFilter(include=("aws/**", "!aws/legacy/**", "aws/legacy/keep.yaml"), exclude=("*.draft.yaml",))
+    assert selected.selects("aws/s3.yaml")
+    assert not selected.selects("aws/legacy/old.yaml")
+    assert selected.selects("aws/legacy/keep.yaml")
+    assert not selected.selects("aws/s3.draft.yaml")
 
 
 def test_exclude_wins_and_default_include() -> None:
@@ -458,10 +467,10 @@ def test_exclude_wins_and_default_include() -> None:
     assert selected.excluded("legacy/module")
 
 
-@pytest.mark.parametrize("pattern", ["", "  ", "a//b.yaml"])
+@pytest.mark.parametrize("pattern", ["", "  ", "a//b.yaml", "# a comment", "!"])
 def test_invalid_glob_is_a_config_error(pattern: str) -> None:
     with pytest.raises(ConfigError, match="invalid glob pattern"):
-        glob_to_regex(pattern)
+        PathFilter(include=(pattern,))
     with pytest.raises(ConfigError, match="invalid glob pattern"):
         RemoteSpec("r", "/tmp/r", include=(pattern,))
 
@@ -879,3 +888,56 @@ def test_git_clone_through_smart_http(served_repo: ServedRepo, smart_http_token_
 def test_init_bare_helper_makes_a_bare_repository(tmp_path: Path) -> None:
     bare = init_bare(tmp_path / "x.git")
     assert git("rev-parse", "--is-bare-repository", cwd=bare).strip() == "true"
+
+
+# -- .nestorignore and hidden entries, as the loader's walk reads a checkout -----------------
+
+
+def test_snapshot_reads_the_tree_as_validate_reads_a_checkout(
+    served_repo: ServedRepo, make_mirror: MirrorFactory, tmp_path: Path
+) -> None:
+    seed(served_repo)
+    served_repo.work.write("resources/.nestorignore", "fixtures/*.yaml\n*.wip.yaml\n!keep.wip.yaml\n")
+    served_repo.work.write("resources/fixtures/a.yaml", definition("fixture-a"))
+    served_repo.work.write("resources/fixtures/sub/b.yaml", definition("fixture-b"))
+    served_repo.work.write("resources/aws/draft.wip.yaml", definition("draft"))
+    served_repo.work.write("resources/aws/keep.wip.yaml", definition("keep"))
+    served_repo.work.write("resources/aws/.hidden.yaml", definition("hidden"))
+    served_repo.work.write("resources/.github/workflows/ci.yml", "on: push\n")
+    served_repo.work.write("resources/gcp/.nestorignore", "gcs.json\n")
+    head = served_repo.publish("ignore files")
+    mirror = make_mirror(str(served_repo.bare), path="resources")
+    mirror.fetch()
+    synced = sorted(mirror.snapshot(head))
+    assert synced == [
+        "resources/aws/keep.wip.yaml",
+        "resources/aws/rds/postgres.yml",
+        "resources/aws/s3-bucket.yaml",
+        "resources/fixtures/sub/b.yaml",
+    ]
+    # the same files the loader's walk of a checkout reads
+    checkout = tmp_path / "checkout"
+    subprocess.run(["git", "clone", "-q", str(served_repo.bare), str(checkout)], check=True)
+    walked = sorted(path.relative_to(checkout).as_posix() for path in discover([checkout / "resources"]))
+    assert walked == synced
+
+
+def test_diff_commits_follows_ignore_files(served_repo: ServedRepo, make_mirror: MirrorFactory) -> None:
+    first = seed(served_repo)
+    served_repo.work.write("resources/.nestorignore", "drafts/\n")
+    served_repo.work.write("resources/drafts/wip.yaml", definition("wip"))
+    second = served_repo.publish("drafts, ignored")
+    served_repo.work.write("resources/drafts/wip.yaml", definition("wip", "1.1.0"))
+    served_repo.work.write("resources/aws/sqs.yaml", definition("sqs"))
+    third = served_repo.publish("an ignored edit and a real one")
+    served_repo.work.write("resources/.nestorignore", "aws/rds/\n")
+    fourth = served_repo.publish("the ignore file changed")
+    mirror = make_mirror(str(served_repo.bare), path="resources")
+    mirror.fetch()
+    for old, new in ((first, second), (second, third), (third, fourth), (first, fourth)):
+        assert mirror.diff_commits(old, new) == mirror.diff(mirror.snapshot(old), new), (old, new)
+    assert mirror.diff_commits(first, second).is_empty
+    assert mirror.diff_commits(second, third).added == ["resources/aws/sqs.yaml"]
+    changed = mirror.diff_commits(third, fourth)
+    assert changed.added == ["resources/drafts/wip.yaml"]
+    assert changed.deleted == ["resources/aws/rds/postgres.yml"]

@@ -139,3 +139,31 @@ async def test_a_vanished_directory_fails_the_sync_without_withdrawing(
     assert report.error is not None
     assert report.error["reason"] == "not_found"
     assert served(catalog, "bucket", "1.0.0")
+
+
+async def test_the_watched_directory_follows_nestorignore_edits(
+    tmp_path: Path, catalog: Catalog, make_manager: ManagerFactory
+) -> None:
+    root = tmp_path / "defs"
+    write(root, "fixtures/broken.yaml", YAML_SYNTAX_ERROR)
+    write(root, "fixtures/sub/keep.yaml", definition("keep"))
+    write(root, "drafts/x.yaml", definition("draft"))
+    write(root, "drafts/promoted.yaml", definition("promoted"))
+    write(root, ".nestorignore", "fixtures/*.yaml\ndrafts/*\n!drafts/promoted.yaml\n")
+    manager = make_manager(git_config(directories=(directory("defs", root),)))
+    await manager.start()
+    await manager.wait_ready(timeout=15)
+    # .gitignore semantics: one level under fixtures/, and ! takes promoted.yaml back
+    assert served(catalog, "keep", "1.0.0")
+    assert served(catalog, "promoted", "1.0.0")
+    assert not catalog.has("draft")
+    assert manager.source_status("defs").findings == {}
+
+    write(root, ".nestorignore", "fixtures/*.yaml\n")  # the drafts are no longer ignored
+    await wait_until(lambda: catalog.has("draft", "1.0.0"), what="the un-ignored draft being published")
+    write(root, ".nestorignore", "fixtures/*.yaml\ndrafts/\n")  # now every draft is
+    await wait_until(
+        lambda: catalog.entry("promoted", "1.0.0").withdrawn and catalog.entry("draft", "1.0.0").withdrawn,
+        what="the newly ignored files withdrawing their versions",
+    )
+    assert served(catalog, "keep", "1.0.0")

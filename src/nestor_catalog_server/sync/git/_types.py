@@ -76,7 +76,7 @@ class RemoteSpec:
 
     ``path`` is the folder inside the repository holding the definitions (normalized, ``""``
     for the root). ``include``/``exclude`` are globs matched against the path *relative to
-    that folder* (see ``_git_globs``: ``**`` spans folders; exclude wins); an empty
+    that folder* (see ``_globs``: ``**`` spans folders; exclude wins); an empty
     ``include`` means ``**/*.yaml``, ``**/*.yml``, ``**/*.json``.
     """
 
