@@ -140,11 +140,11 @@ class PayloadTooLarge(InvalidRequest):
     default_message = "Payload too large"
 
 
-class ValidationFailed(CatalogError):
-    """A definition (or a batch of them) has error findings; ``findings`` lists them all."""
+class _CarriesFindings(CatalogError):
+    """An error with the ``findings`` behind it; ``findings_detail`` names the ``details``
+    key they are also written to (``None``: they stay in-process)."""
 
-    code = "VALIDATION_FAILED"
-    default_message = "Resource validation failed"
+    findings_detail: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -156,9 +156,18 @@ class ValidationFailed(CatalogError):
     ) -> None:
         self.findings: list[Finding] = list(findings)
         merged: dict[str, Any] = dict(details or {})
-        if self.findings and "validation_errors" not in merged:
-            merged["validation_errors"] = [f.to_dict() for f in self.findings]
+        key = self.findings_detail
+        if key is not None and self.findings and key not in merged:
+            merged[key] = [f.to_dict() for f in self.findings]
         super().__init__(message, details=merged, trace_id=trace_id)
+
+
+class ValidationFailed(_CarriesFindings):
+    """A definition (or a batch of them) has error findings; ``findings`` lists them all."""
+
+    code = "VALIDATION_FAILED"
+    default_message = "Resource validation failed"
+    findings_detail = "validation_errors"
 
 
 class InputsInvalid(ValidationFailed):
@@ -215,24 +224,13 @@ class ImmutableVersionError(ConflictError):
     default_message = "A published version cannot change; publish a new version instead"
 
 
-class IncompatibleChange(ConflictError):
+class IncompatibleChange(_CarriesFindings, ConflictError):
     """The declared version bump is smaller than the changes need; ``details['changes']``.
     ``findings`` are the compatibility findings (with their lines when the document was
     loaded from a file), for callers that report per file (sync) without comparing again."""
 
     code = "INCOMPATIBLE_CHANGE"
     default_message = "The changes need a larger version bump"
-
-    def __init__(
-        self,
-        message: str | None = None,
-        *,
-        findings: Sequence[Finding] = (),
-        details: Mapping[str, Any] | None = None,
-        trace_id: str | None = None,
-    ) -> None:
-        self.findings: list[Finding] = list(findings)
-        super().__init__(message, details=details, trace_id=trace_id)
 
 
 class OwnershipConflict(ConflictError):
