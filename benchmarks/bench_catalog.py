@@ -33,7 +33,7 @@ import yaml
 
 from benchmarks._harness import Context, Row, median_us, rss_mb
 from benchmarks.bench_validate import CATEGORIES, PROVIDERS, _definition
-from nestor_catalog_core import Catalog, ResourceDefinition, Source, SourceKind, StoredVersion
+from nestor_catalog_core import Catalog, ListFilters, ResourceDefinition, Source, SourceKind, StoredVersion
 from nestor_catalog_core.models import AuditRecord, Event, EventType, resource_body
 from nestor_catalog_core.storage import SQLiteStore
 
@@ -180,7 +180,7 @@ async def _measure(path: Path) -> dict[str, float]:
             catalog.resolve_entry(next(fresh), next(it_fresh))
 
         def list_page() -> None:
-            catalog.list(provider="aws", category="database", limit=50)
+            catalog.list_latest(ListFilters(provider="aws", category="database"), limit=50)
 
         def search() -> None:
             catalog.search("mysql", limit=20)

@@ -296,7 +296,7 @@ class Mirror(CatalogReader):
 
     # -- the read model's event source -------------------------------------------------------
 
-    async def read_events(self, after: int, limit: int) -> builtins.list[Event]:
+    async def read_events(self, after: int, limit: int) -> list[Event]:
         """Applied events with ``sequence > after`` from the local log (the newest
         ``event_log_size``); a position older than the log gets events after a gap, which the
         hub turns into a ``StreamReset``."""
@@ -536,7 +536,7 @@ class Mirror(CatalogReader):
         self._upstream_head = max(self._upstream_head or 0, target)
         return _Pending(model, target=target, events=deque(maxlen=self._event_buffer))
 
-    async def _all_versions(self, latest: dict[str, Any], limiter: asyncio.Semaphore) -> builtins.list[StoredVersion]:
+    async def _all_versions(self, latest: dict[str, Any], limiter: asyncio.Semaphore) -> list[StoredVersion]:
         client = self._client
         name = latest["metadata"]["name"]
         out = [stored_from_body(latest)]

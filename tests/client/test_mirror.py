@@ -51,8 +51,8 @@ def assert_same(mirror: Mirror, catalog: Catalog) -> None:
     assert bodies(mirror) == bodies(catalog)
     assert mirror.stats() == catalog.stats()
     assert mirror.names() == catalog.names()
-    listed = [entry.body() for entry in mirror.list(limit=1000, facets=True).items]
-    assert listed == [entry.body() for entry in catalog.list(limit=1000, facets=True).items]
+    listed = [entry.body() for entry in mirror.list_latest(limit=1000, facets=True).items]
+    assert listed == [entry.body() for entry in catalog.list_latest(limit=1000, facets=True).items]
     assert mirror.facets() == catalog.facets()
     assert [e.name for e in mirror.search("database").items] == [e.name for e in catalog.search("database").items]
     for name in catalog.names():

@@ -13,7 +13,6 @@ never touch storage. Writes are coroutines serialized per process.
 from __future__ import annotations
 
 import asyncio
-import builtins
 import json
 import logging
 from collections.abc import Sequence
@@ -169,7 +168,7 @@ class Catalog(CatalogReader):
     def read_only(self) -> bool:
         return self._settings.read_only
 
-    async def read_events(self, after: int, limit: int) -> builtins.list[Event]:
+    async def read_events(self, after: int, limit: int) -> list[Event]:
         return await self._store.read_events(after, limit)
 
     async def first_sequence(self) -> int:
@@ -259,7 +258,7 @@ class Catalog(CatalogReader):
         source: Source,
         user: str | None = None,
         suffix: str | None = None,
-    ) -> builtins.list[PublishResult]:
+    ) -> list[PublishResult]:
         """Load, validate and publish every definition in a YAML/JSON payload. Nothing is
         published unless every document is valid (all findings are reported at once).
         ``suffix`` ``.json`` reads the payload as JSON (``load_bytes``), as a file would be."""
@@ -283,7 +282,7 @@ class Catalog(CatalogReader):
 
     def _load_and_validate(
         self, data: bytes, file: str, suffix: str | None
-    ) -> tuple[LoadResult, builtins.list[ValidatedDocument]]:
+    ) -> tuple[LoadResult, list[ValidatedDocument]]:
         loaded = load_bytes(data, file, options=self._settings.load_options, suffix=suffix)
         return loaded, [validate_document(document, self._settings.validation) for document in loaded.documents]
 
@@ -305,7 +304,7 @@ class Catalog(CatalogReader):
         *,
         user: str | None = None,
         batch_size: int = 500,
-    ) -> builtins.list[PublishResult | CatalogError]:
+    ) -> list[PublishResult | CatalogError]:
         """Validate and publish many documents (a sync), each with exactly
         ``publish_document``'s checks and outcome, returned in order: a refused document's
         error (already recorded as a rejection) stands in its place and never stops the
@@ -314,8 +313,8 @@ class Catalog(CatalogReader):
         every compatibility check sees its predecessor. Pass documents of one name in
         ascending version order for the history to be checked step by step."""
         self._check_writable()
-        results: builtins.list[PublishResult | CatalogError | None] = [None] * len(items)
-        pending: builtins.list[tuple[int, _Prepared]] = []
+        results: list[PublishResult | CatalogError | None] = [None] * len(items)
+        pending: list[tuple[int, _Prepared]] = []
         pending_names: set[str] = set()
 
         async def flush() -> None:
@@ -355,7 +354,7 @@ class Catalog(CatalogReader):
 
     async def _validated(
         self, document: LoadedDocument, source: Source, user: str | None
-    ) -> tuple[ResourceDefinition, builtins.list[Finding]]:
+    ) -> tuple[ResourceDefinition, list[Finding]]:
         """The document's definition and warnings, or a recorded rejection raised as
         ``ValidationFailed``."""
         validated = validate_document(document, self._settings.validation)
@@ -403,7 +402,7 @@ class Catalog(CatalogReader):
         *,
         source: Source,
         user: str | None,
-        warnings: builtins.list[Finding],
+        warnings: list[Finding],
         validated: bool,
         locate: HasPositions | None = None,
     ) -> PublishResult:
@@ -426,7 +425,7 @@ class Catalog(CatalogReader):
         *,
         source: Source,
         user: str | None,
-        warnings: builtins.list[Finding],
+        warnings: list[Finding],
         validated: bool,
         locate: HasPositions | None = None,
     ) -> PublishResult | _Prepared:
@@ -474,7 +473,7 @@ class Catalog(CatalogReader):
 
     async def _checked_policies(
         self, definition: ResourceDefinition, *, source: Source, user: str | None
-    ) -> builtins.list[Finding]:
+    ) -> list[Finding]:
         """The policy findings of ``definition`` (all warnings), or a recorded and raised
         ``ValidationFailed``."""
         name, version = definition.key
@@ -494,7 +493,7 @@ class Catalog(CatalogReader):
 
     async def _checked_compatibility(
         self, report: CompatReport, *, source: Source, user: str | None, locate: HasPositions | None
-    ) -> builtins.list[Finding]:
+    ) -> list[Finding]:
         """A report that is not ok: a recorded and raised ``IncompatibleChange`` (carrying the
         findings) in ``strict`` mode, else its findings as warnings."""
         findings = report.findings(source.path, locate=locate)
@@ -535,7 +534,7 @@ class Catalog(CatalogReader):
         *,
         source: Source,
         user: str | None,
-        warnings: builtins.list[Finding],
+        warnings: list[Finding],
     ) -> PublishResult:
         name, version = definition.key
         if existing.digest != digest:
@@ -682,7 +681,7 @@ class Catalog(CatalogReader):
         upcoming = [e.sunset_at for e in self._model.versions.values() if e.sunset_at is not None]
         return min((at for at in upcoming if at > moment), default=None)
 
-    async def announce_sunsets(self, now: datetime | None = None) -> builtins.list[Event]:
+    async def announce_sunsets(self, now: datetime | None = None) -> list[Event]:
         """Record a ``resource.sunset`` event (and a ``resource.sunset`` audit record) for every
         deprecated version whose sunset moment has come by ``now`` and was not announced for that
         moment yet. Applying the event rebuilds the name's state, so the version leaves ``latest``
@@ -694,7 +693,7 @@ class Catalog(CatalogReader):
         moment = now or utcnow()
         if not self._due_sunsets(moment):
             return []
-        events: builtins.list[Event] = []
+        events: list[Event] = []
         async with self._write_lock:
             await self.catch_up()
             for entry in self._due_sunsets(moment):
@@ -707,7 +706,7 @@ class Catalog(CatalogReader):
                 events.append(await self._announce_sunset(entry, entry.sunset_at, moment))
         return events
 
-    def _due_sunsets(self, moment: datetime) -> builtins.list[CatalogEntry]:
+    def _due_sunsets(self, moment: datetime) -> list[CatalogEntry]:
         """Versions whose sunset moment has come by ``moment``, oldest sunset first."""
         due = [e for e in self._model.versions.values() if e.sunset_at is not None and e.sunset_at <= moment]
         return sorted(due, key=lambda e: (e.sunset_at, e.name, e.key))

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from nestor_catalog_core._exceptions import InvalidRequest
 from nestor_catalog_core.models import Resource, ResourceStatus, StoredVersion, resource_body, utcnow
@@ -27,7 +27,7 @@ from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.search.index import SearchDocument, SearchIndex
 from nestor_catalog_core.versions import Constraint, is_prerelease, version_key
 
-__all__ = ["FACET_FIELDS", "CatalogEntry", "ListFilters", "NameState", "Page", "ReadModel"]
+__all__ = ["FACET_FIELDS", "NO_FILTERS", "CatalogEntry", "ListFilters", "NameState", "Page", "ReadModel"]
 
 FACET_FIELDS = ("provider", "category", "resource_type", "engine")
 
@@ -189,6 +189,9 @@ def _pick_latest(ordered: Sequence[CatalogEntry], now: datetime) -> CatalogEntry
 
 @dataclass(frozen=True, slots=True)
 class ListFilters:
+    """The filters of a list, a search or facet counts: every field given must match. The
+    one type for them, from the HTTP query (parsed once by the server) to the read model."""
+
     provider: str | None = None
     category: str | None = None
     resource_type: str | None = None
@@ -210,6 +213,10 @@ class ListFilters:
 
     def fingerprint(self) -> str:
         return json.dumps(self.criteria(), separators=(",", ":"))
+
+
+#: No filter at all: every name.
+NO_FILTERS: Final = ListFilters()
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ some prefix of the event log produced.
 
 from __future__ import annotations
 
-import builtins
 import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ from nestor_catalog_core._exceptions import (
     VersionNotFound,
 )
 from nestor_catalog_core.catalog.read_model import (
+    NO_FILTERS,
     CatalogEntry,
     ListFilters,
     NameState,
@@ -62,7 +62,7 @@ class CatalogReader(ABC):
     # -- where replays come from -----------------------------------------------------------
 
     @abstractmethod
-    async def read_events(self, after: int, limit: int) -> builtins.list[Event]:
+    async def read_events(self, after: int, limit: int) -> list[Event]:
         """Durable events with ``sequence > after`` (for subscribers behind the ring)."""
 
     @abstractmethod
@@ -163,7 +163,7 @@ class CatalogReader(ABC):
         """The highest available version of ``name`` allowed by ``constraint``."""
         return self.resolve_entry(name, constraint).resource()
 
-    def versions(self, name: str) -> builtins.list[CatalogEntry]:
+    def versions(self, name: str) -> list[CatalogEntry]:
         """Every version of ``name``, newest first, withdrawn ones included."""
         return list(reversed(self._state(name).entries))
 
@@ -198,7 +198,7 @@ class CatalogReader(ABC):
             )
         return self.entry(name, version)
 
-    def snapshot(self) -> tuple[int, builtins.list[CatalogEntry]]:
+    def snapshot(self) -> tuple[int, list[CatalogEntry]]:
         """Every version (withdrawn ones included), by name then version, with the revision
         they are the state of: taken in one step, so it is consistent."""
         model = self._model
@@ -211,47 +211,30 @@ class CatalogReader(ABC):
             return name in self._model.names
         return (name, version) in self._model.versions
 
-    def names(self) -> builtins.list[str]:
+    def names(self) -> list[str]:
         return list(self._model.sorted_names)
 
-    def list(
-        self,
-        *,
-        provider: str | None = None,
-        category: str | None = None,
-        resource_type: str | None = None,
-        engine: str | None = None,
-        maintainer: str | None = None,
-        deprecated: bool | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-        facets: bool = False,
+    def list_latest(
+        self, filters: ListFilters = NO_FILTERS, *, limit: int = 50, cursor: str | None = None, facets: bool = False
     ) -> Page:
-        """The latest version of every name matching the filters, by name, a page at a time."""
-        filters = ListFilters(provider, category, resource_type, engine, maintainer, deprecated)
+        """The latest version of every name matching ``filters``, by name, a page at a time."""
         return self._model.list_page(filters, limit=_check_limit(limit), cursor=cursor, facets=facets)
 
-    def facets(self, **filters: Any) -> dict[str, dict[str, int]]:
+    def facets(self, filters: ListFilters = NO_FILTERS) -> dict[str, dict[str, int]]:
         """Counts per provider, category, resource_type and engine over the filtered names."""
-        selected = self._model.candidates(ListFilters(**filters))
+        selected = self._model.candidates(filters)
         return self._model.facets(self._model.sorted_names if selected is None else selected)
 
     def search(
         self,
         q: str,
+        filters: ListFilters = NO_FILTERS,
         *,
-        provider: str | None = None,
-        category: str | None = None,
-        resource_type: str | None = None,
-        engine: str | None = None,
-        maintainer: str | None = None,
-        deprecated: bool | None = None,
         limit: int = 20,
         cursor: str | None = None,
         facets: bool = False,
     ) -> Page:
         """Ranked search over the latest versions (see ``search.index`` for the ranking)."""
-        filters = ListFilters(provider, category, resource_type, engine, maintainer, deprecated)
         limit = _check_limit(limit)
         fingerprint = json.dumps([q, filters.fingerprint()])
         offset = 0

@@ -18,13 +18,15 @@ from datetime import datetime
 from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, QueryParameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, QueryParameter, SkipValidation
 from litestar.types import Receive, Scope, Send
 
 from nestor_catalog_core import (
     CatalogEntry,
     CatalogReader,
     InvalidVersion,
+    ListFilters,
     NoMatchingVersion,
     Page,
     VersionNotFound,
@@ -57,6 +59,24 @@ Text = Annotated[str | None, QueryParameter(description="Exact match.")]
 Flag = Annotated[bool | None, QueryParameter(description="true or false.")]
 Cursor = Annotated[str | None, QueryParameter(description="The next_cursor of the previous page.")]
 WithFacets = Annotated[bool, QueryParameter(description="true to include facet counts.")]
+
+
+def provide_list_filters(
+    provider: Text = None,
+    category: Text = None,
+    resource_type: Text = None,
+    engine: Text = None,
+    maintainer: Text = None,
+    deprecated: Flag = None,
+) -> ListFilters:
+    """The list filters of a request's query, parsed once for the list, search and facets routes."""
+    return ListFilters(provider, category, resource_type, engine, maintainer, deprecated)
+
+
+#: ``dependencies=`` of a route that takes ``filters: FiltersParam``.
+LIST_FILTERS: Final = {"filters": Provide(provide_list_filters, sync_to_thread=False)}
+#: The handler parameter type of that dependency (a named dependency, built, not validated).
+FiltersParam = NamedDependency[SkipValidation[ListFilters]]
 
 
 def page_body(page: Page, revision: int, *, query: str | None = None) -> bytes:
@@ -145,16 +165,12 @@ class ResourcesController(PublishingRoutes, Controller):
         sync_to_thread=False,
         summary="List the latest version of every resource",
         responses=schemas.responses(schemas.ResourcePage, 304, 400),
+        dependencies=LIST_FILTERS,
     )
     def list_resources(
         self,
         request: Request[Any, Any, Any],
-        provider: Text = None,
-        category: Text = None,
-        resource_type: Text = None,
-        engine: Text = None,
-        maintainer: Text = None,
-        deprecated: Flag = None,
+        filters: FiltersParam,
         limit: Limit = 50,
         cursor: Cursor = None,
         facets: WithFacets = False,
@@ -164,17 +180,7 @@ class ResourcesController(PublishingRoutes, Controller):
         etag = revision_etag(revision)
         if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
             return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
-        page = catalog.list(
-            provider=provider,
-            category=category,
-            resource_type=resource_type,
-            engine=engine,
-            maintainer=maintainer,
-            deprecated=deprecated,
-            limit=limit,
-            cursor=cursor,
-            facets=facets,
-        )
+        page = catalog.list_latest(filters, limit=limit, cursor=cursor, facets=facets)
         return page_response(request, page_body(page, revision), etag, page.next_cursor)
 
     @get(

@@ -13,7 +13,15 @@ from nestor_catalog_server.api import schemas
 from nestor_catalog_server.api._request import raw_header
 from nestor_catalog_server.api._response import RawResponse, json_response, not_modified
 from nestor_catalog_server.api.caching import NO_CACHE, etag_matches, revision_etag
-from nestor_catalog_server.api.resources import Cursor, Flag, Limit, Text, WithFacets, page_body, page_response
+from nestor_catalog_server.api.resources import (
+    LIST_FILTERS,
+    Cursor,
+    FiltersParam,
+    Limit,
+    WithFacets,
+    page_body,
+    page_response,
+)
 from nestor_catalog_server.state import AppStateParam, app_state_of
 
 __all__ = ["SearchController"]
@@ -30,17 +38,13 @@ class SearchController(Controller):
         sync_to_thread=False,
         summary="Ranked search: exact name > name prefix > name token > other fields",
         responses=schemas.responses(schemas.SearchPage, 304, 400),
+        dependencies=LIST_FILTERS,
     )
     def search(
         self,
         request: Request[Any, Any, Any],
+        filters: FiltersParam,
         q: Annotated[str | None, QueryParameter(description="The words to look for (required).")] = None,
-        provider: Text = None,
-        category: Text = None,
-        resource_type: Text = None,
-        engine: Text = None,
-        maintainer: Text = None,
-        deprecated: Flag = None,
         limit: Limit = 20,
         cursor: Cursor = None,
         facets: WithFacets = False,
@@ -52,18 +56,7 @@ class SearchController(Controller):
         etag = revision_etag(revision)
         if etag_matches(raw_header(request, b"if-none-match"), etag):
             return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
-        page = catalog.search(
-            q,
-            provider=provider,
-            category=category,
-            resource_type=resource_type,
-            engine=engine,
-            maintainer=maintainer,
-            deprecated=deprecated,
-            limit=limit,
-            cursor=cursor,
-            facets=facets,
-        )
+        page = catalog.search(q, filters, limit=limit, cursor=cursor, facets=facets)
         return page_response(request, page_body(page, revision, query=q), etag, page.next_cursor)
 
     @get(
@@ -71,40 +64,16 @@ class SearchController(Controller):
         sync_to_thread=False,
         summary="Counts per provider, category, resource_type and engine over the filtered resources",
         responses=schemas.responses(schemas.FacetsBody, 304, 400),
+        dependencies=LIST_FILTERS,
     )
-    def facets(
-        self,
-        request: Request[Any, Any, Any],
-        app_state: AppStateParam,
-        provider: Text = None,
-        category: Text = None,
-        resource_type: Text = None,
-        engine: Text = None,
-        maintainer: Text = None,
-        deprecated: Flag = None,
-    ) -> RawResponse:
+    def facets(self, request: Request[Any, Any, Any], app_state: AppStateParam, filters: FiltersParam) -> RawResponse:
         catalog = app_state.catalog
         revision = catalog.revision
         etag = revision_etag(revision)
         if etag_matches(raw_header(request, b"if-none-match"), etag):
             return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
-        counts = catalog.facets(
-            provider=provider,
-            category=category,
-            resource_type=resource_type,
-            engine=engine,
-            maintainer=maintainer,
-            deprecated=deprecated,
-        )
-        total = catalog.list(
-            provider=provider,
-            category=category,
-            resource_type=resource_type,
-            engine=engine,
-            maintainer=maintainer,
-            deprecated=deprecated,
-            limit=1,
-        ).total
+        counts = catalog.facets(filters)
+        total = catalog.list_latest(filters, limit=1).total
         body = {"total": total, "facets": counts, "revision": revision}
         content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         return json_response(content, {"ETag": etag, "Cache-Control": NO_CACHE})

@@ -16,7 +16,15 @@ from datetime import date
 from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
-from nestor_catalog_core import CatalogEntry, CatalogReader, InvalidRequest, NotFoundError, Page, ResourceDefinition
+from nestor_catalog_core import (
+    CatalogEntry,
+    CatalogReader,
+    InvalidRequest,
+    ListFilters,
+    NotFoundError,
+    Page,
+    ResourceDefinition,
+)
 from nestor_catalog_core.models import InputSpec, Source, format_time
 from nestor_catalog_core.versions import compare
 
@@ -118,15 +126,14 @@ class BrowseQuery:
             cursor=params.get("cursor", ""),
         )
 
-    def filters(self) -> dict[str, Any]:
-        flag = None if not self.deprecated else self.deprecated == "true"
-        return {
-            "provider": self.provider or None,
-            "category": self.category or None,
-            "resource_type": self.resource_type or None,
-            "engine": self.engine or None,
-            "deprecated": flag,
-        }
+    def filters(self) -> ListFilters:
+        return ListFilters(
+            provider=self.provider or None,
+            category=self.category or None,
+            resource_type=self.resource_type or None,
+            engine=self.engine or None,
+            deprecated=None if not self.deprecated else self.deprecated == "true",
+        )
 
     def url(self, **changes: str) -> str:
         """The home page URL with ``changes`` applied (a filter change starts at the first page)."""
@@ -174,12 +181,20 @@ def _page(
 ) -> tuple[Page, dict[str, dict[str, int]]]:
     cursor = query.cursor or None
     filters = query.filters()
-    key = (catalog.revision, query.q, *filters.values())
+    key = (
+        catalog.revision,
+        query.q,
+        filters.provider,
+        filters.category,
+        filters.resource_type,
+        filters.engine,
+        filters.deprecated,
+    )
     cached = cache.get(key) if cache is not None else None
     if query.q:
-        page = catalog.search(query.q, limit=PAGE_SIZE, cursor=cursor, facets=cached is None, **filters)
+        page = catalog.search(query.q, filters, limit=PAGE_SIZE, cursor=cursor, facets=cached is None)
     else:
-        page = catalog.list(limit=PAGE_SIZE, cursor=cursor, facets=cached is None, **filters)
+        page = catalog.list_latest(filters, limit=PAGE_SIZE, cursor=cursor, facets=cached is None)
     if cached is None:
         cached = page.facets or {}
         if cache is not None:
@@ -227,7 +242,7 @@ def browse_context(
         "deprecated_choices": _DEPRECATED_CHOICES,
         "next_url": query.url(cursor=page.next_cursor) if page.next_cursor else None,
         "first_url": query.url() if query.cursor else None,
-        "filtered": any(value is not None for value in query.filters().values()),
+        "filtered": query.filters() != ListFilters(),
     }
 
 

@@ -26,7 +26,7 @@ from nestor_catalog_core import (
     ValidationFailed,
     VersionNotFound,
 )
-from nestor_catalog_core.catalog import CatalogSettings
+from nestor_catalog_core.catalog import CatalogSettings, ListFilters
 from nestor_catalog_core.events import StreamReset
 from nestor_catalog_core.models import Event
 from nestor_catalog_core.storage import open_store
@@ -101,7 +101,7 @@ async def test_publish_then_read_every_way(catalog: Catalog) -> None:
     assert catalog.resolve("aws-rds-mysql", "~1.0").version == "1.0.0"
     assert catalog.resolve("aws-rds-mysql", "^1").version == "1.1.0"
     assert [e.version for e in catalog.versions("aws-rds-mysql")] == ["1.1.0", "1.0.0"]
-    page = catalog.list(provider="aws", category="database")
+    page = catalog.list_latest(ListFilters(provider="aws", category="database"))
     assert [e.version for e in page.items] == ["1.1.0"]
     assert page.total == 1
     assert catalog.search("mysql").items[0].name == "aws-rds-mysql"
@@ -241,21 +241,21 @@ async def test_list_filters_pagination_facets(catalog: Catalog) -> None:
         provider = "aws" if i % 2 == 0 else "gcp"
         data = _base(name=f"res-{i}", provider=provider, category="cache" if i < 3 else "database")
         await catalog.publish(_definition(data), source=GIT)
-    page = catalog.list(limit=3)
+    page = catalog.list_latest(limit=3)
     names = [e.name for e in page.items]
     while page.next_cursor:
-        page = catalog.list(limit=3, cursor=page.next_cursor)
+        page = catalog.list_latest(limit=3, cursor=page.next_cursor)
         names.extend(e.name for e in page.items)
     assert names == [f"res-{i}" for i in range(7)]
-    aws_db = catalog.list(provider="aws", category="database", facets=True)
+    aws_db = catalog.list_latest(ListFilters(provider="aws", category="database"), facets=True)
     assert [e.name for e in aws_db.items] == ["res-4", "res-6"]
     assert aws_db.facets is not None
     assert aws_db.facets["provider"] == {"aws": 2}
     assert catalog.facets()["category"] == {"database": 4, "cache": 3}
     with pytest.raises(InvalidRequest, match="cursor"):
-        catalog.list(provider="gcp", cursor=catalog.list(limit=1).next_cursor)
+        catalog.list_latest(ListFilters(provider="gcp"), cursor=catalog.list_latest(limit=1).next_cursor)
     with pytest.raises(InvalidRequest, match="limit"):
-        catalog.list(limit=0)
+        catalog.list_latest(limit=0)
 
 
 async def test_restart_rebuilds_the_same_read_model(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from nestor_catalog_core import Catalog, InvalidRequest, Source, SourceKind
+from nestor_catalog_core import Catalog, InvalidRequest, ListFilters, Source, SourceKind
 from nestor_catalog_server.ui._views import (
     BrowseQuery,
     FacetCache,
@@ -79,13 +79,9 @@ def test_browse_urls_keep_the_state_and_a_filter_change_starts_over() -> None:
     assert query.url(provider="") == "/?q=mysql&deprecated=false"
     assert query.url(cursor="next") == "/?q=mysql&provider=aws&deprecated=false&cursor=next"
     assert BrowseQuery().url() == "/"
-    assert query.filters() == {
-        "provider": "aws",
-        "category": None,
-        "resource_type": None,
-        "engine": None,
-        "deprecated": False,
-    }
+    assert query.filters() == ListFilters(
+        provider="aws", category=None, resource_type=None, engine=None, maintainer=None, deprecated=False
+    )
 
 
 def test_a_bad_status_filter_is_a_clear_error() -> None:
