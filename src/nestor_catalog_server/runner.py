@@ -7,7 +7,8 @@ granian about 23% ahead of a uvicorn with httptools and uvloop). Granian also ve
 certificates itself (``ssl_ca`` + ``ssl_client_verify``), so mTLS needs nothing in front.
 
 ``serve(settings)`` runs in the foreground until SIGINT/SIGTERM: granian's main process binds
-the socket and forks one worker process, which builds the app with ``build_app(settings)``:
+the socket and forks one worker process, which builds the app with ``worker_app(settings)``
+(the garbage collector tuned as in ``process.tune_gc``, then ``build_app(settings)``):
 ``create_app``, or the read-only sidecar of ``sidecar.py`` when ``service.upstream`` is set
 (the settings object travels to the worker; nothing is re-read from the environment). TLS comes
 from ``service.tls``: ``certfile``/``keyfile``/``keyfile_password``; ``ca_certs`` names the CA
@@ -37,7 +38,15 @@ from nestor_catalog_server.observability import configure_logging
 from nestor_catalog_server.process import tune_gc
 from nestor_catalog_server.sidecar import build_app
 
-__all__ = ["CONFIG_ENV", "app_from_environment", "check_startable", "granian_options", "listening_on", "serve"]
+__all__ = [
+    "CONFIG_ENV",
+    "app_from_environment",
+    "check_startable",
+    "granian_options",
+    "listening_on",
+    "serve",
+    "worker_app",
+]
 
 #: Environment variable ``app_from_environment`` reads the config file path from.
 CONFIG_ENV: Final = "NESTOR_CATALOG_CONFIG"
@@ -131,7 +140,14 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     )
     server = Server(_TARGET, **options)
     app_settings = listening_on(settings, options["address"], options["port"])
-    server.serve(target_loader=functools.partial(build_app, app_settings), wrap_loader=False)
+    server.serve(target_loader=functools.partial(worker_app, app_settings), wrap_loader=False)
+
+
+def worker_app(settings: Settings) -> Litestar:
+    """The app, built inside granian's worker process (where the catalog lives): the garbage
+    collector is tuned there first, as in ``nestor-catalog sync`` (see ``process.tune_gc``)."""
+    tune_gc()
+    return build_app(settings)
 
 
 def listening_on(settings: Settings, host: str, port: int) -> Settings:

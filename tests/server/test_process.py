@@ -2,10 +2,14 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from litestar import Litestar
 
 from nestor_catalog_server.process import GEN0_THRESHOLD, tune_gc
+from nestor_catalog_server.runner import worker_app
+from tests.server.api.conftest import make_settings
 
 
 @pytest.fixture
@@ -22,3 +26,12 @@ def test_tune_gc_raises_only_the_young_threshold(thresholds: tuple[int, int, int
     gc.set_threshold(GEN0_THRESHOLD * 2, 10, 10)
     tune_gc()
     assert gc.get_threshold() == (GEN0_THRESHOLD * 2, 10, 10)
+
+
+def test_the_server_worker_tunes_the_collector(thresholds: tuple[int, int, int], tmp_path: Path) -> None:
+    """``nestor-catalog serve`` builds the app in granian's worker through ``worker_app``: the
+    worker holds the catalog, so it is the process whose collector must be tuned."""
+    gc.set_threshold(700, 10, 10)
+    app = worker_app(make_settings(tmp_path))
+    assert isinstance(app, Litestar)
+    assert gc.get_threshold() == (GEN0_THRESHOLD, 10, 10)
