@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 
+from nestor_catalog_core import _collector as collector
 from nestor_catalog_server.process import GEN0_THRESHOLD, tune_gc
 from nestor_catalog_server.runner import worker_app
 from tests.server.api.conftest import make_settings
@@ -14,9 +15,10 @@ from tests.server.api.conftest import make_settings
 
 @pytest.fixture
 def thresholds() -> Iterator[tuple[int, int, int]]:
-    saved = gc.get_threshold()
+    saved, allowed = gc.get_threshold(), collector.pauses_allowed()
     yield saved
     gc.set_threshold(*saved)
+    collector.allow_pauses(allowed)
 
 
 def test_tune_gc_raises_only_the_young_threshold(thresholds: tuple[int, int, int]) -> None:
@@ -35,3 +37,9 @@ def test_the_server_worker_tunes_the_collector(thresholds: tuple[int, int, int],
     app = worker_app(make_settings(tmp_path))
     assert isinstance(app, Litestar)
     assert gc.get_threshold() == (GEN0_THRESHOLD, 10, 10)
+
+
+def test_tune_gc_lets_bulk_work_pause_the_collector(thresholds: tuple[int, int, int]) -> None:
+    collector.allow_pauses(False)
+    tune_gc()
+    assert collector.pauses_allowed()

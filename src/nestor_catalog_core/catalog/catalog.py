@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Self
 
+from nestor_catalog_core import _collector as collector
 from nestor_catalog_core._exceptions import (
     CatalogError,
     ImmutableVersionError,
@@ -135,7 +136,8 @@ class Catalog(CatalogReader):
         async with self._apply_lock:
             head = await self._store.last_sequence()
             model = ReadModel()
-            model.load([item async for item in self._store.scan_versions()])
+            with collector.paused():
+                model.load([item async for item in self._store.scan_versions()])
             model.revision = head
             self.replace_model(model)
         await self.catch_up()
