@@ -38,7 +38,7 @@ FACET_FIELDS = ("provider", "category", "resource_type", "engine")
 #: tripled the read model (tracemalloc, 10,000 generated definitions after a sync), while the
 #: reads that need one (deprecation headers, input schemas, compatibility checks against the
 #: predecessor, ``Catalog.get``) touch few versions again and again.
-MODEL_CACHE_SIZE = 2048
+MODEL_CACHE_SIZE = 256
 
 
 class _ModelCache:
