@@ -16,8 +16,8 @@ import base64
 import json
 import sys
 from bisect import bisect_right, insort
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +49,7 @@ class _ModelCache:
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self._items: dict[CatalogEntry, tuple[ResourceDefinition, Resource | None]] = {}
+        self._items: OrderedDict[CatalogEntry, tuple[ResourceDefinition, Resource | None]] = OrderedDict()
 
     def get(self, entry: CatalogEntry) -> tuple[ResourceDefinition, Resource | None] | None:
         return self._items.get(entry)
@@ -59,8 +59,8 @@ class _ModelCache:
         items[entry] = (definition, resource)
         while len(items) > self.capacity:
             try:
-                del items[next(iter(items))]
-            except (KeyError, RuntimeError, StopIteration):  # another thread got there first
+                items.popitem(last=False)
+            except KeyError:  # another thread emptied it first
                 break
 
     def clear(self) -> None:
@@ -156,16 +156,23 @@ class NameState:
         return cls.derive(name, entries)[0]
 
     @classmethod
-    def derive(cls, name: str, entries: Iterable[CatalogEntry]) -> tuple[NameState, SearchDocument | None]:
+    def derive(
+        cls,
+        name: str,
+        entries: Iterable[CatalogEntry],
+        *,
+        known: tuple[CatalogEntry, Mapping[str, Any]] | None = None,
+    ) -> tuple[NameState, SearchDocument | None]:
         """The state of ``name`` and what search indexes for it (from the latest version; the
-        search index keeps its own compact form, so the state does not hold the document)."""
+        search index keeps its own compact form, so the state does not hold the document).
+        ``known`` is an entry with its document as data, used instead of parsing it again."""
         ordered = tuple(sorted(entries, key=lambda e: e.key))
         available = tuple(e.version for e in ordered if not e.withdrawn)
         latest = _pick_latest(ordered)
         attributes: dict[str, tuple[str, ...]] = {}
         search: SearchDocument | None = None
         if latest is not None:
-            data = latest.document_dict()
+            data = known[1] if known is not None and known[0] is latest else latest.document_dict()
             search = SearchDocument.from_definition_dict(data)
             meta = data.get("metadata", {})
             spec = data.get("spec", {})
@@ -341,14 +348,15 @@ class ReadModel:
         self.sorted_names = sorted(set(self.sorted_names).union(listed))
         self._changed()
 
-    def upsert(self, stored: StoredVersion) -> NameState:
-        """Insert or replace one version (from an event) and re-derive its name's state."""
+    def upsert(self, stored: StoredVersion, *, document: Mapping[str, Any] | None = None) -> NameState:
+        """Insert or replace one version (from an event) and re-derive its name's state.
+        ``document`` is ``stored``'s document as data when the caller already has it."""
         entry = CatalogEntry(stored)
         self.versions[stored.key] = entry
         previous = self.names.get(stored.name)
         entries = [e for e in (previous.entries if previous else ()) if e.version != stored.version]
         entries.append(entry)
-        state, search = NameState.derive(stored.name, entries)
+        state, search = NameState.derive(stored.name, entries, known=(entry, document) if document else None)
         self._install(state, search, previous=previous)
         return state
 

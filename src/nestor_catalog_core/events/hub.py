@@ -61,9 +61,10 @@ class _Packed:
         return replace(self.event, data=json.loads(self.data))
 
     @classmethod
-    def of(cls, event: Event) -> _Packed:
-        data = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False).encode()
-        return cls(replace(event, data=_EMPTY), data)
+    def of(cls, event: Event, data_json: bytes | None = None) -> _Packed:
+        if data_json is None:
+            data_json = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False).encode()
+        return cls(replace(event, data=_EMPTY), data_json)
 
 
 def _unpacked(items: list[Event | _Packed]) -> list[Event]:
@@ -76,6 +77,7 @@ class EventHub:
 
     def __init__(self, *, capacity: int = 10_000, head: int = 0) -> None:
         self._ring: deque[Event | _Packed] = deque(maxlen=capacity)
+        self._json: dict[int, bytes] = {}  # sequence -> data as JSON, for hot events appended with it
         self._head = head  # newest sequence seen
         self._changed = asyncio.Event()
         self._closed = False
@@ -87,21 +89,29 @@ class EventHub:
     def reset_head(self, head: int) -> None:
         """Start over at ``head`` (after a rebuild); older ring entries are dropped."""
         self._ring.clear()
+        self._json.clear()
         self._head = head
         self._notify()
 
-    def append(self, event: Event) -> None:
-        """Add the next event; sequences must arrive in order (the Catalog guarantees it)."""
+    def append(self, event: Event, *, data_json: bytes | None = None) -> None:
+        """Add the next event; sequences must arrive in order (the Catalog guarantees it).
+        ``data_json`` is ``event.data`` as JSON when the caller has it (packing then needs no
+        serialization)."""
         if event.sequence <= self._head:
             return
         if self._ring and event.sequence != self._ring[-1].sequence + 1:
             self._ring.clear()  # a jump: older ring entries are no longer contiguous
+            self._json.clear()
         ring = self._ring
         ring.append(event)
+        if data_json is not None and (ring.maxlen is None or ring.maxlen > HOT_EVENTS):
+            self._json[event.sequence] = data_json
         if len(ring) > HOT_EVENTS:
             aged = ring[-HOT_EVENTS - 1]
-            if isinstance(aged, Event) and aged.data:
-                ring[-HOT_EVENTS - 1] = _Packed.of(aged)
+            if isinstance(aged, Event):
+                known = self._json.pop(aged.sequence, None)
+                if aged.data:
+                    ring[-HOT_EVENTS - 1] = _Packed.of(aged, known)
         self._head = event.sequence
         self._notify()
 

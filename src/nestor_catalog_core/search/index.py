@@ -17,7 +17,7 @@ import re
 import sys
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -48,7 +48,7 @@ class SearchDocument:
     groups: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @classmethod
-    def from_definition_dict(cls, data: dict[str, Any]) -> SearchDocument:
+    def from_definition_dict(cls, data: Mapping[str, Any]) -> SearchDocument:
         """Build from a definition's JSON data (no model parsing needed)."""
         meta = data.get("metadata", {})
         spec = data.get("spec", {})

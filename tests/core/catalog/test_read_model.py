@@ -85,3 +85,30 @@ def test_parsed_models_are_bounded_and_equal_the_stored_document() -> None:
     entry = next(model.iter_latest())
     assert entry.definition() == entry.stored.definition()
     assert entry.resource() is entry.resource()
+
+
+async def test_a_published_version_s_event_digest_and_document_are_what_the_models_give() -> None:
+    """The publish path serializes a definition once for its digest, stored document and event."""
+    import json
+    from datetime import date
+
+    from nestor_catalog_core import Catalog, Deprecation, MemoryStore
+    from nestor_catalog_core.models.definition import canonical_json
+    from nestor_catalog_core.models.resource import resource_body
+
+    plain = stored("db-a").definition()
+    deprecated = (
+        stored("db-b")
+        .definition()
+        .with_deprecation(Deprecation(message="use db-a", sunset=date(2030, 1, 1), replacement="db-a"))
+    )
+    async with Catalog(MemoryStore()) as catalog:
+        for definition in (plain, deprecated):
+            await catalog.publish(definition, source=SOURCE, validated=True)
+        events = await catalog.read_events(0, 10)
+        for definition, event in zip((plain, deprecated), events, strict=True):
+            entry = catalog.entry(*definition.key)
+            assert entry.digest == definition.compute_digest()
+            assert entry.stored.document == canonical_json(definition.to_dict())
+            assert event.data == json.loads(resource_body(entry.stored.with_changes(sequence=0)))
+        assert [e.data for e in catalog.hub.recent_after(0, 10) or []] == [e.data for e in events]
