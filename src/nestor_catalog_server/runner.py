@@ -27,16 +27,15 @@ import importlib.util
 import logging
 import os
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from litestar import Litestar
-
-from nestor_catalog_core import ConfigError, open_store
-from nestor_catalog_server.auth import TokenVerifier
+from nestor_catalog_core import ConfigError
 from nestor_catalog_server.config import Settings, TLSConfig, load_settings
-from nestor_catalog_server.observability import configure_logging
+from nestor_catalog_server.observability.logging import configure_logging
 from nestor_catalog_server.process import tune_gc
-from nestor_catalog_server.sidecar import build_app
+
+if TYPE_CHECKING:
+    from litestar import Litestar
 
 __all__ = [
     "CONFIG_ENV",
@@ -63,6 +62,8 @@ _GRANIAN_LOGGING: Final[dict[str, Any]] = {
 def app_from_environment() -> Litestar:
     """An app for ASGI servers that import a factory: settings from the file named by
     ``NESTOR_CATALOG_CONFIG`` (defaults and the environment overrides when unset)."""
+    from nestor_catalog_server.sidecar import build_app
+
     tune_gc()
     path = os.environ.get(CONFIG_ENV)
     return build_app(load_settings(Path(path) if path else None))
@@ -111,7 +112,11 @@ def check_startable(settings: Settings) -> None:
     """Raise ``ConfigError`` now for what would otherwise fail inside the worker process: auth
     keys that cannot be used, a storage URI no adapter takes, a Redis cache without the
     ``redis`` package (nothing is opened)."""
+    from nestor_catalog_core.storage import open_store
+
     if settings.auth.enabled:
+        from nestor_catalog_server.auth import TokenVerifier
+
         TokenVerifier(settings.auth)
     open_store(settings.store_uri())
     if settings.cache.type == "redis" and importlib.util.find_spec("redis") is None:
@@ -145,7 +150,11 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
 
 def worker_app(settings: Settings) -> Litestar:
     """The app, built inside granian's worker process (where the catalog lives): the garbage
-    collector is tuned there first, as in ``nestor-catalog sync`` (see ``process.tune_gc``)."""
+    collector is tuned there first, as in ``nestor-catalog sync`` (see ``process.tune_gc``).
+    The app's modules are imported here too, not in granian's parent, which only reads the
+    configuration and forks (the parent's memory counts once more in the process group)."""
+    from nestor_catalog_server.sidecar import build_app
+
     tune_gc()
     return build_app(settings)
 

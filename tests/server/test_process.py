@@ -43,3 +43,32 @@ def test_tune_gc_lets_bulk_work_pause_the_collector(thresholds: tuple[int, int, 
     collector.allow_pauses(False)
     tune_gc()
     assert collector.pauses_allowed()
+
+
+_PARENT_IMPORTS = """
+import sys
+from nestor_catalog_core.cli import main  # the nestor-catalog entry point
+from nestor_catalog_server.cli.serve import serve
+from nestor_catalog_server.config import load_settings
+from nestor_catalog_server.runner import check_startable, granian_options
+settings = load_settings(None)
+check_startable(settings)
+granian_options(settings)
+heavy = ("litestar", "nestor_catalog_server.app", "nestor_catalog_core.catalog", "nestor_catalog_core.search")
+print(",".join(name for name in heavy if name in sys.modules))
+"""
+
+
+def test_the_serve_parent_process_imports_no_app_and_no_catalog(tmp_path: Path) -> None:
+    """granian's parent reads the configuration, checks it and forks: the app, Litestar and the
+    catalog are imported by the worker only (the parent's memory counts again in the group)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NESTOR_CATALOG")}
+    env["DATA_DIR"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-c", _PARENT_IMPORTS], env=env, capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert done.stdout.strip() == ""

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
-from nestor_catalog_core import CatalogSettings, LoadOptions, ValidationSettings
+from typing import TYPE_CHECKING
+
 from nestor_catalog_server.config.models import Settings
+
+if TYPE_CHECKING:
+    from nestor_catalog_core import CatalogSettings
 
 __all__ = ["catalog_settings"]
 
@@ -12,6 +16,8 @@ __all__ = ["catalog_settings"]
 def catalog_settings(settings: Settings) -> CatalogSettings:
     """The ``validation:`` section as ``CatalogSettings``: the three validation layers, the
     compatibility mode, the file size limit (for git and API publishes alike) and read-only mode."""
+    from nestor_catalog_core import CatalogSettings, LoadOptions, ValidationSettings  # the catalog: not at import
+
     validation = settings.validation
     return CatalogSettings(
         validation=ValidationSettings(
