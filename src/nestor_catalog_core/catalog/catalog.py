@@ -548,9 +548,11 @@ class Catalog(CatalogReader):
             prepared.definition,
             event_json=prepared.event_json if outcome.created else None,
         )
-        resource = self.entry(name, version).resource()
+        entry = self.entry(name, version)
         if not outcome.created:
-            return PublishResult("unchanged", resource, None, prepared.warnings, prepared.report)
+            return PublishResult("unchanged", entry.resource(), None, prepared.warnings, prepared.report)
+        # The published model itself, not through the readers' cache (a sync would fill it).
+        resource = Resource(definition=prepared.definition, status=ResourceStatus.of(entry.stored))
         return PublishResult("created", resource, outcome.event, prepared.warnings, prepared.report)
 
     async def _republish(

@@ -33,12 +33,14 @@ __all__ = ["FACET_FIELDS", "CatalogEntry", "ListFilters", "NameState", "Page", "
 FACET_FIELDS = ("provider", "category", "resource_type", "engine")
 
 
-#: Parsed models kept at once (most recently built or used), across every entry. A parsed
-#: definition costs about 12 KB, the version's JSON a quarter of that: keeping one per version
-#: tripled the read model (tracemalloc, 10,000 generated definitions after a sync), while the
-#: reads that need one (deprecation headers, input schemas, compatibility checks against the
-#: predecessor, ``Catalog.get``) touch few versions again and again.
-MODEL_CACHE_SIZE = 256
+#: Parsed models kept for readers (``Catalog.get``, ``definition()``: deprecation headers, input
+#: schemas), most recently built first out. A parsed definition costs about 12 KB, the version's
+#: JSON a quarter of that: keeping one per version tripled the read model (tracemalloc, 10,000
+#: generated definitions after a sync), while readers that need models touch a working set.
+MODEL_CACHE_SIZE = 4096
+#: Models of versions just published, for the compatibility check of the next version of the
+#: same name; kept apart so that a sync of 10,000 files does not fill the readers' cache.
+PUBLISHED_CACHE_SIZE = 64
 
 
 class _ModelCache:
@@ -71,6 +73,7 @@ class _ModelCache:
 
 
 _models = _ModelCache(MODEL_CACHE_SIZE)
+_published = _ModelCache(PUBLISHED_CACHE_SIZE)
 
 
 class CatalogEntry:
@@ -113,12 +116,11 @@ class CatalogEntry:
         return body
 
     def seed(self, definition: ResourceDefinition) -> None:
-        """Cache a model known to equal the stored document (the one just published)."""
-        if _models.get(self) is None:
-            _models.put(self, definition, None)
+        """Keep a model known to equal the stored document (the one just published) for a while."""
+        _published.put(self, definition, None)
 
     def definition(self) -> ResourceDefinition:
-        cached = _models.get(self)
+        cached = _models.get(self) or _published.get(self)
         if cached is not None:
             return cached[0]
         definition = self.stored.definition()
@@ -129,6 +131,8 @@ class CatalogEntry:
         cached = _models.get(self)
         if cached is not None and cached[1] is not None:
             return cached[1]
+        if cached is None:
+            cached = _published.get(self)
         definition = cached[0] if cached is not None else self.stored.definition()
         resource = Resource(definition=definition, status=ResourceStatus.of(self.stored))
         _models.put(self, definition, resource)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nestor_catalog_core import ResourceDefinition, Source, SourceKind
-from nestor_catalog_core.catalog.read_model import MODEL_CACHE_SIZE, ListFilters, ReadModel, _models
+from nestor_catalog_core.catalog.read_model import MODEL_CACHE_SIZE, ListFilters, ReadModel, _models, _published
 from nestor_catalog_core.models.records import StoredVersion
 
 SOURCE = Source(kind=SourceKind.GIT, repository="platform", path="x.yaml", commit="abc123")
@@ -85,6 +85,14 @@ def test_parsed_models_are_bounded_and_equal_the_stored_document() -> None:
     entry = next(model.iter_latest())
     assert entry.definition() == entry.stored.definition()
     assert entry.resource() is entry.resource()
+    published = stored("db-new")
+    model.upsert(published)
+    fresh = model.versions[published.key]
+    fresh.seed(published.definition())
+    kept = _published.get(fresh)
+    assert kept is not None
+    assert _models.get(fresh) is None  # a publish leaves the readers' models alone
+    assert fresh.definition() is kept[0]
 
 
 async def test_a_published_version_s_event_digest_and_document_are_what_the_models_give() -> None:
