@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gc
 
+from nestor_catalog_core import _collector as collector
+
 __all__ = ["GEN0_THRESHOLD", "tune_gc"]
 
 #: Allocations between young-generation collections. CPython's default (700) makes a sync
@@ -20,7 +22,9 @@ GEN0_THRESHOLD = 50_000
 
 
 def tune_gc(gen0: int = GEN0_THRESHOLD) -> None:
-    """Raise the young-generation threshold (never lower it), keeping the others."""
+    """Raise the young-generation threshold (never lower it), keeping the others, and let bulk
+    work (initial syncs, read-model rebuilds) pause the collector (``nestor_catalog_core._collector``)."""
+    collector.allow_pauses()
     current, gen1, gen2 = gc.get_threshold()
     if current < gen0:
         gc.set_threshold(gen0, gen1, gen2)

@@ -245,8 +245,7 @@ class CatalogReader(ABC):
 
     def facets(self, **filters: Any) -> dict[str, dict[str, int]]:
         """Counts per provider, category, resource_type and engine over the filtered names."""
-        selected = self._model.candidates(ListFilters(**filters))
-        return self._model.facets(self._model.sorted_names if selected is None else selected)
+        return self._model.selection_facets(ListFilters(**filters))
 
     def search(
         self,
@@ -270,7 +269,7 @@ class CatalogReader(ABC):
         if cursor:
             position = decode_cursor(cursor, "search", fingerprint)
             offset = int(position) if position.isdigit() else 0
-        ranked = self._model.search_index.rank(q, within=self._model.candidates(filters))
+        ranked = self._model.ranked(q, filters)
         chosen = ranked[offset : offset + limit]
         items = [entry for name, _ in chosen if (entry := self._model.names[name].latest) is not None]
         more = offset + limit < len(ranked)

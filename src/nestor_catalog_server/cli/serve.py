@@ -41,11 +41,12 @@ EXIT_CONFIG: Final = 2
 def serve(config_path: Path | None, host: str | None, port: int | None, upstream: str | None) -> None:
     """Serve the catalog over HTTP until SIGINT or SIGTERM."""
     from nestor_catalog_server.runner import serve as run
-    from nestor_catalog_server.sidecar import with_upstream
 
     try:
         settings = load_settings(config_path)
         if upstream is not None:
+            from nestor_catalog_server.sidecar import with_upstream
+
             settings = with_upstream(settings, upstream)
         run(settings, host, port)
     except ConfigError as exc:
