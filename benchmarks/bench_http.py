@@ -7,12 +7,14 @@ the content type), served by the same ASGI server (granian, one worker, the opti
 2 s with ``--quick``, after a 1 s warm-up). All servers run at once and the measurements
 alternate (ours, then the ceiling, endpoint by endpoint, three rounds; two with ``--quick``),
 keeping the best of each, so a busy neighbour on a shared machine hits both sides alike. Goal
-from the issue: an exact-version GET at >= 80% of the bare endpoint.
+from the issues: every read at >= 80% of the bare endpoint.
 
 - ``GET /api/v1/resources/{name}/{version}``: the hot path (the cached body, ETag, immutable
   caching headers, request id, metrics, access log);
 - ``GET /api/v1/resources/{name}``: latest;
 - ``GET /api/v1/resources?limit=50``: a page of the list (50 cached bodies joined);
+- ``GET /api/v1/resources?category=database&limit=20``: a filtered page (a slice of the
+  selection the read model keeps for that filter: its cost grows with the page, not the catalog);
 - ``GET /api/v1/search?q=mysql&limit=20``: a ranked search.
 
 Also the measurement behind the choice of ASGI server: the bare exact-version endpoint under
@@ -40,7 +42,7 @@ from typing import Any, Final
 
 import httpx
 import yaml
-from litestar import Litestar, Response, get
+from litestar import Litestar, Request, Response, get
 
 from benchmarks._harness import Context, Row
 from benchmarks.bench_validate import generate
@@ -50,11 +52,12 @@ CONNECTIONS: Final = 64
 THREADS: Final = 2
 BODIES_ENV: Final = "BENCH_HTTP_BODIES"
 ROOT: Final = Path(__file__).resolve().parent.parent
-ENDPOINTS: Final = ("exact", "latest", "list", "search")
+ENDPOINTS: Final = ("exact", "latest", "list", "filtered", "search")
 _LABELS: Final = {
     "exact": "GET exact version",
     "latest": "GET latest",
     "list": "GET list (limit=50)",
+    "filtered": "GET list category=database (limit=20)",
     "search": "GET search q=mysql (limit=20)",
 }
 _RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
@@ -78,8 +81,9 @@ def create_bare_app() -> Litestar:
         return Response(content=bodies["latest"], media_type="application/json")
 
     @get("/api/v1/resources", sync_to_thread=False)
-    def listing() -> Response[bytes]:
-        return Response(content=bodies["list"], media_type="application/json")
+    def listing(request: Request[Any, Any, Any]) -> Response[bytes]:
+        body = bodies["filtered"] if b"category=" in request.scope["query_string"] else bodies["list"]
+        return Response(content=body, media_type="application/json")
 
     @get("/api/v1/search", sync_to_thread=False)
     def search() -> Response[bytes]:
@@ -236,6 +240,7 @@ def _paths(client: httpx.Client) -> dict[str, str]:
         "exact": f"/api/v1/resources/{item['name']}/{item['version']}",
         "latest": f"/api/v1/resources/{item['name']}",
         "list": "/api/v1/resources?limit=50",
+        "filtered": "/api/v1/resources?category=database&limit=20",
         "search": "/api/v1/search?q=mysql&limit=20",
     }
 
@@ -297,7 +302,7 @@ def _best(loads: list[Load]) -> Load:
 def _row(name: str, ours: list[Load], bare: list[Load], count: int) -> Row:
     mine, ceiling = _best(ours), _best(bare)
     ratio = mine.rps / ceiling.rps if ceiling.rps else 0.0
-    goal = f">= {GOAL:.0%} of ceiling" if name == "exact" else ""
+    goal = f">= {GOAL:.0%} of ceiling"
     return Row(
         benchmark=f"{_LABELS[name]} ({count:,} defs, HTTP)",
         figure=mine.rps,
@@ -305,7 +310,7 @@ def _row(name: str, ours: list[Load], bare: list[Load], count: int) -> Row:
         ceiling=ceiling.rps,
         ceiling_label="bare Litestar, same bytes, granian",
         goal=goal,
-        met=ratio >= GOAL if name == "exact" else None,
+        met=ratio >= GOAL,
         extra={"load": mine.tool, "errors": mine.errors + ceiling.errors, "rounds": len(ours)},
     )
 

@@ -30,7 +30,6 @@ not listed, so a copy built by listing does not know it until one of its events 
 from __future__ import annotations
 
 import asyncio
-import builtins
 import logging
 import random
 import ssl
@@ -601,14 +600,14 @@ class Mirror(CatalogReader):
             self._dirty_versions.clear()
             self._dirty_events.clear()
             versions = [entry.stored for entry in self._model.versions.values()]
-            events = builtins.list(self._log)
+            events = list(self._log)
             try:
                 await asyncio.to_thread(snapshot.replace, self.url, revision, versions, events)
             except BaseException:
                 self._rewrite_snapshot = True
                 raise
         elif self._dirty_events or revision != self._persisted_revision:
-            changed = builtins.list(self._dirty_versions.values())
+            changed = list(self._dirty_versions.values())
             events = self._dirty_events
             self._dirty_versions, self._dirty_events = {}, []
             try:

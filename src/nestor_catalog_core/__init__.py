@@ -1,5 +1,16 @@
 """nestor-catalog core: models, loading, validation, versions, storage and the in-process
-``Catalog``. Import from here; everything else is internal."""
+``Catalog``. Import from here; everything else is internal.
+
+Only the exceptions are imported with the package; every other name is imported the first
+time it is used (PEP 562 ``__getattr__``), so a command that validates one file does not pay
+for the catalog, storage and search (``nestor-catalog validate`` start-up, and the server's
+parent process, which only reads the configuration and forks the worker).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from nestor_catalog_core._exceptions import (
     AuthenticationError,
@@ -31,83 +42,88 @@ from nestor_catalog_core._exceptions import (
     VersionNotFound,
     error_class_for_code,
 )
-from nestor_catalog_core.catalog import (
-    Catalog,
-    CatalogEntry,
-    CatalogReader,
-    CatalogSettings,
-    ListFilters,
-    Page,
-    PublishResult,
-    ReadModel,
-)
-from nestor_catalog_core.events import EventFilter, StreamReset
-from nestor_catalog_core.loading import (
-    LoadedDocument,
-    LoadOptions,
-    LoadResult,
-    decode_json,
-    discover,
-    iter_load,
-    load_bytes,
-    load_file,
-)
-from nestor_catalog_core.models import (
-    RESOURCE_EVENTS,
-    AuditRecord,
-    Deprecation,
-    Event,
-    EventType,
-    Finding,
-    InputDeprecation,
-    InputSpec,
-    Metadata,
-    OutputSpec,
-    Resource,
-    ResourceDefinition,
-    ResourceStatus,
-    Severity,
-    Source,
-    SourceKind,
-    Spec,
-    StoredVersion,
-    SyncState,
-)
-from nestor_catalog_core.storage import (
-    AuditPage,
-    AuditQuery,
-    ComponentStore,
-    MemoryStore,
-    PublishOutcome,
-    SQLiteStore,
-    available_schemes,
-    open_store,
-    register_store,
-)
-from nestor_catalog_core.validation import (
-    InputsResult,
-    Limits,
-    ValidatedDocument,
-    ValidationSettings,
-    check_definition,
-    check_policies,
-    definition_json_schema,
-    inputs_json_schema,
-    validate_data,
-    validate_document,
-    validate_inputs,
-)
-from nestor_catalog_core.versions import (
-    Bump,
-    Change,
-    CompatReport,
-    Constraint,
-    compare,
-    is_version,
-    parse_version,
-    sort_versions,
-    version_key,
-)
+
+if TYPE_CHECKING:
+    from nestor_catalog_core.catalog import (
+        Catalog,
+        CatalogEntry,
+        CatalogReader,
+        CatalogSettings,
+        ListFilters,
+        Page,
+        PublishResult,
+        ReadModel,
+    )
+    from nestor_catalog_core.events import (
+        EventFilter,
+        StreamReset,
+    )
+    from nestor_catalog_core.loading import (
+        LoadedDocument,
+        LoadOptions,
+        LoadResult,
+        decode_json,
+        discover,
+        iter_load,
+        load_bytes,
+        load_file,
+    )
+    from nestor_catalog_core.models import (
+        RESOURCE_EVENTS,
+        AuditRecord,
+        Deprecation,
+        Event,
+        EventType,
+        Finding,
+        InputDeprecation,
+        InputSpec,
+        Metadata,
+        OutputSpec,
+        Resource,
+        ResourceDefinition,
+        ResourceStatus,
+        Severity,
+        Source,
+        SourceKind,
+        Spec,
+        StoredVersion,
+        SyncState,
+    )
+    from nestor_catalog_core.storage import (
+        AuditPage,
+        AuditQuery,
+        ComponentStore,
+        MemoryStore,
+        PublishOutcome,
+        SQLiteStore,
+        available_schemes,
+        open_store,
+        register_store,
+    )
+    from nestor_catalog_core.validation import (
+        InputsResult,
+        Limits,
+        ValidatedDocument,
+        ValidationSettings,
+        check_definition,
+        check_policies,
+        definition_json_schema,
+        inputs_json_schema,
+        validate_data,
+        validate_document,
+        validate_inputs,
+    )
+    from nestor_catalog_core.versions import (
+        Bump,
+        Change,
+        CompatReport,
+        Constraint,
+        compare,
+        is_version,
+        parse_version,
+        sort_versions,
+        version_key,
+    )
 
 __version__ = "0.1.0"
 
@@ -208,3 +224,85 @@ __all__ = [
     "validate_inputs",
     "version_key",
 ]
+
+_LAZY: dict[str, str] = {
+    "check_definition": "nestor_catalog_core.validation",
+    "decode_json": "nestor_catalog_core.loading",
+    "InputDeprecation": "nestor_catalog_core.models",
+    "Limits": "nestor_catalog_core.validation",
+    "AuditPage": "nestor_catalog_core.storage",
+    "AuditQuery": "nestor_catalog_core.storage",
+    "AuditRecord": "nestor_catalog_core.models",
+    "Bump": "nestor_catalog_core.versions",
+    "Catalog": "nestor_catalog_core.catalog",
+    "CatalogEntry": "nestor_catalog_core.catalog",
+    "CatalogReader": "nestor_catalog_core.catalog",
+    "CatalogSettings": "nestor_catalog_core.catalog",
+    "Change": "nestor_catalog_core.versions",
+    "CompatReport": "nestor_catalog_core.versions",
+    "ComponentStore": "nestor_catalog_core.storage",
+    "Constraint": "nestor_catalog_core.versions",
+    "Deprecation": "nestor_catalog_core.models",
+    "Event": "nestor_catalog_core.models",
+    "EventFilter": "nestor_catalog_core.events",
+    "EventType": "nestor_catalog_core.models",
+    "Finding": "nestor_catalog_core.models",
+    "InputSpec": "nestor_catalog_core.models",
+    "InputsResult": "nestor_catalog_core.validation",
+    "ListFilters": "nestor_catalog_core.catalog",
+    "LoadOptions": "nestor_catalog_core.loading",
+    "LoadResult": "nestor_catalog_core.loading",
+    "LoadedDocument": "nestor_catalog_core.loading",
+    "MemoryStore": "nestor_catalog_core.storage",
+    "Metadata": "nestor_catalog_core.models",
+    "OutputSpec": "nestor_catalog_core.models",
+    "Page": "nestor_catalog_core.catalog",
+    "PublishOutcome": "nestor_catalog_core.storage",
+    "PublishResult": "nestor_catalog_core.catalog",
+    "ReadModel": "nestor_catalog_core.catalog",
+    "RESOURCE_EVENTS": "nestor_catalog_core.models",
+    "Resource": "nestor_catalog_core.models",
+    "ResourceDefinition": "nestor_catalog_core.models",
+    "ResourceStatus": "nestor_catalog_core.models",
+    "SQLiteStore": "nestor_catalog_core.storage",
+    "Severity": "nestor_catalog_core.models",
+    "Source": "nestor_catalog_core.models",
+    "SourceKind": "nestor_catalog_core.models",
+    "Spec": "nestor_catalog_core.models",
+    "StoredVersion": "nestor_catalog_core.models",
+    "StreamReset": "nestor_catalog_core.events",
+    "SyncState": "nestor_catalog_core.models",
+    "ValidatedDocument": "nestor_catalog_core.validation",
+    "ValidationSettings": "nestor_catalog_core.validation",
+    "available_schemes": "nestor_catalog_core.storage",
+    "check_policies": "nestor_catalog_core.validation",
+    "compare": "nestor_catalog_core.versions",
+    "definition_json_schema": "nestor_catalog_core.validation",
+    "discover": "nestor_catalog_core.loading",
+    "inputs_json_schema": "nestor_catalog_core.validation",
+    "is_version": "nestor_catalog_core.versions",
+    "iter_load": "nestor_catalog_core.loading",
+    "load_bytes": "nestor_catalog_core.loading",
+    "load_file": "nestor_catalog_core.loading",
+    "open_store": "nestor_catalog_core.storage",
+    "parse_version": "nestor_catalog_core.versions",
+    "register_store": "nestor_catalog_core.storage",
+    "sort_versions": "nestor_catalog_core.versions",
+    "validate_data": "nestor_catalog_core.validation",
+    "validate_document": "nestor_catalog_core.validation",
+    "validate_inputs": "nestor_catalog_core.validation",
+    "version_key": "nestor_catalog_core.versions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
+from nestor_catalog_core import _collector as collector
+
 if TYPE_CHECKING:
     from types import FrameType
 
@@ -34,7 +36,9 @@ GEN0_THRESHOLD = 50_000
 
 
 def tune_gc(gen0: int = GEN0_THRESHOLD) -> None:
-    """Raise the young-generation threshold (never lower it), keeping the others."""
+    """Raise the young-generation threshold (never lower it), keeping the others, and let bulk
+    work (initial syncs, read-model rebuilds) pause the collector (``nestor_catalog_core._collector``)."""
+    collector.allow_pauses()
     current, gen1, gen2 = gc.get_threshold()
     if current < gen0:
         gc.set_threshold(gen0, gen1, gen2)

@@ -7,7 +7,8 @@ granian about 23% ahead of a uvicorn with httptools and uvloop). Granian also ve
 certificates itself (``ssl_ca`` + ``ssl_client_verify``), so mTLS needs nothing in front.
 
 ``serve(settings)`` runs in the foreground until SIGINT/SIGTERM: granian's main process binds
-the socket and forks one worker process, which builds the app with ``build_app(settings)``:
+the socket and forks one worker process, which builds the app with ``worker_app(settings)``
+(the garbage collector tuned as in ``process.tune_gc``, then ``build_app(settings)``):
 ``create_app``, or the read-only sidecar of ``sidecar.py`` when ``service.upstream`` is set
 (the settings object travels to the worker; nothing is re-read from the environment). TLS comes
 from ``service.tls``: ``certfile``/``keyfile``/``keyfile_password``; ``ca_certs`` names the CA
@@ -26,18 +27,25 @@ import importlib.util
 import logging
 import os
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from litestar import Litestar
-
-from nestor_catalog_core import ConfigError, open_store
-from nestor_catalog_server.auth import TokenVerifier
+from nestor_catalog_core import ConfigError
 from nestor_catalog_server.config import Settings, TLSConfig, load_settings
-from nestor_catalog_server.observability import configure_logging
+from nestor_catalog_server.observability.logging import configure_logging
 from nestor_catalog_server.process import tune_gc
-from nestor_catalog_server.sidecar import build_app
 
-__all__ = ["CONFIG_ENV", "app_from_environment", "check_startable", "granian_options", "listening_on", "serve"]
+if TYPE_CHECKING:
+    from litestar import Litestar
+
+__all__ = [
+    "CONFIG_ENV",
+    "app_from_environment",
+    "check_startable",
+    "granian_options",
+    "listening_on",
+    "serve",
+    "worker_app",
+]
 
 #: Environment variable ``app_from_environment`` reads the config file path from.
 CONFIG_ENV: Final = "NESTOR_CATALOG_CONFIG"
@@ -54,6 +62,8 @@ _GRANIAN_LOGGING: Final[dict[str, Any]] = {
 def app_from_environment() -> Litestar:
     """An app for ASGI servers that import a factory: settings from the file named by
     ``NESTOR_CATALOG_CONFIG`` (defaults and the environment overrides when unset)."""
+    from nestor_catalog_server.sidecar import build_app
+
     tune_gc()
     path = os.environ.get(CONFIG_ENV)
     return build_app(load_settings(Path(path) if path else None))
@@ -102,7 +112,11 @@ def check_startable(settings: Settings) -> None:
     """Raise ``ConfigError`` now for what would otherwise fail inside the worker process: auth
     keys that cannot be used, a storage URI no adapter takes, a Redis cache without the
     ``redis`` package (nothing is opened)."""
+    from nestor_catalog_core.storage import open_store
+
     if settings.auth.enabled:
+        from nestor_catalog_server.auth import TokenVerifier
+
         TokenVerifier(settings.auth)
     open_store(settings.store_uri())
     if settings.cache.type == "redis" and importlib.util.find_spec("redis") is None:
@@ -131,7 +145,18 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     )
     server = Server(_TARGET, **options)
     app_settings = listening_on(settings, options["address"], options["port"])
-    server.serve(target_loader=functools.partial(build_app, app_settings), wrap_loader=False)
+    server.serve(target_loader=functools.partial(worker_app, app_settings), wrap_loader=False)
+
+
+def worker_app(settings: Settings) -> Litestar:
+    """The app, built inside granian's worker process (where the catalog lives): the garbage
+    collector is tuned there first, as in ``nestor-catalog sync`` (see ``process.tune_gc``).
+    The app's modules are imported here too, not in granian's parent, which only reads the
+    configuration and forks (the parent's memory counts once more in the process group)."""
+    from nestor_catalog_server.sidecar import build_app
+
+    tune_gc()
+    return build_app(settings)
 
 
 def listening_on(settings: Settings, host: str, port: int) -> Settings:

@@ -17,6 +17,7 @@ from litestar.datastructures import State
 from litestar.params import SkipValidation
 
 from nestor_catalog_core import AuditPage, AuditQuery, Catalog, CatalogEntry, CatalogReader, ReadOnly
+from nestor_catalog_server.api._pages import PageCache
 
 if TYPE_CHECKING:
     from nestor_catalog_server.auth import TokenVerifier
@@ -96,6 +97,8 @@ class AppState:
     #: Extra facts for /api/v1/status and /ready contributed by optional components
     #: (the mirror's upstream lag, Redis health, the leader), keyed by component name.
     components: dict[str, Any] = field(default_factory=dict)
+    #: Recent list and search pages of the current revision (``api._pages``).
+    pages: PageCache = field(default_factory=PageCache)
 
     @property
     def writable_catalog(self) -> Catalog:

@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -75,9 +76,14 @@ def test_webhook_and_polling_bring_commits_in(daemon_repo: tuple[ServedRepo, str
         repo.work.write("polled/polled-queue.json", json.dumps(definition("polled-queue", "1.0.0")))
         repo.publish("no webhook for this one")
         eventually(lambda: client.get("/api/v1/resources/polled-queue").status_code == 200)
-        statuses = {s["name"]: s for s in client.get("/api/v1/sync").json()["repositories"]}
-        assert statuses["polled"]["last_commit"] == repo.work.head()
-        assert statuses["platform"]["last_commit"] == sha, "webhook-only: no poll moved it"
+
+        def statuses() -> dict[str, Any]:
+            return {s["name"]: s for s in client.get("/api/v1/sync").json()["repositories"]}
+
+        # The version is served before the sync that brought it records its commit.
+        eventually(lambda: statuses()["polled"]["last_commit"] == repo.work.head())
+        statuses_now = statuses()
+        assert statuses_now["platform"]["last_commit"] == sha, "webhook-only: no poll moved it"
 
 
 async def _create_table(endpoint: str, table: str) -> None:

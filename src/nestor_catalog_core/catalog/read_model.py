@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from bisect import bisect_right, insort
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final
@@ -32,19 +33,61 @@ __all__ = ["FACET_FIELDS", "NO_FILTERS", "CatalogEntry", "ListFilters", "NameSta
 FACET_FIELDS = ("provider", "category", "resource_type", "engine")
 
 
-class CatalogEntry:
-    """One published version in the read model."""
+#: Parsed models kept for readers (``Catalog.get``, ``definition()``: deprecation headers, input
+#: schemas), most recently built first out. A parsed definition costs about 12 KB, the version's
+#: JSON a quarter of that: keeping one per version tripled the read model (tracemalloc, 10,000
+#: generated definitions after a sync), while readers that need models touch a working set.
+MODEL_CACHE_SIZE = 4096
+#: Models of versions just published, for the compatibility check of the next version of the
+#: same name; kept apart so that a sync of 10,000 files does not fill the readers' cache.
+PUBLISHED_CACHE_SIZE = 64
 
-    __slots__ = ("_body", "_definition", "_resource", "key", "prerelease", "stored", "sunset_at")
+
+class _ModelCache:
+    """A bounded map from entry to its parsed models, evicting the oldest insertion. Safe for
+    readers in threads: each step is one dict operation, and a lost race only costs a parse."""
+
+    __slots__ = ("_items", "capacity")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._items: OrderedDict[CatalogEntry, tuple[ResourceDefinition, Resource | None]] = OrderedDict()
+
+    def get(self, entry: CatalogEntry) -> tuple[ResourceDefinition, Resource | None] | None:
+        return self._items.get(entry)
+
+    def put(self, entry: CatalogEntry, definition: ResourceDefinition, resource: Resource | None) -> None:
+        items = self._items
+        items[entry] = (definition, resource)
+        while len(items) > self.capacity:
+            try:
+                items.popitem(last=False)
+            except KeyError:  # another thread emptied it first
+                break
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_models = _ModelCache(MODEL_CACHE_SIZE)
+_published = _ModelCache(PUBLISHED_CACHE_SIZE)
+
+
+class CatalogEntry:
+    """One published version in the read model: the stored record, its version key and its
+    served JSON (built once). Parsed models come from a bounded cache shared by all entries."""
+
+    __slots__ = ("_body", "key", "prerelease", "stored", "sunset_at")
 
     def __init__(self, stored: StoredVersion) -> None:
         self.stored = stored
+        self.sunset_at = stored.sunset_at  # None unless deprecated with a sunset date
         self.key = version_key(stored.version)
         self.prerelease = is_prerelease(stored.version)
-        self.sunset_at = stored.sunset_at  # None unless deprecated with a sunset date
         self._body: bytes | None = None
-        self._definition: ResourceDefinition | None = None
-        self._resource: Resource | None = None
 
     @property
     def name(self) -> str:
@@ -58,6 +101,10 @@ class CatalogEntry:
     def digest(self) -> str:
         return self.stored.digest
 
+    def is_sunset(self, now: datetime) -> bool:
+        """Whether the version's sunset moment has come by ``now``."""
+        return self.sunset_at is not None and now >= self.sunset_at
+
     @property
     def withdrawn(self) -> bool:
         return self.stored.withdrawn
@@ -65,10 +112,6 @@ class CatalogEntry:
     @property
     def deprecated(self) -> bool:
         return self.stored.deprecated
-
-    def is_sunset(self, now: datetime) -> bool:
-        """Whether the version's sunset moment has come by ``now``."""
-        return self.sunset_at is not None and now >= self.sunset_at
 
     def body(self) -> bytes:
         """The resource's JSON (definition + status), built once."""
@@ -78,20 +121,26 @@ class CatalogEntry:
         return body
 
     def seed(self, definition: ResourceDefinition) -> None:
-        """Cache a model known to equal the stored document (the one just published)."""
-        if self._definition is None:
-            self._definition = definition
+        """Keep a model known to equal the stored document (the one just published) for a while."""
+        _published.put(self, definition, None)
 
     def definition(self) -> ResourceDefinition:
-        definition = self._definition
-        if definition is None:
-            definition = self._definition = self.stored.definition()
+        cached = _models.get(self) or _published.get(self)
+        if cached is not None:
+            return cached[0]
+        definition = self.stored.definition()
+        _models.put(self, definition, None)
         return definition
 
     def resource(self) -> Resource:
-        resource = self._resource
-        if resource is None:
-            resource = self._resource = Resource(definition=self.definition(), status=ResourceStatus.of(self.stored))
+        cached = _models.get(self)
+        if cached is not None and cached[1] is not None:
+            return cached[1]
+        if cached is None:
+            cached = _published.get(self)
+        definition = cached[0] if cached is not None else self.stored.definition()
+        resource = Resource(definition=definition, status=ResourceStatus.of(self.stored))
+        _models.put(self, definition, resource)
         return resource
 
     def document_dict(self) -> dict[str, Any]:
@@ -107,41 +156,54 @@ class NameState:
     by_version: dict[str, CatalogEntry]
     available: tuple[str, ...]  # versions latest and constraints may choose (not withdrawn, not sunset), ascending
     latest: CatalogEntry | None
-    # facet and filter attributes of the latest version
-    attributes: dict[str, frozenset[str]] = field(default_factory=dict)
-    search: SearchDocument | None = None  # what search indexes (from the latest version)
+    # facet and filter attributes of the latest version: field -> its values (interned, sorted)
+    attributes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     resolved: dict[str, str | None] = field(default_factory=dict)  # constraint text -> version cache
 
     @classmethod
     def build(cls, name: str, entries: Iterable[CatalogEntry]) -> NameState:
+        return cls.derive(name, entries)[0]
+
+    @classmethod
+    def derive(
+        cls,
+        name: str,
+        entries: Iterable[CatalogEntry],
+        *,
+        known: tuple[CatalogEntry, Mapping[str, Any]] | None = None,
+    ) -> tuple[NameState, SearchDocument | None]:
+        """The state of ``name`` and what search indexes for it (from the latest version; the
+        search index keeps its own compact form, so the state does not hold the document).
+        ``known`` is an entry with its document as data, used instead of parsing it again."""
         ordered = tuple(sorted(entries, key=lambda e: e.key))
         now = utcnow()
         available = tuple(e.version for e in ordered if _resolvable(e, now))
         latest = _pick_latest(ordered, now)
-        attributes: dict[str, frozenset[str]] = {}
+        attributes: dict[str, tuple[str, ...]] = {}
         search: SearchDocument | None = None
         if latest is not None:
-            data = latest.document_dict()
+            data = known[1] if known is not None and known[0] is latest else latest.document_dict()
             search = SearchDocument.from_definition_dict(data)
             meta = data.get("metadata", {})
             spec = data.get("spec", {})
+            stored = latest.stored
             attributes = {
-                "provider": frozenset([latest.stored.provider]),
-                "category": frozenset([latest.stored.category]),
-                "resource_type": frozenset([latest.stored.resource_type]),
-                "engine": frozenset(str(e) for e in spec.get("supported_engines", []) or []),
-                "maintainer": frozenset(str(m).lower() for m in meta.get("maintainers", []) or []),
-                "deprecated": frozenset(["true" if latest.deprecated else "false"]),
+                "provider": (sys.intern(stored.provider),),
+                "category": (sys.intern(stored.category),),
+                "resource_type": (sys.intern(stored.resource_type),),
+                "engine": _values(str(e) for e in spec.get("supported_engines", []) or []),
+                "maintainer": _values(str(m).lower() for m in meta.get("maintainers", []) or []),
+                "deprecated": ("true",) if latest.deprecated else ("false",),
             }
-        return cls(
+        state = cls(
             name=name,
             entries=ordered,
             by_version={e.version: e for e in ordered},
             available=available,
             latest=latest,
             attributes=attributes,
-            search=search,
         )
+        return state, search
 
     def predecessor(self, version: str) -> CatalogEntry | None:
         """The highest version below ``version`` (withdrawn ones included)."""
@@ -164,6 +226,10 @@ class NameState:
             if len(self.resolved) < 256:
                 self.resolved[text] = version
         return self.by_version[version] if version is not None else None
+
+
+def _values(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(sorted({sys.intern(item) for item in items}))
 
 
 def _resolvable(entry: CatalogEntry, now: datetime) -> bool:
@@ -251,7 +317,14 @@ def decode_cursor(cursor: str, kind: str, fingerprint: str) -> str:
 
 
 class ReadModel:
-    """Names, versions and indexes. Mutated only by the Catalog, in event order."""
+    """Names, versions and indexes. Mutated only by the Catalog, in event order.
+
+    Reads keep what they computed until the indexes change: per filter combination, the
+    matching names in order (a list page is then a bisect and a slice of it) and their facet
+    counts; per filter value, the index bucket sorted. Any change to which names are listed
+    or to their attributes drops those (``_changed``); a new version that is not the latest
+    of its name leaves them as they are.
+    """
 
     def __init__(self) -> None:
         self.names: dict[str, NameState] = {}
@@ -262,6 +335,11 @@ class ReadModel:
         }
         self.search_index = SearchIndex()
         self.revision = 0  # sequence of the last applied event
+        # criteria -> names matching them, sorted (None: every listed name, ``sorted_names``)
+        self._selections: dict[tuple[tuple[str, str], ...], list[str]] = {}
+        self._facets: dict[tuple[tuple[str, str], ...], dict[str, dict[str, int]]] = {}
+        # (query, criteria) -> ranked (name, score) of the search index within the selection
+        self._rankings: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[str, float]]] = {}
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -276,7 +354,7 @@ class ReadModel:
         index: dict[str, dict[str, set[str]]] = {key: {} for key in self.index}
         listed: list[str] = []
         for name, entries in grouped.items():
-            state = NameState.build(name, entries)
+            state, search = NameState.derive(name, entries)
             self.names[name] = state
             if state.latest is None:
                 continue
@@ -285,30 +363,37 @@ class ReadModel:
                 bucket = index[key]
                 for value in values:
                     bucket.setdefault(value, set()).add(name)
-            if state.search is not None:
-                self.search_index.put(state.search)
+            if search is not None:
+                self.search_index.put(search)
         for key, buckets in index.items():
             target = self.index[key]
             for value, names in buckets.items():
                 target.setdefault(value, set()).update(names)
         self.sorted_names = sorted(set(self.sorted_names).union(listed))
+        self._changed()
 
-    def upsert(self, stored: StoredVersion) -> NameState:
-        """Insert or replace one version (from an event) and re-derive its name's state."""
+    def upsert(self, stored: StoredVersion, *, document: Mapping[str, Any] | None = None) -> NameState:
+        """Insert or replace one version (from an event) and re-derive its name's state.
+        ``document`` is ``stored``'s document as data when the caller already has it."""
         entry = CatalogEntry(stored)
         self.versions[stored.key] = entry
         previous = self.names.get(stored.name)
         entries = [e for e in (previous.entries if previous else ()) if e.version != stored.version]
         entries.append(entry)
-        state = NameState.build(stored.name, entries)
-        self._install(state, previous=previous)
+        state, search = NameState.derive(stored.name, entries, known=(entry, document) if document else None)
+        self._install(state, search, previous=previous)
         return state
 
-    def _install(self, state: NameState, previous: NameState | None) -> None:
+    def _install(self, state: NameState, search: SearchDocument | None, previous: NameState | None) -> None:
         old_latest = previous.latest if previous else None
         self.names[state.name] = state
         if old_latest is state.latest and previous is not None and previous.attributes == state.attributes:
             return
+        listed_before = previous is not None and previous.latest is not None
+        if not (listed_before and state.latest is not None and previous and previous.attributes == state.attributes):
+            self._changed()  # which names are listed, or what they are filtered by, changed
+        if self._rankings:
+            self._rankings = {}  # the latest version changed: what search sees
         if previous is not None and previous.latest is not None:
             for key, values in previous.attributes.items():
                 for value in values:
@@ -317,8 +402,8 @@ class ReadModel:
             for key, values in state.attributes.items():
                 for value in values:
                     self._index_add(key, value, state.name)
-            if state.search is not None:
-                self.search_index.put(state.search)
+            if search is not None:
+                self.search_index.put(search)
             if previous is None or previous.latest is None:
                 insort(self.sorted_names, state.name)
         else:
@@ -327,6 +412,15 @@ class ReadModel:
                 i = bisect_right(self.sorted_names, state.name) - 1
                 if i >= 0 and self.sorted_names[i] == state.name:
                     del self.sorted_names[i]
+
+    def _changed(self) -> None:
+        """Listed names or their attributes changed: drop what reads computed from them."""
+        if self._selections:
+            self._selections = {}
+        if self._facets:
+            self._facets = {}
+        if self._rankings:
+            self._rankings = {}
 
     def _index_add(self, key: str, value: str, name: str) -> None:
         self.index[key].setdefault(value, set()).add(name)
@@ -356,22 +450,63 @@ class ReadModel:
             result = result & other
         return result
 
+    def selection(self, filters: ListFilters) -> Sequence[str]:
+        """Names matching every filter, sorted; kept until the indexes change (do not mutate)."""
+        criteria = tuple(filters.criteria())
+        if not criteria:
+            return self.sorted_names
+        selections = self._selections
+        names = selections.get(criteria)
+        if names is None:
+            selected = self.candidates(filters)
+            names = sorted(selected) if selected else []
+            if len(selections) >= _SELECTION_CACHE_SIZE:
+                selections.clear()
+            selections[criteria] = names
+        return names
+
+    def ranked(self, query: str, filters: ListFilters) -> list[tuple[str, float]]:
+        """``search_index.rank(query)`` within ``selection(filters)``, kept until the latest
+        version of a name changes (do not mutate)."""
+        criteria = tuple(filters.criteria())
+        if not criteria:
+            return self.search_index.rank(query)
+        key = (query, criteria)
+        ranked = self._rankings.get(key)
+        if ranked is None:
+            ranked = self.search_index.rank(query, within=frozenset(self.selection(filters)))
+            if len(self._rankings) >= _SELECTION_CACHE_SIZE:
+                self._rankings.clear()
+            self._rankings[key] = ranked
+        return ranked
+
     def list_page(self, filters: ListFilters, *, limit: int, cursor: str | None, facets: bool) -> Page:
         fingerprint = filters.fingerprint()
         after = decode_cursor(cursor, "list", fingerprint) if cursor else None
-        selected = self.candidates(filters)
-        names: Sequence[str] = self.sorted_names if selected is None else sorted(selected)
+        names = self.selection(filters)
         start = bisect_right(names, after) if after is not None else 0
         chosen = names[start : start + limit]
-        items = [entry for n in chosen if (entry := self.names[n].latest) is not None]
+        states = self.names
+        items = [entry for n in chosen if (entry := states[n].latest) is not None]
         more = start + limit < len(names)
         next_cursor = encode_cursor("list", chosen[-1], fingerprint) if more and chosen else None
         return Page(
             items=items,
             next_cursor=next_cursor,
             total=len(names),
-            facets=self.facets(names) if facets else None,
+            facets=self.selection_facets(filters) if facets else None,
         )
+
+    def selection_facets(self, filters: ListFilters) -> dict[str, dict[str, int]]:
+        """``facets`` of ``selection(filters)``, kept until the indexes change (do not mutate)."""
+        criteria = tuple(filters.criteria())
+        counts = self._facets.get(criteria)
+        if counts is None:
+            counts = self.facets(self.selection(filters))
+            if len(self._facets) >= _SELECTION_CACHE_SIZE:
+                self._facets.clear()
+            self._facets[criteria] = counts
+        return counts
 
     def facets(self, names: Iterable[str]) -> dict[str, dict[str, int]]:
         counters: dict[str, Counter[str]] = {key: Counter() for key in FACET_FIELDS}
@@ -386,3 +521,7 @@ class ReadModel:
             latest = self.names[name].latest
             if latest is not None:
                 yield latest
+
+
+#: Filter combinations whose sorted names and facets are kept at once (all dropped on a change).
+_SELECTION_CACHE_SIZE = 256

@@ -222,8 +222,7 @@ class CatalogReader(ABC):
 
     def facets(self, filters: ListFilters = NO_FILTERS) -> dict[str, dict[str, int]]:
         """Counts per provider, category, resource_type and engine over the filtered names."""
-        selected = self._model.candidates(filters)
-        return self._model.facets(self._model.sorted_names if selected is None else selected)
+        return self._model.selection_facets(filters)
 
     def search(
         self,
@@ -241,7 +240,7 @@ class CatalogReader(ABC):
         if cursor:
             position = decode_cursor(cursor, "search", fingerprint)
             offset = int(position) if position.isdigit() else 0
-        ranked = self._model.search_index.rank(q, within=self._model.candidates(filters))
+        ranked = self._model.ranked(q, filters)
         chosen = ranked[offset : offset + limit]
         items = [entry for name, _ in chosen if (entry := self._model.names[name].latest) is not None]
         more = offset + limit < len(ranked)

@@ -10,9 +10,10 @@ durable log from the store; one further behind than the store's retention gets a
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 
 from nestor_catalog_core.events.filters import EventFilter
@@ -37,11 +38,46 @@ ReadEvents = Callable[[int, int], Awaitable[list[Event]]]
 FirstSequence = Callable[[], Awaitable[int]]
 
 
+#: Events at the new end of the ring kept as they are; older ones are packed (``_Packed``).
+HOT_EVENTS = 256
+_EMPTY: dict[str, object] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class _Packed:
+    """An older ring entry: the event without its data, and the data as compact JSON. A
+    resource event's data is the whole resource (about 9 KB of dicts and strings for a 2 KB
+    definition); as JSON it is a third of that, and only replays that reach back past the
+    newest ``HOT_EVENTS`` parse it again."""
+
+    event: Event
+    data: bytes
+
+    @property
+    def sequence(self) -> int:
+        return self.event.sequence
+
+    def unpack(self) -> Event:
+        return replace(self.event, data=json.loads(self.data))
+
+    @classmethod
+    def of(cls, event: Event, data_json: bytes | None = None) -> _Packed:
+        if data_json is None:
+            data_json = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False).encode()
+        return cls(replace(event, data=_EMPTY), data_json)
+
+
+def _unpacked(items: list[Event | _Packed]) -> list[Event]:
+    return [item.unpack() if isinstance(item, _Packed) else item for item in items]
+
+
 class EventHub:
-    """Ring buffer of recent events plus a wake-up signal for waiting subscribers."""
+    """Ring buffer of recent events plus a wake-up signal for waiting subscribers. The newest
+    ``HOT_EVENTS`` are kept as they are (live subscribers read those); older ones are packed."""
 
     def __init__(self, *, capacity: int = 10_000, head: int = 0) -> None:
-        self._ring: deque[Event] = deque(maxlen=capacity)
+        self._ring: deque[Event | _Packed] = deque(maxlen=capacity)
+        self._json: dict[int, bytes] = {}  # sequence -> data as JSON, for hot events appended with it
         self._head = head  # newest sequence seen
         self._changed = asyncio.Event()
         self._closed = False
@@ -53,16 +89,29 @@ class EventHub:
     def reset_head(self, head: int) -> None:
         """Start over at ``head`` (after a rebuild); older ring entries are dropped."""
         self._ring.clear()
+        self._json.clear()
         self._head = head
         self._notify()
 
-    def append(self, event: Event) -> None:
-        """Add the next event; sequences must arrive in order (the Catalog guarantees it)."""
+    def append(self, event: Event, *, data_json: bytes | None = None) -> None:
+        """Add the next event; sequences must arrive in order (the Catalog guarantees it).
+        ``data_json`` is ``event.data`` as JSON when the caller has it (packing then needs no
+        serialization)."""
         if event.sequence <= self._head:
             return
         if self._ring and event.sequence != self._ring[-1].sequence + 1:
             self._ring.clear()  # a jump: older ring entries are no longer contiguous
-        self._ring.append(event)
+            self._json.clear()
+        ring = self._ring
+        ring.append(event)
+        if data_json is not None and (ring.maxlen is None or ring.maxlen > HOT_EVENTS):
+            self._json[event.sequence] = data_json
+        if len(ring) > HOT_EVENTS:
+            aged = ring[-HOT_EVENTS - 1]
+            if isinstance(aged, Event):
+                known = self._json.pop(aged.sequence, None)
+                if aged.data:
+                    ring[-HOT_EVENTS - 1] = _Packed.of(aged, known)
         self._head = event.sequence
         self._notify()
 
@@ -93,8 +142,8 @@ class EventHub:
             # wake-up costs what it returns, not the ring's length.
             tail = list(islice(reversed(self._ring), length - start))
             tail.reverse()
-            return tail[:limit]
-        return list(islice(self._ring, start, start + limit))
+            return _unpacked(tail[:limit])
+        return _unpacked(list(islice(self._ring, start, start + limit)))
 
     async def wait_beyond(self, sequence: int) -> bool:
         """Wait until an event newer than ``sequence`` exists (True) or the hub closes

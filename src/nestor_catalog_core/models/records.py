@@ -133,13 +133,15 @@ class StoredVersion:
         *,
         published_at: datetime | None = None,
         digest: str | None = None,
+        document: bytes | None = None,
     ) -> StoredVersion:
+        """``document``, when given, is ``canonical_json(definition.to_dict())`` already built."""
         meta = definition.metadata
         return cls(
             name=meta.name,
             version=meta.version,
             digest=digest or definition.compute_digest(),
-            document=canonical_json(definition.to_dict()),
+            document=document if document is not None else canonical_json(definition.to_dict()),
             provider=meta.provider,
             category=meta.category,
             resource_type=meta.resource_type,

@@ -175,13 +175,18 @@ class ResourcesController(PublishingRoutes, Controller):
         cursor: Cursor = None,
         facets: WithFacets = False,
     ) -> RawResponse:
-        catalog = app_state_of(request).catalog
+        app_state = app_state_of(request)
+        catalog = app_state.catalog
         revision = catalog.revision
         etag = revision_etag(revision)
         if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
             return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
+        cached = app_state.pages.get(revision, request.scope)
+        if cached is not None:
+            return cached
         page = catalog.list_latest(filters, limit=limit, cursor=cursor, facets=facets)
-        return page_response(request, page_body(page, revision), etag, page.next_cursor)
+        response = page_response(request, page_body(page, revision), etag, page.next_cursor)
+        return app_state.pages.put(revision, request.scope, response)
 
     @get(
         "/{name:str}",

@@ -51,13 +51,18 @@ class SearchController(Controller):
     ) -> RawResponse:
         if q is None or not q.strip():
             raise InvalidRequest("q is required: /api/v1/search?q=mysql", details={"parameter": "q"})
-        catalog = app_state_of(request).catalog
+        app_state = app_state_of(request)
+        catalog = app_state.catalog
         revision = catalog.revision
         etag = revision_etag(revision)
         if etag_matches(raw_header(request, b"if-none-match"), etag):
             return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
+        cached = app_state.pages.get(revision, request.scope)
+        if cached is not None:
+            return cached
         page = catalog.search(q, filters, limit=limit, cursor=cursor, facets=facets)
-        return page_response(request, page_body(page, revision, query=q), etag, page.next_cursor)
+        response = page_response(request, page_body(page, revision, query=q), etag, page.next_cursor)
+        return app_state.pages.put(revision, request.scope, response)
 
     @get(
         "/facets",

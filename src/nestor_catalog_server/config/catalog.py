@@ -3,20 +3,28 @@
 
 from __future__ import annotations
 
-from nestor_catalog_core import CatalogSettings, Limits, LoadOptions, ValidationSettings
+from typing import TYPE_CHECKING
+
 from nestor_catalog_server.config.models import Settings
+
+if TYPE_CHECKING:
+    from nestor_catalog_core import CatalogSettings, Limits
 
 __all__ = ["catalog_settings", "limits"]
 
 
 def limits(settings: Settings) -> Limits:
     """``validation.limits`` as core ``Limits``."""
+    from nestor_catalog_core import Limits  # the catalog: not at import
+
     return Limits(**settings.validation.limits.model_dump())
 
 
 def catalog_settings(settings: Settings) -> CatalogSettings:
     """The ``validation:`` section as ``CatalogSettings``: the three validation layers, the
     compatibility mode, the file size limit (for git and API publishes alike) and read-only mode."""
+    from nestor_catalog_core import CatalogSettings, LoadOptions, ValidationSettings  # the catalog: not at import
+
     validation = settings.validation
     return CatalogSettings(
         validation=ValidationSettings(

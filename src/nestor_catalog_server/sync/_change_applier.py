@@ -55,6 +55,7 @@ from nestor_catalog_core import (
     Source,
     ValidationFailed,
 )
+from nestor_catalog_core import _collector as collector
 from nestor_catalog_core.versions import version_key
 from nestor_catalog_server.config.models import WithdrawGuardConfig
 from nestor_catalog_server.observability.otel import Tracing
@@ -198,7 +199,9 @@ class ChangeApplier:
             if gone is not None:
                 released.extend((ref, path) for ref in gone.versions)
         rejected: Findings = {}
-        for outcome in await self._load_and_publish(diff, records, load, provenance, counts):
+        with collector.paused():  # a bulk load: see nestor_catalog_core._collector
+            outcomes = await self._load_and_publish(diff, records, load, provenance, counts)
+        for outcome in outcomes:
             records[outcome.path], dropped = self._settle(outcome)
             released.extend((ref, outcome.path) for ref in dropped)
             standing.pop(outcome.path, None)

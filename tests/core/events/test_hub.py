@@ -161,3 +161,34 @@ async def test_gap_that_no_log_covers_resets_instead_of_spinning() -> None:
     assert isinstance(got[1], Event)
     assert got[1].sequence == 51
     assert log.reads == 1
+
+
+def test_older_ring_entries_are_packed_and_read_back_equal() -> None:
+    from nestor_catalog_core.events.hub import HOT_EVENTS
+
+    hub = EventHub(capacity=HOT_EVENTS * 3)
+    events = [_event(seq) for seq in range(1, HOT_EVENTS * 2 + 1)]
+    for event in events:
+        event.data["resource"] = {"nested": list(range(event.sequence % 5)), "text": "ünïcode"}
+        hub.append(event)
+    packed = [type(item).__name__ == "_Packed" for item in hub._ring]
+    assert packed == [True] * HOT_EVENTS + [False] * HOT_EVENTS
+    assert hub.recent_after(0, len(events)) == events  # from the old end, packed entries included
+    assert hub.recent_after(len(events) - 3, 10) == events[-3:]  # the live end, never packed
+    assert hub.recent_after(HOT_EVENTS - 2, 3) == events[HOT_EVENTS - 2 : HOT_EVENTS + 1]  # across the edge
+
+
+def test_events_appended_with_their_json_are_packed_from_it() -> None:
+    import json
+
+    from nestor_catalog_core.events.hub import HOT_EVENTS
+
+    hub = EventHub(capacity=HOT_EVENTS * 2)
+    events = [_event(seq) for seq in range(1, HOT_EVENTS * 2 + 1)]
+    for event in events:
+        event.data["n"] = event.sequence
+        hub.append(event, data_json=json.dumps({"n": event.sequence, "from": "json"}).encode())
+    assert len(hub._json) == HOT_EVENTS  # only the hot events' JSON is held
+    [oldest] = hub.recent_after(0, 1)
+    assert oldest.data == {"n": 1, "from": "json"}  # the packed data is the JSON given
+    assert hub.recent_after(len(events) - 1, 1) == events[-1:]

@@ -287,3 +287,33 @@ async def test_head_answers_like_get_without_a_body(client: Client) -> None:
 async def test_bodies_are_json_the_client_can_parse(client: Client) -> None:
     response = await client.get("/api/v1/search", params={"q": "redis", "facets": "true"})
     assert json.loads(response.content) == response.json()
+
+
+async def test_a_repeated_page_is_kept_until_the_next_event(client: Client, catalog: Catalog) -> None:
+    """List and search pages are answered from the kept bytes of the current revision: the same
+    body and headers (each response with its own request id), a new page after any event."""
+    from tests.server.api.builders import as_yaml, definition
+
+    queries = [
+        ("/api/v1/resources", {"provider": "aws", "limit": "2"}),
+        ("/api/v1/search", {"q": "queue", "limit": "50"}),
+    ]
+    before = {}
+    for path, params in queries:
+        first, second = await client.get(path, params=params), await client.get(path, params=params)
+        assert first.content == second.content
+        assert first.headers.get("link") == second.headers.get("link")
+        assert first.headers["etag"] == second.headers["etag"]
+        assert len(first.headers.get_list("x-request-id")) == len(second.headers.get_list("x-request-id")) == 1
+        assert first.headers["x-request-id"] != second.headers["x-request-id"]
+        before[path] = first.json()
+    other = await client.get("/api/v1/resources", params={"provider": "aws", "limit": "3"})
+    assert len(other.json()["items"]) == 3  # another query string is another page
+    source = Source(kind=SourceKind.GIT, repository="examples", path="aaa.yaml", commit="b" * 40)
+    await catalog.publish_bytes(as_yaml(definition("aaa-queue")), file="aaa.yaml", source=source)
+    listed = (await client.get("/api/v1/resources", params={"provider": "aws", "limit": "2"})).json()
+    assert listed["revision"] == catalog.revision > before["/api/v1/resources"]["revision"]
+    assert names(listed)[0] == "aaa-queue"
+    found = (await client.get("/api/v1/search", params={"q": "queue", "limit": "50"})).json()
+    assert "aaa-queue" in names(found)
+    assert found["total"] == before["/api/v1/search"]["total"] + 1
