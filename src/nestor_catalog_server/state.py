@@ -61,7 +61,7 @@ class SyncControl(Protocol):
         the leader, which checks). ``ConflictError`` when nothing is held."""
 
     async def handle_webhook(
-        self, provider: str, name: str, headers: Mapping[str, str], body: bytes
+        self, provider: str, name: str, headers: Mapping[str, str], body: bytes, *, verified: bool = False
     ) -> WebhookDelivery: ...
 
 

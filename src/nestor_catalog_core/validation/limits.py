@@ -53,12 +53,12 @@ def deprecation_limit_issues(
     deprecation: Deprecation, limits: Limits = DEFAULT_LIMITS, *, path: DataPath = ("deprecation",)
 ) -> list[Issue]:
     """The bounds a deprecation (from a definition or the API) breaks."""
-    return list(_too_long((*path, "message"), deprecation.message, limits.deprecation_message_max_length))
+    return list(_too_long((*path, "message"), deprecation.message, limits, "deprecation_message_max_length"))
 
 
 def _definition_issues(definition: ResourceDefinition, limits: Limits) -> Iterator[Issue]:
     metadata = definition.metadata
-    yield from _too_long(("metadata", "description"), metadata.description, limits.description_max_length)
+    yield from _too_long(("metadata", "description"), metadata.description, limits, "description_max_length")
     if len(metadata.labels) > limits.max_labels:
         yield Issue(
             "TOO_MANY_LABELS",
@@ -67,7 +67,7 @@ def _definition_issues(definition: ResourceDefinition, limits: Limits) -> Iterat
             "(validation.limits.max_labels); keep the ones readers filter on",
         )
     for key, value in metadata.labels.items():
-        yield from _too_long(("metadata", "labels", key), value, limits.label_value_max_length)
+        yield from _too_long(("metadata", "labels", key), value, limits, "label_value_max_length")
     if metadata.deprecation is not None:
         yield from deprecation_limit_issues(metadata.deprecation, limits, path=("metadata", "deprecation"))
     spec = definition.spec
@@ -76,36 +76,29 @@ def _definition_issues(definition: ResourceDefinition, limits: Limits) -> Iterat
             yield from _input_issues(("spec", section, index), item, limits)
     for index, output in enumerate(spec.outputs):
         yield from _too_long(
-            ("spec", "outputs", index, "description"), output.description, limits.description_max_length
+            ("spec", "outputs", index, "description"), output.description, limits, "description_max_length"
         )
 
 
 def _input_issues(path: DataPath, item: InputSpec, limits: Limits) -> Iterator[Issue]:
-    yield from _too_long((*path, "description"), item.description, limits.description_max_length)
+    yield from _too_long((*path, "description"), item.description, limits, "description_max_length")
     if item.validation is None or item.validation.pattern is None:
         return
     pattern_path: DataPath = (*path, "validation", "pattern")
     pattern = item.validation.pattern
     if len(pattern) > limits.pattern_max_length:
-        yield from _too_long(pattern_path, pattern, limits.pattern_max_length)
+        yield from _too_long(pattern_path, pattern, limits, "pattern_max_length")
         return
     problem = pattern_error(pattern)
     if problem is not None:
         yield Issue("PATTERN_INVALID", pattern_path, problem)
 
 
-_SETTING: Final = {
-    "description": "description_max_length",
-    "message": "deprecation_message_max_length",
-    "pattern": "pattern_max_length",
-}
-
-
-def _too_long(path: DataPath, text: str, limit: int) -> Iterator[Issue]:
+def _too_long(path: DataPath, text: str, limits: Limits, setting: str) -> Iterator[Issue]:
+    """``FIELD_TOO_LONG`` when ``text`` is longer than the ``Limits`` field named ``setting``."""
+    limit: int = getattr(limits, setting)
     if len(text) <= limit:
         return
-    last = path[-1]
-    setting = _SETTING.get(str(last), "label_value_max_length")
     yield Issue(
         "FIELD_TOO_LONG",
         path,

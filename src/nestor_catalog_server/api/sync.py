@@ -209,6 +209,6 @@ class WebhookController(Controller):
         manager = _manager(app_state, repo)
         gate = manager.webhook_gate(provider, repo, headers)
         body = await _signed_body(request, gate, app_state.settings.git.webhook_max_body_size)
-        delivery = await manager.handle_webhook(provider, repo, headers, body)
+        delivery = await manager.handle_webhook(provider, repo, headers, body, verified=True)
         status, answer = webhook_answer(repo, delivery.kind, delivery.event, delivery.delivery_id, delivery.reason)
         return _json(answer, status)

@@ -289,11 +289,11 @@ class ClusterSync:
         return manager.webhook_gate(provider, name, headers)
 
     async def handle_webhook(
-        self, provider: str, name: str, headers: Mapping[str, str], body: bytes
+        self, provider: str, name: str, headers: Mapping[str, str], body: bytes, *, verified: bool = False
     ) -> WebhookDelivery:
         if self._active is not None:
-            return await self._active.handle_webhook(provider, name, headers, body)
-        delivery = await self._standby.handle_webhook(provider, name, headers, body)
+            return await self._active.handle_webhook(provider, name, headers, body, verified=verified)
+        delivery = await self._standby.handle_webhook(provider, name, headers, body, verified=verified)
         if delivery.triggers_sync:
             carrier: dict[str, str] = {}
             self._standby.tracing.inject(carrier)

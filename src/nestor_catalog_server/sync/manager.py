@@ -78,6 +78,7 @@ from nestor_catalog_server.sync.webhooks import (
     WebhookDelivery,
     WebhookGate,
     WebhookProvider,
+    classify,
     open_gate,
     replay_id,
     verify_and_parse,
@@ -248,19 +249,24 @@ class SyncManager:
         return gate
 
     async def handle_webhook(
-        self, provider: str, name: str, headers: Mapping[str, str], body: bytes
+        self, provider: str, name: str, headers: Mapping[str, str], body: bytes, *, verified: bool = False
     ) -> WebhookDelivery:
         """Authenticate a webhook delivery for repository ``name`` and trigger a sync for a push
         to its branch (a delivery id seen within the replay window is answered ``duplicate``
         and syncs nothing). Raises ``InvalidRequest`` (a malformed delivery) or
         ``AuthenticationError`` (a bad signature, an unknown repository, one without a
-        ``webhook_secret`` or for another provider: all alike, see ``webhook_gate``)."""
+        ``webhook_secret`` or for another provider: all alike, see ``webhook_gate``).
+        ``verified``: the caller already checked ``body`` against this gate's signature as it
+        streamed in (the HTTP handler), so it is not hashed a second time."""
         gate = self.webhook_gate(provider, name, headers)
         runner = self._runners[name]
         assert isinstance(runner.source, GitSource)  # webhook_gate refused anything else
         repository = runner.source.config
         try:
-            delivery = verify_and_parse(provider, headers, body, gate.secret, branch=repository.branch)
+            if verified:
+                delivery = classify(provider, headers, body, branch=repository.branch)
+            else:
+                delivery = verify_and_parse(provider, headers, body, gate.secret, branch=repository.branch)
         except (AuthenticationError, PermissionDenied):
             self._count_webhook(provider, "unauthorized")
             raise

@@ -57,6 +57,7 @@ __all__ = [
     "WebhookDelivery",
     "WebhookGate",
     "WebhookProvider",
+    "classify",
     "open_gate",
     "replay_id",
     "sign_payload",
@@ -228,10 +229,15 @@ def verify_and_parse(
     provider: str, headers: Mapping[str, str], body: bytes, secret: str | None, *, branch: str
 ) -> WebhookDelivery:
     """Authenticate a delivery for a repository that syncs ``branch``, then classify it."""
+    verify_signature(provider, headers, body, secret)
+    return classify(provider, headers, body, branch=branch)
+
+
+def classify(provider: str, headers: Mapping[str, str], body: bytes, *, branch: str) -> WebhookDelivery:
+    """Tell push, ping and the rest apart for a delivery whose signature was already checked
+    (``verify_signature``, or a ``WebhookGate`` over the streamed body)."""
     known = _provider(provider)
-    lowered = _lowered(headers)
-    verify_signature(known, lowered, body, secret)
-    return _CLASSIFIERS[known](lowered, body, branch)
+    return _CLASSIFIERS[known](_lowered(headers), body, branch)
 
 
 def verify_signature(provider: str, headers: Mapping[str, str], body: bytes, secret: str | None) -> None:
