@@ -19,6 +19,7 @@ from nestor_catalog_server.api.resources import (
     FiltersParam,
     Limit,
     WithFacets,
+    kept_page,
     page_body,
     page_response,
 )
@@ -39,6 +40,7 @@ class SearchController(Controller):
         summary="Ranked search: exact name > name prefix > name token > other fields",
         responses=schemas.responses(schemas.SearchPage, 304, 400),
         dependencies=LIST_FILTERS,
+        before_request=kept_page,
     )
     def search(
         self,
@@ -57,9 +59,6 @@ class SearchController(Controller):
         etag = revision_etag(revision)
         if etag_matches(raw_header(request, b"if-none-match"), etag):
             return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
-        cached = app_state.pages.get(revision, request.scope)
-        if cached is not None:
-            return cached
         page = catalog.search(q, filters, limit=limit, cursor=cursor, facets=facets)
         response = page_response(request, page_body(page, revision, query=q), etag, page.next_cursor)
         return app_state.pages.put(revision, request.scope, response)
