@@ -20,13 +20,16 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, Final
+
+import pydantic_core
 
 from nestor_catalog_core._exceptions import InvalidRequest
 from nestor_catalog_core.models import Resource, ResourceStatus, StoredVersion, resource_body, utcnow
 from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.search.index import SearchDocument, SearchIndex
-from nestor_catalog_core.versions import Constraint, is_prerelease, version_key
+from nestor_catalog_core.versions import Constraint, version_key
 
 __all__ = ["FACET_FIELDS", "NO_FILTERS", "CatalogEntry", "ListFilters", "NameState", "Page", "ReadModel"]
 
@@ -85,8 +88,8 @@ class CatalogEntry:
     def __init__(self, stored: StoredVersion) -> None:
         self.stored = stored
         self.sunset_at = stored.sunset_at  # None unless deprecated with a sunset date
-        self.key = version_key(stored.version)
-        self.prerelease = is_prerelease(stored.version)
+        self.key = key = version_key(stored.version)
+        self.prerelease = key[3] == 0  # is_prerelease, from the key already parsed
         self._body: bytes | None = None
 
     @property
@@ -171,34 +174,39 @@ class NameState:
         entries: Iterable[CatalogEntry],
         *,
         known: tuple[CatalogEntry, Mapping[str, Any]] | None = None,
+        now: datetime | None = None,
     ) -> tuple[NameState, SearchDocument | None]:
         """The state of ``name`` and what search indexes for it (from the latest version; the
         search index keeps its own compact form, so the state does not hold the document).
-        ``known`` is an entry with its document as data, used instead of parsing it again."""
-        ordered = tuple(sorted(entries, key=lambda e: e.key))
-        now = utcnow()
-        available = tuple(e.version for e in ordered if _resolvable(e, now))
+        ``known`` is an entry with its document as data, used instead of parsing it again;
+        ``now`` the moment sunsets are judged at (default: the current time)."""
+        ordered = tuple(sorted(entries, key=_entry_key))
+        if now is None:
+            now = utcnow()
+        available = tuple(e.stored.version for e in ordered if _resolvable(e, now))
         latest = _pick_latest(ordered, now)
         attributes: dict[str, tuple[str, ...]] = {}
         search: SearchDocument | None = None
         if latest is not None:
-            data = known[1] if known is not None and known[0] is latest else latest.document_dict()
+            data = known[1] if known is not None and known[0] is latest else _parse_json(latest.stored.document)
             search = SearchDocument.from_definition_dict(data)
             meta = data.get("metadata", {})
             spec = data.get("spec", {})
             stored = latest.stored
+            engines = spec.get("supported_engines")
+            maintainers = meta.get("maintainers")
             attributes = {
                 "provider": (sys.intern(stored.provider),),
                 "category": (sys.intern(stored.category),),
                 "resource_type": (sys.intern(stored.resource_type),),
-                "engine": _values(str(e) for e in spec.get("supported_engines", []) or []),
-                "maintainer": _values(str(m).lower() for m in meta.get("maintainers", []) or []),
-                "deprecated": ("true",) if latest.deprecated else ("false",),
+                "engine": _values(str(e) for e in engines) if engines else (),
+                "maintainer": _values(str(m).lower() for m in maintainers) if maintainers else (),
+                "deprecated": _TRUE if stored.deprecated else _FALSE,
             }
         state = cls(
             name=name,
             entries=ordered,
-            by_version={e.version: e for e in ordered},
+            by_version={e.stored.version: e for e in ordered},
             available=available,
             latest=latest,
             attributes=attributes,
@@ -228,6 +236,22 @@ class NameState:
         return self.by_version[version] if version is not None else None
 
 
+_TRUE: Final = ("true",)
+_FALSE: Final = ("false",)
+_entry_key: Final = attrgetter("key")
+
+
+def _parse_json(document: bytes) -> Any:
+    """A stored document as data. pydantic-core's parser (a dependency of the models) gives the
+    same objects as ``json.loads`` for the canonical JSON the store holds, in about 70% of the
+    time, which matters on a cold start (one document per name); what it refuses and ``json``
+    accepts (lone surrogate escapes) goes to ``json``."""
+    try:
+        return pydantic_core.from_json(document)
+    except ValueError:
+        return json.loads(document)
+
+
 def _values(items: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted({sys.intern(item) for item in items}))
 
@@ -236,7 +260,11 @@ def _resolvable(entry: CatalogEntry, now: datetime) -> bool:
     """Whether ``latest`` and constraints may choose ``entry``: not withdrawn, not past its
     sunset. The state of a name is built at one moment; the ``resource.sunset`` event the
     catalog records when a sunset comes rebuilds it."""
-    return not entry.withdrawn and not entry.is_sunset(now)
+    stored = entry.stored
+    if stored.withdrawn:
+        return False
+    sunset_at = entry.sunset_at
+    return sunset_at is None or now < sunset_at
 
 
 def _pick_latest(ordered: Sequence[CatalogEntry], now: datetime) -> CatalogEntry | None:
@@ -340,31 +368,48 @@ class ReadModel:
         self._facets: dict[tuple[tuple[str, str], ...], dict[str, dict[str, int]]] = {}
         # (query, criteria) -> ranked (name, score) of the search index within the selection
         self._rankings: dict[tuple[str, tuple[tuple[str, str], ...]], list[tuple[str, float]]] = {}
+        # (query, criteria) -> facet counts of that ranking (kept and dropped with it)
+        self._ranked_facets: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, dict[str, int]]] = {}
 
     # -- writes ----------------------------------------------------------------------------
 
     def load(self, stored: Iterable[StoredVersion]) -> None:
-        """Bulk-build from storage (start-up)."""
+        """Bulk-build from storage (start-up): entries grouped by name, each name's state
+        derived at one moment, the indexes filled in one pass and the search index in bulk
+        (``SearchIndex.put_many``: sorted views and cached rankings dropped once)."""
         grouped: dict[str, list[CatalogEntry]] = {}
         versions = self.versions
         for item in stored:
             entry = CatalogEntry(item)
-            grouped.setdefault(item.name, []).append(entry)
-            versions[item.key] = entry
+            name = item.name
+            group = grouped.get(name)
+            if group is None:
+                grouped[name] = [entry]
+            else:
+                group.append(entry)
+            versions[name, item.version] = entry
         index: dict[str, dict[str, set[str]]] = {key: {} for key in self.index}
         listed: list[str] = []
+        documents: list[SearchDocument] = []
+        states = self.names
+        now = utcnow()
         for name, entries in grouped.items():
-            state, search = NameState.derive(name, entries)
-            self.names[name] = state
+            state, search = NameState.derive(name, entries, now=now)
+            states[name] = state
             if state.latest is None:
                 continue
             listed.append(name)
             for key, values in state.attributes.items():
                 bucket = index[key]
                 for value in values:
-                    bucket.setdefault(value, set()).add(name)
+                    members = bucket.get(value)
+                    if members is None:
+                        bucket[value] = {name}
+                    else:
+                        members.add(name)
             if search is not None:
-                self.search_index.put(search)
+                documents.append(search)
+        self.search_index.put_many(documents)
         for key, buckets in index.items():
             target = self.index[key]
             for value, names in buckets.items():
@@ -392,8 +437,9 @@ class ReadModel:
         listed_before = previous is not None and previous.latest is not None
         if not (listed_before and state.latest is not None and previous and previous.attributes == state.attributes):
             self._changed()  # which names are listed, or what they are filtered by, changed
-        if self._rankings:
+        if self._rankings or self._ranked_facets:
             self._rankings = {}  # the latest version changed: what search sees
+            self._ranked_facets = {}
         if previous is not None and previous.latest is not None:
             for key, values in previous.attributes.items():
                 for value in values:
@@ -419,8 +465,9 @@ class ReadModel:
             self._selections = {}
         if self._facets:
             self._facets = {}
-        if self._rankings:
+        if self._rankings or self._ranked_facets:
             self._rankings = {}
+            self._ranked_facets = {}
 
     def _index_add(self, key: str, value: str, name: str) -> None:
         self.index[key].setdefault(value, set()).add(name)
@@ -479,6 +526,18 @@ class ReadModel:
                 self._rankings.clear()
             self._rankings[key] = ranked
         return ranked
+
+    def ranked_facets(self, query: str, filters: ListFilters) -> dict[str, dict[str, int]]:
+        """``facets`` of the names ``ranked(query, filters)`` finds, kept as long as that
+        ranking (do not mutate): the pages of one search count them once."""
+        key = (query, tuple(filters.criteria()))
+        counts = self._ranked_facets.get(key)
+        if counts is None:
+            counts = self.facets(name for name, _ in self.ranked(query, filters))
+            if len(self._ranked_facets) >= _SELECTION_CACHE_SIZE:
+                self._ranked_facets.clear()
+            self._ranked_facets[key] = counts
+        return counts
 
     def list_page(self, filters: ListFilters, *, limit: int, cursor: str | None, facets: bool) -> Page:
         fingerprint = filters.fingerprint()

@@ -248,7 +248,7 @@ class CatalogReader(ABC):
             items=items,
             next_cursor=encode_cursor("search", str(offset + limit), fingerprint) if more else None,
             total=len(ranked),
-            facets=self._model.facets([name for name, _ in ranked]) if facets else None,
+            facets=self._model.ranked_facets(q, filters) if facets else None,
         )
 
     def stats(self) -> dict[str, int]:

@@ -13,7 +13,6 @@ the index changes.
 
 from __future__ import annotations
 
-import re
 import sys
 from bisect import bisect_left
 from collections import OrderedDict
@@ -21,11 +20,10 @@ from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, Final
 
 __all__ = ["SearchDocument", "SearchHit", "SearchIndex", "tokenize"]
 
-_TOKEN = re.compile(r"[a-z0-9]+")
 
 # Scores per match kind; ordered so that the DESIGN ranking holds for one-term queries.
 _EXACT_NAME = 10_000
@@ -36,8 +34,16 @@ _MIN_PREFIX = 2  # shorter terms match whole tokens only
 _CACHE_SIZE = 512
 
 
+#: Bytes to keep as they are (a-z, 0-9); everything else becomes a space.
+_SEPARATE: Final = bytes(b if (48 <= b <= 57 or 97 <= b <= 122) else 32 for b in range(256))
+
+
 def tokenize(text: str) -> list[str]:
-    return _TOKEN.findall(text.lower())
+    """The runs of ``[a-z0-9]`` in ``text`` lower-cased: the same list as
+    ``re.findall(r"[a-z0-9]+", text.lower())``, in about half the time (a cold start tokenizes
+    every name's latest document): every other character, the bytes of non-ASCII ones
+    included, becomes a space in one ``bytes.translate``, then ``split``."""
+    return text.lower().encode("utf-8", "surrogatepass").translate(_SEPARATE).decode("ascii").split()
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,22 +131,34 @@ class SearchIndex:
 
     def put(self, doc: SearchDocument) -> None:
         """Add or replace the document of ``doc.name``."""
-        self.remove(doc.name)
-        name = sys.intern(doc.name)
-        weights = self._weights(doc)
-        tokens = []
+        self.put_many((doc,))
+
+    def put_many(self, docs: Iterable[SearchDocument]) -> None:
+        """Add or replace each document (a bulk build: the sorted views and the cached
+        rankings are dropped once, not per document)."""
+        postings = self._postings
         scores = self._scores
-        for token, weight in weights.items():
-            score = scores.setdefault(weight, weight)
-            token = sys.intern(token)
-            bucket = self._postings.get(token)
-            if bucket is None:
-                self._postings[token] = {name: score}
-                self._sorted_tokens = None
-            else:
-                bucket[name] = score
-            tokens.append(token)
-        self._docs[name] = tuple(tokens)
+        known = self._docs
+        intern = sys.intern
+        new_token = False
+        for doc in docs:
+            if doc.name in known:
+                self.remove(doc.name)
+            name = intern(doc.name)
+            tokens = []
+            for token, weight in self._weights(doc).items():
+                score = scores.setdefault(weight, weight)
+                token = intern(token)
+                bucket = postings.get(token)
+                if bucket is None:
+                    postings[token] = {name: score}
+                    new_token = True
+                else:
+                    bucket[name] = score
+                tokens.append(token)
+            known[name] = tuple(tokens)
+        if new_token:
+            self._sorted_tokens = None
         self._sorted_names = None
         self._changed()
 

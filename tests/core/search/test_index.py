@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import pytest
 
 from nestor_catalog_core.search import SearchDocument, SearchIndex, tokenize
 
@@ -29,6 +32,22 @@ def _index(*docs: SearchDocument) -> SearchIndex:
 
 def test_tokenize() -> None:
     assert tokenize("AWS RDS-MySQL_8.0") == ["aws", "rds", "mysql", "8", "0"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "a_b-c.d/e:f\tg\nh",
+        "Straße İstanbul \u212a-kelvin \ufb01le x\u00b2 \u0663 caf\u00e9 na\u00efve",
+        "\U0001f600emoji\U0001f600 zero\u200bwidth",
+        "lone \ud800 surrogate",
+        "ÀÉÎ ÖÜ 42x",
+    ],
+)
+def test_tokenize_is_the_runs_of_a_z_0_9_of_the_lower_cased_text(text: str) -> None:
+    assert tokenize(text) == re.findall(r"[a-z0-9]+", text.lower())
 
 
 def test_ranking_exact_then_prefix_then_token_then_fields() -> None:
