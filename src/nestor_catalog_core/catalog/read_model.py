@@ -245,9 +245,10 @@ def _parse_json(document: bytes) -> Any:
     """A stored document as data. pydantic-core's parser (a dependency of the models) gives the
     same objects as ``json.loads`` for the canonical JSON the store holds, in about 70% of the
     time, which matters on a cold start (one document per name); what it refuses and ``json``
-    accepts (lone surrogate escapes) goes to ``json``."""
+    accepts (lone surrogate escapes) goes to ``json``. Only keys go to its string cache (a
+    fixed-size global one): values are mostly distinct, and caching them held ~1 MB more."""
     try:
-        return pydantic_core.from_json(document)
+        return pydantic_core.from_json(document, cache_strings="keys")
     except ValueError:
         return json.loads(document)
 
@@ -409,6 +410,9 @@ class ReadModel:
                         members.add(name)
             if search is not None:
                 documents.append(search)
+                if len(documents) >= _INDEX_BATCH:
+                    self.search_index.put_many(documents)
+                    documents.clear()
         self.search_index.put_many(documents)
         for key, buckets in index.items():
             target = self.index[key]
@@ -582,5 +586,8 @@ class ReadModel:
                 yield latest
 
 
+#: Search documents a bulk load hands to the index at once: a document's token sets are some
+#: kilobytes until indexed (interned), so holding every name's until the end doubled the peak.
+_INDEX_BATCH = 256
 #: Filter combinations whose sorted names and facets are kept at once (all dropped on a change).
 _SELECTION_CACHE_SIZE = 256
