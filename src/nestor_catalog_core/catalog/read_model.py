@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
-from bisect import bisect_right, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -348,11 +348,13 @@ def decode_cursor(cursor: str, kind: str, fingerprint: str) -> str:
 class ReadModel:
     """Names, versions and indexes. Mutated only by the Catalog, in event order.
 
-    Reads keep what they computed until the indexes change: per filter combination, the
-    matching names in order (a list page is then a bisect and a slice of it) and their facet
-    counts; per filter value, the index bucket sorted. Any change to which names are listed
-    or to their attributes drops those (``_changed``); a new version that is not the latest
-    of its name leaves them as they are.
+    Reads keep what they computed: per filter combination, the matching names in order (a
+    list page is then a bisect and a slice of it, its total the length) and their facet
+    counts. A change to which names are listed or to their attributes keeps both current
+    (``_relisted``: the name put in or taken out, its values counted in or out), so neither is
+    recounted per request nor after a write; a new version that is not the latest of its name
+    leaves them as they are. Search rankings (and their facets) are dropped when a latest
+    version changes; a bulk ``load`` drops everything (``_changed``).
     """
 
     def __init__(self) -> None:
@@ -440,7 +442,13 @@ class ReadModel:
             return
         listed_before = previous is not None and previous.latest is not None
         if not (listed_before and state.latest is not None and previous and previous.attributes == state.attributes):
-            self._changed()  # which names are listed, or what they are filtered by, changed
+            # which names are listed, or what they are filtered by, changed: keep the kept
+            # selections and counts current (the name in or out of each, its values counted)
+            self._relisted(
+                state.name,
+                previous.attributes if previous is not None and listed_before else None,
+                state.attributes if state.latest is not None else None,
+            )
         if self._rankings or self._ranked_facets:
             self._rankings = {}  # the latest version changed: what search sees
             self._ranked_facets = {}
@@ -462,6 +470,27 @@ class ReadModel:
                 i = bisect_right(self.sorted_names, state.name) - 1
                 if i >= 0 and self.sorted_names[i] == state.name:
                     del self.sorted_names[i]
+
+    def _relisted(
+        self, name: str, before: Mapping[str, tuple[str, ...]] | None, after: Mapping[str, tuple[str, ...]] | None
+    ) -> None:
+        """``name`` was listed with the attributes ``before`` (None: not listed) and is now
+        listed with ``after`` (None: no longer listed). Each kept selection gets the name
+        inserted or removed (a new list: readers in other threads keep a consistent one) and
+        each kept facet count its values moved, so a write costs O(kept combinations x log n)
+        instead of a recount of every selection at the next read."""
+        selections = self._selections
+        for criteria, selected in list(selections.items()):
+            was = before is not None and _matches(before, criteria)
+            now = after is not None and _matches(after, criteria)
+            if was != now:
+                selections[criteria] = _inserted(selected, name) if now else _removed(selected, name)
+        kept = self._facets
+        for criteria, counts in list(kept.items()):
+            was = before is not None and _matches(before, criteria)
+            now = after is not None and _matches(after, criteria)
+            if was or now:
+                kept[criteria] = _recounted(counts, before if was else None, after if now else None)
 
     def _changed(self) -> None:
         """Listed names or their attributes changed: drop what reads computed from them."""
@@ -577,13 +606,63 @@ class ReadModel:
             attributes = self.names[name].attributes
             for key in FACET_FIELDS:
                 counters[key].update(attributes.get(key, ()))
-        return {key: dict(sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))) for key, counter in counters.items()}
+        return {key: dict(sorted(counter.items(), key=_by_count)) for key, counter in counters.items()}
 
     def iter_latest(self) -> Iterator[CatalogEntry]:
         for name in self.sorted_names:
             latest = self.names[name].latest
             if latest is not None:
                 yield latest
+
+
+def _matches(attributes: Mapping[str, tuple[str, ...]], criteria: tuple[tuple[str, str], ...]) -> bool:
+    """Whether a name with ``attributes`` is in the selection of ``criteria`` (what the
+    intersection of the index buckets gives)."""
+    return all(value in attributes.get(key, ()) for key, value in criteria)
+
+
+def _inserted(names: list[str], name: str) -> list[str]:
+    i = bisect_left(names, name)
+    if i < len(names) and names[i] == name:
+        return names
+    return [*names[:i], name, *names[i:]]
+
+
+def _removed(names: list[str], name: str) -> list[str]:
+    i = bisect_left(names, name)
+    if i < len(names) and names[i] == name:
+        return [*names[:i], *names[i + 1 :]]
+    return names
+
+
+def _recounted(
+    counts: dict[str, dict[str, int]],
+    minus: Mapping[str, tuple[str, ...]] | None,
+    plus: Mapping[str, tuple[str, ...]] | None,
+) -> dict[str, dict[str, int]]:
+    """``counts`` (as ``ReadModel.facets`` gives them) with one name's values taken out
+    (``minus``) and put in (``plus``): a new mapping, the fields that moved sorted again."""
+    out = dict(counts)
+    for key in FACET_FIELDS:
+        old = minus.get(key, ()) if minus is not None else ()
+        new = plus.get(key, ()) if plus is not None else ()
+        if old == new:
+            continue
+        field_counts = dict(counts.get(key, {}))
+        for value in old:
+            left = field_counts.get(value, 0) - 1
+            if left > 0:
+                field_counts[value] = left
+            else:
+                field_counts.pop(value, None)
+        for value in new:
+            field_counts[value] = field_counts.get(value, 0) + 1
+        out[key] = dict(sorted(field_counts.items(), key=_by_count))
+    return out
+
+
+def _by_count(item: tuple[str, int]) -> tuple[int, str]:
+    return (-item[1], item[0])
 
 
 #: Search documents a bulk load hands to the index at once: a document's token sets are some
