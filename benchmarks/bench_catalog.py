@@ -14,7 +14,7 @@ Publish throughput through the whole pipeline (policies, compatibility, conditio
 event, read model) is measured beside bare ``SQLiteStore.publish`` of the same versions.
 
 Goals (issue 3): get <= 2 us and resolve <= 20 us median; search <= 1 ms median at 100k;
-cold start of 100k versions <= 5 s.
+cold start of 100k versions <= 2 s (issue 13; issue 3 asked for 5 s).
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ from nestor_catalog_core.models import AuditRecord, Event, EventType, resource_b
 from nestor_catalog_core.storage import SQLiteStore
 
 VERSIONS_PER_NAME = 10
+#: Cold start of 100,000 versions (issue 13; issue 3 asked for 5 s).
+COLD_START_GOAL_S = 2.0
 SOURCE = Source(kind=SourceKind.GIT, repository="bench", commit="0" * 40, author_email="bench@example.com")
 
 
@@ -268,8 +270,8 @@ def run(ctx: Context) -> list[Row]:
                 "s",
                 m["bare_scan_s"],
                 "bare SELECT of the rows",
-                "<= 5 s at 100k" if size == 100_000 else "",
-                m["cold_start_s"] <= 5 if size == 100_000 else None,
+                f"<= {COLD_START_GOAL_S:g} s at 100k" if size == 100_000 else "",
+                m["cold_start_s"] <= COLD_START_GOAL_S if size == 100_000 else None,
             ),
             Row(f"get exact version (warm), {label}", m["get_us"], "us", goal="<= 2 us", met=m["get_us"] <= 2),
             Row(f"get exact version JSON bytes, {label}", m["body_us"], "us"),

@@ -20,6 +20,17 @@ from the issues: every read at >= 80% of the bare endpoint.
 Also the measurement behind the choice of ASGI server: the bare exact-version endpoint under
 granian vs uvicorn (one worker each, uvicorn with its fastest installed loop and parser).
 
+And a bulk read: every definition as pages of 1,000 (``GET /api/v1/resources?limit=1000``,
+following each page's cursor: the ``Link: <...>; rel="next"`` header, which carries the body's
+``next_cursor``), with one keep-alive ``httpx.Client``, wall time for the whole walk. Ceiling:
+``GET /api/v1/export`` of the same versions (one streamed NDJSON response) from the same server,
+alternating with the walk, three rounds, the best of each kept, after one walk that warms the
+read model's bodies (reported as ``first_walk_s``). Goal (issue 13): <= 0.3 s at 10,000.
+
+With ``BENCH_SERVE_LARGE=1`` (the opt-in of ``bench_serve``'s 100,000-definition rows; skipped
+with ``--quick``) the filtered list and the search are measured at 100,000 definitions too,
+against the same bare endpoint: the cost of a page grows with the page, not the catalog.
+
 The definitions are ``bench_validate``'s generator; they are published into SQLite once with
 ``nestor-catalog sync --once`` and reused by later runs. Our server runs with the production
 logging (JSON, info: one access-log line per request, to a file).
@@ -45,9 +56,14 @@ import yaml
 from litestar import Litestar, Request, Response, get
 
 from benchmarks._harness import Context, Row
+from benchmarks.bench_serve import LARGE_ENV
 from benchmarks.bench_validate import generate
 
 GOAL: Final = 0.80
+WALK_GOAL_S: Final = 0.3
+WALK_PAGE: Final = 1000
+LARGE: Final = 100_000
+LARGE_ENDPOINTS: Final = ("filtered", "search")
 CONNECTIONS: Final = 64
 THREADS: Final = 2
 BODIES_ENV: Final = "BENCH_HTTP_BODIES"
@@ -61,6 +77,7 @@ _LABELS: Final = {
     "search": "GET search q=mysql (limit=20)",
 }
 _RPS = re.compile(r"Requests/sec:\s+([0-9.]+)")
+_NEXT = re.compile(r'<([^>]+)>;\s*rel="next"')
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
 
 
@@ -185,6 +202,74 @@ async def _httpx_load(url: str, seconds: float) -> Load:
     return Load(done / elapsed, errors, "httpx loop (wrk not installed)")
 
 
+# --------------------------------------------------------------------------------------------- bulk read
+
+
+def walk_pages(client: httpx.Client, limit: int = WALK_PAGE) -> tuple[int, int]:
+    """Every definition as pages of ``limit``, following the next-page cursor (from the ``Link``
+    header: the same cursor as the body's ``next_cursor``, without parsing megabytes of JSON on
+    the client). Returns (pages, bytes)."""
+    url: str | None = f"/api/v1/resources?limit={limit}"
+    pages = size = 0
+    while url is not None:
+        response = client.get(url)
+        response.raise_for_status()
+        pages += 1
+        size += len(response.content)
+        found = _NEXT.search(response.headers.get("link", ""))
+        url = found.group(1) if found else None
+    return pages, size
+
+
+def read_export(client: httpx.Client) -> int:
+    """``GET /api/v1/export`` read to the end; returns its size in bytes."""
+    with client.stream("GET", "/api/v1/export") as response:
+        response.raise_for_status()
+        return sum(len(chunk) for chunk in response.iter_bytes())
+
+
+def _check_walk(client: httpx.Client, count: int) -> None:
+    """The walk sees every definition once (checked outside the timing, bodies parsed)."""
+    names: list[str] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": WALK_PAGE, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/api/v1/resources", params=params).json()
+        names += [item["metadata"]["name"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    if len(names) != count or len(set(names)) != count:
+        raise RuntimeError(f"the walk saw {len(names)} items ({len(set(names))} names), expected {count}")
+
+
+@dataclass(frozen=True)
+class Walk:
+    seconds: float
+    export_seconds: float
+    first_seconds: float
+    pages: int
+    size: int
+
+
+def measure_walk(url: str, count: int, rounds: int) -> Walk:
+    with httpx.Client(base_url=url, timeout=120.0) as client:
+        started = time.perf_counter()
+        walk_pages(client)  # the first walk builds most bodies (the read model keeps them)
+        first = time.perf_counter() - started
+        _check_walk(client, count)
+        best_walk = best_export = float("inf")
+        pages = size = 0
+        for _round in range(rounds):
+            started = time.perf_counter()
+            pages, size = walk_pages(client)
+            best_walk = min(best_walk, time.perf_counter() - started)
+            started = time.perf_counter()
+            read_export(client)
+            best_export = min(best_export, time.perf_counter() - started)
+    return Walk(best_walk, best_export, first, pages, size)
+
+
 # --------------------------------------------------------------------------------------------- servers
 
 
@@ -264,8 +349,6 @@ def _server_config(database: Path) -> dict[str, Any]:
 
 
 def run(ctx: Context) -> list[Row]:
-    from tests.support.server import run_server
-
     if not wrk_available():
         print(
             "bench_http: wrk is not installed (scripts/ensure-bench-tools installs it); falling back to an httpx "
@@ -273,26 +356,59 @@ def run(ctx: Context) -> list[Row]:
             file=sys.stderr,
         )
     count = ctx.scale(10_000, 1_000)
+    rows = _measure(ctx, count, ENDPOINTS, walk=True, server_choice=True)
+    if os.environ.get(LARGE_ENV) and not ctx.quick:
+        rows += _measure(ctx, LARGE, LARGE_ENDPOINTS, walk=False, server_choice=False)
+    return rows
+
+
+def _measure(ctx: Context, count: int, endpoints: tuple[str, ...], *, walk: bool, server_choice: bool) -> list[Row]:
+    """The throughput rows of ``endpoints`` at ``count`` definitions (and the walk, and the
+    server-choice row, when asked)."""
+    from tests.support.server import run_server
+
     seconds = 2.0 if ctx.quick else 5.0
     rounds = 2 if ctx.quick else 3
     database = _prepare_database(ctx, count)
-    bodies = ctx.workdir / "bench_http" / "bodies"
-    ours: dict[str, list[Load]] = {name: [] for name in ENDPOINTS}
-    bare: dict[str, list[Load]] = {name: [] for name in ENDPOINTS}
+    bodies = ctx.workdir / "bench_http" / f"bodies-{count}"
+    ours: dict[str, list[Load]] = {name: [] for name in endpoints}
+    bare: dict[str, list[Load]] = {name: [] for name in endpoints}
     uvicorn: list[Load] = []
-    with run_server(_server_config(database), startup_timeout=180) as server, server.client() as client:
+    walked: Walk | None = None
+    with run_server(_server_config(database), startup_timeout=600) as server, server.client() as client:
         paths = _paths(client)
         _save_bodies(client, paths, bodies)
-        with _bare_server(bodies, server="granian") as bare_url, _bare_server(bodies, server="uvicorn") as uvicorn_url:
+        with contextlib.ExitStack() as stack:
+            bare_url = stack.enter_context(_bare_server(bodies, server="granian"))
+            uvicorn_url = stack.enter_context(_bare_server(bodies, server="uvicorn")) if server_choice else None
             for _round in range(rounds):
-                for name in ENDPOINTS:
+                for name in endpoints:
                     ours[name].append(measure(server.url + paths[name], seconds))
                     bare[name].append(measure(bare_url + paths[name], seconds))
-                uvicorn.append(measure(uvicorn_url + paths["exact"], seconds))
-    return [
-        *(_row(name, ours[name], bare[name], count) for name in ENDPOINTS),
-        _server_row(bare["exact"], uvicorn),
-    ]
+                if uvicorn_url is not None:
+                    uvicorn.append(measure(uvicorn_url + paths["exact"], seconds))
+        if walk:
+            walked = measure_walk(server.url, count, rounds)
+    rows = [_row(name, ours[name], bare[name], count) for name in endpoints]
+    if walked is not None:
+        rows.append(_walk_row(walked, count))
+    if server_choice:
+        rows.append(_server_row(bare["exact"], uvicorn))
+    return rows
+
+
+def _walk_row(walk: Walk, count: int) -> Row:
+    goal = count >= 10_000
+    return Row(
+        benchmark=f"every definition as pages of {WALK_PAGE:,} ({count:,} defs, {walk.pages} pages, HTTP)",
+        figure=walk.seconds,
+        unit="s",
+        ceiling=walk.export_seconds,
+        ceiling_label="GET /api/v1/export, same server",
+        goal=f"<= {WALK_GOAL_S:g} s at 10,000" if goal else "",
+        met=walk.seconds <= WALK_GOAL_S if goal else None,
+        extra={"first_walk_s": round(walk.first_seconds, 3), "bytes": walk.size, "client": "httpx.Client"},
+    )
 
 
 def _best(loads: list[Load]) -> Load:
