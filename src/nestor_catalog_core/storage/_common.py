@@ -110,6 +110,14 @@ def dump_json(value: Any, what: str) -> str:
         raise InvalidRequest(f"{what} is not JSON-serializable: {exc}") from exc
 
 
+def event_data_json(event: Event) -> str:
+    """The event's data as compact JSON: its ``data_json`` when the writer encoded it already
+    (a publish), else ``data`` encoded here."""
+    if event.data_json is not None:
+        return event.data_json.decode("utf-8")
+    return dump_json(event.data, "Event.data")
+
+
 def load_json(text: str | bytes) -> Any:
     return json.loads(text)
 

@@ -34,6 +34,7 @@ from nestor_catalog_core.storage._common import (
     check_limit,
     dump_json,
     ensure_utc,
+    event_data_json,
     immutable_error,
     load_json,
     next_cursor,
@@ -152,7 +153,7 @@ class MemoryStore(ComponentStore):
 
     async def publish(self, version: StoredVersion, event: Event, audit: AuditRecord) -> PublishOutcome:
         version, event, audit = normalize_version(version), normalize_event(event), normalize_audit(audit)
-        event_data = dump_json(event.data, "Event.data")
+        event_data = event_data_json(event)
         with self._lock:
             self._check_open()
             owner = self._owners.get(version.name)
@@ -211,7 +212,7 @@ class MemoryStore(ComponentStore):
     async def _update_version(
         self, name: str, version: str, event: Event, audit: AuditRecord, changes: dict[str, Any]
     ) -> StoredVersion:
-        event_data = dump_json(event.data, "Event.data")
+        event_data = event_data_json(event)
         with self._lock:
             self._check_open()
             stored = self._versions.get(name, {}).get(version)
@@ -228,7 +229,7 @@ class MemoryStore(ComponentStore):
     # -- events and audit ------------------------------------------------------------------
 
     async def _append(self, event: Event | None, audit: AuditRecord | None) -> tuple[Event | None, AuditRecord | None]:
-        event_data = dump_json(event.data, "Event.data") if event is not None else ""
+        event_data = event_data_json(event) if event is not None else ""
         with self._lock:
             self._check_open()
             stored_event = None
@@ -243,7 +244,7 @@ class MemoryStore(ComponentStore):
         )
 
     def _prepare_event(self, event: Event, data_json: str, sequence: int) -> _StoredEvent:
-        return _StoredEvent(event=replace(event, sequence=sequence, data={}), data_json=data_json)
+        return _StoredEvent(event=replace(event, sequence=sequence, data={}, data_json=None), data_json=data_json)
 
     def _prepare_audit(self, audit: AuditRecord, sequence: int | None) -> _StoredAudit:
         """Assign the id and event sequence and serialize (which may refuse the record)

@@ -71,6 +71,7 @@ from nestor_catalog_core.storage._common import (
     check_limit,
     dump_json,
     ensure_utc,
+    event_data_json,
     from_micros,
     immutable_error,
     load_json,
@@ -628,7 +629,7 @@ class SQLiteStore(ThreadedStore, ComponentStore):
                 stored.provider,
                 stored.category,
                 stored.resource_type,
-                dump_json(stored.data, "Event.data"),
+                event_data_json(stored),
             ),
         )
         return stored
