@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import click
 
@@ -24,11 +24,13 @@ from nestor_catalog_core.loading import (
     iter_load,
     load_file,
 )
-from nestor_catalog_core.models import utcnow
-from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.models.findings import Finding, Severity
-from nestor_catalog_core.validation import ValidationSettings, validate_document
 from nestor_catalog_core.validation._issues import Issue
+from nestor_catalog_core.validation.documents import ValidationSettings, validate_document, validate_document_view
+
+if TYPE_CHECKING:
+    from nestor_catalog_core.models._views import DefinitionLike, DefinitionView
+    from nestor_catalog_core.models.definition import ResourceDefinition
 
 __all__ = [
     "DEFAULT_SUNSET_WARNING_DAYS",
@@ -102,7 +104,7 @@ def validate_tree(
     ``sunset_warning_days`` (None: off) adds ``SUNSET_NEAR``/``SUNSET_PASSED`` warnings.
     """
     report = TreeReport()
-    today = utcnow().date()
+    today = datetime.now(UTC).date()
     seen: dict[tuple[str, str], _Seen] = {}
     total = len(discover(paths, options=options)) if show_progress and _stderr_is_terminal() else 0
     with progress(total, label="validating") as advance:
@@ -112,22 +114,21 @@ def validate_tree(
             report.findings.extend(result.findings)
             for document in result.documents:
                 report.definitions += 1
-                validated = validate_document(document, settings)
-                report.findings.extend(validated.findings)
-                if validated.definition is not None:
-                    report.findings.extend(_duplicates(validated.definition, document, seen, options, settings))
+                # A view, not the model: the same findings without importing pydantic (start-up).
+                definition, findings = validate_document_view(document, settings)
+                report.findings.extend(findings)
+                if definition is not None:
+                    report.findings.extend(_duplicates(definition, document, seen, options, settings))
                     if sunset_warning_days is not None:
                         report.findings.extend(
-                            sunset_findings(
-                                validated.definition, document, today=today, warning_days=sunset_warning_days
-                            )
+                            sunset_findings(definition, document, today=today, warning_days=sunset_warning_days)
                         )
             advance(1)
     return report
 
 
 def sunset_findings(
-    definition: ResourceDefinition, document: LoadedDocument, *, today: date, warning_days: int
+    definition: DefinitionLike, document: LoadedDocument, *, today: date, warning_days: int
 ) -> list[Finding]:
     """``SUNSET_PASSED`` when the definition's sunset date has come (the catalog no longer
     resolves it as latest or by constraint), ``SUNSET_NEAR`` when it is at most
@@ -184,6 +185,10 @@ def _reread(seen: _Seen, options: LoadOptions, settings: ValidationSettings) -> 
     return None
 
 
+def _digest(definition: ResourceDefinition | None) -> str | None:
+    return None if definition is None else definition.compute_digest()
+
+
 @contextmanager
 def _imports_frozen() -> Iterator[None]:
     """Keep full garbage collections off the objects that already exist (modules, pydantic's
@@ -202,7 +207,7 @@ def _stderr_is_terminal() -> bool:
 
 
 def _duplicates(
-    definition: ResourceDefinition,
+    definition: DefinitionView,
     document: LoadedDocument,
     seen: dict[tuple[str, str], _Seen],
     options: LoadOptions,
@@ -214,8 +219,9 @@ def _duplicates(
         line, column = document.position(("metadata", "version"))
         seen[key] = _Seen(document.file, document.index, f"{document.file}:{line}:{column}")
         return []
-    original = _reread(first, options, settings)
-    same = original is not None and original.compute_digest() == definition.compute_digest()
+    # The digest needs the models (a view has no serializer): built here, for duplicates only.
+    original = _digest(_reread(first, options, settings))
+    same = original is not None and original == _digest(validate_document(document, settings).definition)
     where = first.where
     if same:
         issue = Issue(
