@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, get_type_hints
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.enums import ParamType
+from litestar.openapi.spec import OpenAPIType, Operation, Schema
+from litestar.openapi.spec import Parameter as OpenAPIParameter
 from litestar.params import FromPath, QueryParameter, SkipValidation
 from litestar.types import Receive, Scope, Send
 
@@ -55,25 +59,38 @@ SCHEMA_JSON: Final = "application/schema+json"
 _IF_NONE_MATCH: Final = b"if-none-match"
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Page size (1..1000).")]
-Text = Annotated[str | None, QueryParameter(description="Exact match.")]
-Flag = Annotated[bool | None, QueryParameter(description="true or false.")]
 Cursor = Annotated[str | None, QueryParameter(description="The next_cursor of the previous page.")]
 WithFacets = Annotated[bool, QueryParameter(description="true to include facet counts.")]
 
 
-def provide_list_filters(
-    provider: Text = None,
-    category: Text = None,
-    resource_type: Text = None,
-    engine: Text = None,
-    maintainer: Text = None,
-    deprecated: Flag = None,
-) -> ListFilters:
-    """The list filters of a request's query, parsed once for the list, search and facets routes."""
-    return ListFilters(provider, category, resource_type, engine, maintainer, deprecated)
+def provide_list_filters(request: Request[Any, Any, Any]) -> ListFilters:
+    """The list filters of a request's query, parsed once for the list, search and facets routes
+    (a repeated parameter counts with its last value, as Litestar reads the other parameters)."""
+    return ListFilters.from_query(dict(request.query_params.items()))
 
 
-#: ``dependencies=`` of a route that takes ``filters: FiltersParam``.
+def _filter_parameter(name: str, hint: Any) -> OpenAPIParameter:
+    flag = hint == bool | None
+    description = "true or false." if flag else "Exact match."
+    kind = OpenAPIType.BOOLEAN if flag else OpenAPIType.STRING
+    schema = Schema(description=description, one_of=[Schema(type=kind), Schema(type=OpenAPIType.NULL)])
+    return OpenAPIParameter(name=name, param_in=ParamType.QUERY, schema=schema, description=description)
+
+
+#: What ``provide_list_filters`` reads from the query: one parameter per ``ListFilters`` field.
+_FILTER_PARAMETERS: Final = tuple(_filter_parameter(name, hint) for name, hint in get_type_hints(ListFilters).items())
+
+
+@dataclass
+class FilteredOperation(Operation):
+    """The OpenAPI operation of a route taking ``FiltersParam``: the dependency reads the query
+    itself (``ListFilters.from_query``), so its parameters are documented here, first."""
+
+    def __post_init__(self) -> None:
+        self.parameters = [*_FILTER_PARAMETERS, *(self.parameters or ())]
+
+
+#: ``dependencies=`` of a route that takes ``filters: FiltersParam`` (with ``operation_class=FilteredOperation``).
 LIST_FILTERS: Final = {"filters": Provide(provide_list_filters, sync_to_thread=False)}
 #: The handler parameter type of that dependency (a named dependency, built, not validated).
 FiltersParam = NamedDependency[SkipValidation[ListFilters]]
@@ -166,6 +183,7 @@ class ResourcesController(PublishingRoutes, Controller):
         summary="List the latest version of every resource",
         responses=schemas.responses(schemas.ResourcePage, 304, 400),
         dependencies=LIST_FILTERS,
+        operation_class=FilteredOperation,
     )
     def list_resources(
         self,

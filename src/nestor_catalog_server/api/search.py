@@ -16,6 +16,7 @@ from nestor_catalog_server.api.caching import NO_CACHE, etag_matches, revision_e
 from nestor_catalog_server.api.resources import (
     LIST_FILTERS,
     Cursor,
+    FilteredOperation,
     FiltersParam,
     Limit,
     WithFacets,
@@ -39,6 +40,7 @@ class SearchController(Controller):
         summary="Ranked search: exact name > name prefix > name token > other fields",
         responses=schemas.responses(schemas.SearchPage, 304, 400),
         dependencies=LIST_FILTERS,
+        operation_class=FilteredOperation,
     )
     def search(
         self,
@@ -70,6 +72,7 @@ class SearchController(Controller):
         summary="Counts per provider, category, resource_type and engine over the filtered resources",
         responses=schemas.responses(schemas.FacetsBody, 304, 400),
         dependencies=LIST_FILTERS,
+        operation_class=FilteredOperation,
     )
     def facets(self, request: Request[Any, Any, Any], app_state: AppStateParam, filters: FiltersParam) -> RawResponse:
         catalog = app_state.catalog
