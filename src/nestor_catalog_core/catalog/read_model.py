@@ -280,15 +280,15 @@ class ListFilters:
         return cls(**filters) if filters else NO_FILTERS
 
     @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> ListFilters:
-        """The filters of an HTTP query, other parameters left alone. A flag (``deprecated``)
-        is ``true`` or ``false`` in any case, or ``1``/``0``; anything else is an
-        ``InvalidRequest`` naming the parameter, as the server reports a bad parameter."""
+    def from_query(cls, query: Mapping[str, str] | Iterable[tuple[str, str]]) -> ListFilters:
+        """The filters of an HTTP query (a mapping, or its pairs as ``to_query`` gives them; of
+        a repeated parameter the last counts), other parameters left alone. A flag
+        (``deprecated``) is ``true`` or ``false`` in any case, or ``1``/``0``; anything else is
+        an ``InvalidRequest`` naming the parameter, as the server reports a bad parameter."""
+        pairs = query.items() if isinstance(query, Mapping) else query
+        given = {name: value for name, value in pairs if name in _FILTER_NAMES}
         values: dict[str, Any] = {}
-        for name in _FILTER_NAMES:
-            value = query.get(name)
-            if value is None:
-                continue
+        for name, value in given.items():
             if name in _FLAGS:
                 values[name] = _query_flag(name, value)
             elif value:
@@ -297,7 +297,7 @@ class ListFilters:
 
     def to_query(self) -> tuple[tuple[str, str], ...]:
         """The query parameters of the filters given, in field order: what ``from_query``
-        reads back into equal filters."""
+        reads back into equal filters (``ListFilters.from_query(f.to_query()) == f``)."""
         out: list[tuple[str, str]] = []
         for name in _FILTER_NAMES:
             value = getattr(self, name)
@@ -324,8 +324,9 @@ class ListFilters:
 
 #: No filter at all: every name.
 NO_FILTERS: Final = ListFilters()
-#: The filters' names, in field order: the fields, the query parameters, the clients' keywords.
-_FILTER_NAMES: Final = tuple(item.name for item in fields(ListFilters))
+#: The filters' names, in field order: the fields, the query parameters, the clients' keywords
+#: (a dict: ordered, and a hash lookup for ``in``).
+_FILTER_NAMES: Final = dict.fromkeys(item.name for item in fields(ListFilters))
 #: The yes/no filters, read from the query with ``_QUERY_BOOLEANS``.
 _FLAGS: Final = frozenset(name for name, hint in get_type_hints(ListFilters).items() if hint == bool | None)
 #: How a query spells a flag (lowercased), as the API has always read it.

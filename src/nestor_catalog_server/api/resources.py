@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Final, get_type_hints
@@ -66,7 +67,7 @@ WithFacets = Annotated[bool, QueryParameter(description="true to include facet c
 def provide_list_filters(request: Request[Any, Any, Any]) -> ListFilters:
     """The list filters of a request's query, parsed once for the list, search and facets routes
     (a repeated parameter counts with its last value, as Litestar reads the other parameters)."""
-    return ListFilters.from_query(dict(request.query_params.items()))
+    return ListFilters.from_query(request.query_params)
 
 
 def _filter_parameter(name: str, hint: Any) -> OpenAPIParameter:
@@ -107,11 +108,26 @@ def page_body(page: Page, revision: int, *, query: str | None = None) -> bytes:
     return head + b'"items":[' + items + b"]," + json.dumps(tail, separators=(",", ":")).encode()[1:]
 
 
-def page_response(request: Request[Any, Any, Any], body: bytes, etag: str, next_cursor: str | None) -> RawResponse:
+def page_answer(
+    request: Request[Any, Any, Any], read: Callable[[CatalogReader], Page], *, query: str | None = None
+) -> RawResponse:
+    """The answer of a list or search page at the catalog's revision: a 304 when the client
+    holds it, the page cache's copy for the same query, else ``read``'s page, joined from the
+    cached bodies (``query`` first for searches) and kept in that cache."""
+    app_state = app_state_of(request)
+    catalog = app_state.catalog
+    revision = catalog.revision
+    etag = revision_etag(revision)
     headers = {"ETag": etag, "Cache-Control": NO_CACHE}
-    if next_cursor is not None:
-        headers["Link"] = next_link(request, next_cursor)
-    return json_response(body, headers)
+    if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
+        return not_modified(headers)
+    cached = app_state.pages.get(revision, request.scope)
+    if cached is not None:
+        return cached
+    page = read(catalog)
+    if page.next_cursor is not None:
+        headers["Link"] = next_link(request, page.next_cursor)
+    return app_state.pages.put(revision, request.scope, json_response(page_body(page, revision, query=query), headers))
 
 
 def _exact_entry(catalog: CatalogReader, name: str, version: str) -> CatalogEntry:
@@ -193,18 +209,9 @@ class ResourcesController(PublishingRoutes, Controller):
         cursor: Cursor = None,
         facets: WithFacets = False,
     ) -> RawResponse:
-        app_state = app_state_of(request)
-        catalog = app_state.catalog
-        revision = catalog.revision
-        etag = revision_etag(revision)
-        if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
-            return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
-        cached = app_state.pages.get(revision, request.scope)
-        if cached is not None:
-            return cached
-        page = catalog.list_latest(filters, limit=limit, cursor=cursor, facets=facets)
-        response = page_response(request, page_body(page, revision), etag, page.next_cursor)
-        return app_state.pages.put(revision, request.scope, response)
+        return page_answer(
+            request, lambda catalog: catalog.list_latest(filters, limit=limit, cursor=cursor, facets=facets)
+        )
 
     @get(
         "/{name:str}",

@@ -20,10 +20,9 @@ from nestor_catalog_server.api.resources import (
     FiltersParam,
     Limit,
     WithFacets,
-    page_body,
-    page_response,
+    page_answer,
 )
-from nestor_catalog_server.state import AppStateParam, app_state_of
+from nestor_catalog_server.state import AppStateParam
 
 __all__ = ["SearchController"]
 
@@ -53,18 +52,9 @@ class SearchController(Controller):
     ) -> RawResponse:
         if q is None or not q.strip():
             raise InvalidRequest("q is required: /api/v1/search?q=mysql", details={"parameter": "q"})
-        app_state = app_state_of(request)
-        catalog = app_state.catalog
-        revision = catalog.revision
-        etag = revision_etag(revision)
-        if etag_matches(raw_header(request, b"if-none-match"), etag):
-            return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
-        cached = app_state.pages.get(revision, request.scope)
-        if cached is not None:
-            return cached
-        page = catalog.search(q, filters, limit=limit, cursor=cursor, facets=facets)
-        response = page_response(request, page_body(page, revision, query=q), etag, page.next_cursor)
-        return app_state.pages.put(revision, request.scope, response)
+        return page_answer(
+            request, lambda catalog: catalog.search(q, filters, limit=limit, cursor=cursor, facets=facets), query=q
+        )
 
     @get(
         "/facets",

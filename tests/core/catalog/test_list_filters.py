@@ -39,7 +39,14 @@ def test_to_query_writes_the_given_filters_in_field_order() -> None:
     [EVERY, NO_FILTERS, ListFilters(deprecated=True), ListFilters(category="cache", maintainer="a@b.c")],
 )
 def test_from_query_reads_back_what_to_query_wrote(filters: ListFilters) -> None:
+    assert ListFilters.from_query(filters.to_query()) == filters
     assert ListFilters.from_query(dict(filters.to_query())) == filters
+
+
+def test_of_a_repeated_parameter_the_last_counts() -> None:
+    assert ListFilters.from_query([("provider", "aws"), ("provider", "gcp")]) == ListFilters(provider="gcp")
+    assert ListFilters.from_query([("provider", "aws"), ("provider", "")]) is NO_FILTERS
+    assert ListFilters.from_query([("deprecated", "maybe"), ("deprecated", "true")]) == ListFilters(deprecated=True)
 
 
 def test_from_query_leaves_other_parameters_and_empty_values_alone() -> None:
