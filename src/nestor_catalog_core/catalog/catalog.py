@@ -50,7 +50,8 @@ from nestor_catalog_core.models.findings import Finding, Severity
 from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore, PublishOutcome
 from nestor_catalog_core.validation import ValidatedDocument, ValidationSettings, check_definition, validate_document
 from nestor_catalog_core.validation.limits import deprecation_limit_issues
-from nestor_catalog_core.versions import CompatReport, HasPositions, changed_fields, compare
+from nestor_catalog_core.versions import CompatReport, HasPositions, compare
+from nestor_catalog_core.versions.compat import changed_fields_of
 
 __all__ = ["Catalog", "CatalogSettings", "PublishResult"]
 
@@ -482,7 +483,6 @@ class Catalog(CatalogReader):
             digest,
             created=state is None,
             predecessor=predecessor,
-            previous=previous,
             source=source,
             user=user,
             warnings=warnings,
@@ -498,7 +498,6 @@ class Catalog(CatalogReader):
         *,
         created: bool,
         predecessor: CatalogEntry | None,
-        previous: ResourceDefinition | None,
         source: Source,
         user: str | None,
         warnings: list[Finding],
@@ -529,7 +528,8 @@ class Catalog(CatalogReader):
             version=version,
             user=_user_of(source, user),
             timestamp=stored.published_at,
-            changes=changed_fields(previous, definition) if previous is not None else [],
+            # The predecessor's stored JSON and this document's data: no model dumped again.
+            changes=changed_fields_of(json.loads(predecessor.stored.document), document_data) if predecessor else [],
             git_commit=source.commit,
             source=source,
             details={"digest": digest, **({"previous_version": predecessor.version} if predecessor else {})},

@@ -825,9 +825,15 @@ def changed_fields(old: ResourceDefinition, new: ResourceDefinition) -> list[str
     """The coarse paths that differ (``["metadata.description", "spec.optional_inputs"]``),
     as audit records list them. Ignores ``metadata.version`` and the lifecycle block;
     reordering named inputs/outputs, engines or maintainers is no change."""
+    return changed_fields_of(old.to_dict(lifecycle=False), new.to_dict(lifecycle=False))
+
+
+def changed_fields_of(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """``changed_fields`` of two documents already as data (``ResourceDefinition.to_dict()``,
+    or a stored version's JSON parsed: the publish path has both and skips two model dumps;
+    the lifecycle block may be present, it is ignored)."""
     from nestor_catalog_core.models.definition import Metadata, Spec
 
-    before, after = old.to_dict(lifecycle=False), new.to_dict(lifecycle=False)
     out: list[str] = []
     for section, model in (("metadata", Metadata), ("spec", Spec)):
         old_section, new_section = before.get(section, {}), after.get(section, {})
