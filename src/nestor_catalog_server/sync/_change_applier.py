@@ -354,8 +354,12 @@ class ChangeApplier:
         return outcomes
 
     def _pool_for(self, load: FileLoader, files: int) -> LoadPool | None:
-        if not isinstance(load, PortableLoader) or not self._load_processes or files < self._parallel_min_files:
+        if files < self._parallel_min_files:
             return None
+        if not isinstance(load, PortableLoader) or not self._load_processes:
+            log.debug("loading %d files in the server's process (no load workers: one core or a local loader)", files)
+            return None
+        log.debug("loading %d files in %d worker process(es)", files, self._load_processes)
         return LoadPool(load, self._load_processes)
 
     @staticmethod
