@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_SUNSET_WARNING_DAYS",
     "ByteSize",
     "TreeReport",
+    "checking_options",
     "no_definitions",
     "sunset_days_option",
     "sunset_findings",
@@ -167,6 +168,34 @@ def sunset_days_option(function: _F) -> _F:
     )(function)
 
 
+def checking_options(function: _F) -> _F:
+    """The options ``validate`` and ``check-compat`` share, in this order in ``--help``:
+    ``--format``, ``--fail-on``, ``--no-strict``, ``--no-schema``, ``--no-policies``,
+    ``--max-file-size`` and ``--sunset-warning-days``."""
+    options: tuple[Callable[[_F], _F], ...] = (
+        format_option,
+        fail_on_option,
+        click.option("--no-strict", is_flag=True, help="Unknown fields are warnings (and ignored), not errors."),
+        click.option(
+            "--no-schema", is_flag=True, help='Coerce harmless type drift ("20" for 20) instead of rejecting it.'
+        ),
+        click.option(
+            "--no-policies", is_flag=True, help="Skip policy rules (naming, engines, defaults, maintainers...)."
+        ),
+        click.option(
+            "--max-file-size",
+            type=ByteSize(),
+            default=DEFAULT_MAX_FILE_SIZE,
+            show_default=True,
+            help="Largest file read, in bytes (or 512KiB, 2MiB).",
+        ),
+        sunset_days_option,
+    )
+    for option in reversed(options):  # decorators apply bottom-up
+        function = option(function)
+    return function
+
+
 def no_definitions(paths: Sequence[Path], files: int) -> Finding:
     """The ``NO_DEFINITIONS`` error for a run that found nothing to validate."""
     shown = ", ".join(str(path) for path in paths) or "the paths given (all ignored)"
@@ -242,19 +271,7 @@ def _duplicates(
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@format_option
-@fail_on_option
-@click.option("--no-strict", is_flag=True, help="Unknown fields are warnings (and ignored), not errors.")
-@click.option("--no-schema", is_flag=True, help='Coerce harmless type drift ("20" for 20) instead of rejecting it.')
-@click.option("--no-policies", is_flag=True, help="Skip policy rules (naming, engines, defaults, maintainers...).")
-@click.option(
-    "--max-file-size",
-    type=ByteSize(),
-    default=DEFAULT_MAX_FILE_SIZE,
-    show_default=True,
-    help="Largest file read, in bytes (or 512KiB, 2MiB).",
-)
-@sunset_days_option
+@checking_options
 @click.option(
     "--force-exclude",
     is_flag=True,
