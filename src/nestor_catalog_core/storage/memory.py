@@ -13,7 +13,7 @@ import bisect
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from nestor_catalog_core._exceptions import ConfigError, StorageUnavailable, VersionNotFound
@@ -26,8 +26,9 @@ from nestor_catalog_core.models import (
     utcnow,
 )
 from nestor_catalog_core.storage._common import (
+    LeaseDecision,
     LeaseRow,
-    acquired_lease,
+    RowLeases,
     audit_id,
     audit_range,
     check_after,
@@ -42,8 +43,6 @@ from nestor_catalog_core.storage._common import (
     normalize_event,
     normalize_version,
     ownership_error,
-    released_lease,
-    renewed_lease,
     retention_cutoff,
     split_uri,
     unknown_options_error,
@@ -88,7 +87,7 @@ class _StoredAudit:
         )
 
 
-class MemoryStore(ComponentStore):
+class MemoryStore(RowLeases, ComponentStore):
     """An in-process ``ComponentStore``.
 
     URI: ``memory://`` or ``memory://<name>``; the name is only a label (in ``repr`` and
@@ -348,30 +347,14 @@ class MemoryStore(ComponentStore):
 
     # -- leases ----------------------------------------------------------------------------
 
-    async def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
+    async def _change_lease(self, name: str, decide: LeaseDecision) -> Lease | None:
         with self._lock:
             self._check_open()
-            row = acquired_lease(self._leases.get(name), name, holder, ttl, self._clock())
+            row = decide(self._leases.get(name), self._clock())
             if row is None:
                 return None
             self._leases[name] = row
-            return row.as_lease()
-
-    async def renew_lease(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
-        with self._lock:
-            self._check_open()
-            row = renewed_lease(self._leases.get(name), holder, ttl, self._clock())
-            if row is None:
-                return None
-            self._leases[name] = row
-            return row.as_lease()
-
-    async def release_lease(self, name: str, holder: str) -> None:
-        with self._lock:
-            self._check_open()
-            row = released_lease(self._leases.get(name), holder, self._clock())
-            if row is not None:
-                self._leases[name] = row
+            return row.as_lease() if row.holder is not None else None
 
     async def get_lease(self, name: str) -> Lease | None:
         with self._lock:

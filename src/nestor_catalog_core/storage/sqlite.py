@@ -35,7 +35,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final, Self, TypeVar
 from urllib.parse import unquote
@@ -62,9 +62,10 @@ from nestor_catalog_core.models import (
     utcnow,
 )
 from nestor_catalog_core.storage._common import (
+    LeaseDecision,
     LeaseRow,
+    RowLeases,
     ThreadedStore,
-    acquired_lease,
     audit_id,
     audit_range,
     check_after,
@@ -80,8 +81,6 @@ from nestor_catalog_core.storage._common import (
     normalize_event,
     normalize_version,
     ownership_error,
-    released_lease,
-    renewed_lease,
     retention_cutoff,
     split_uri,
     to_micros,
@@ -394,7 +393,7 @@ class _Executors:
     reader: ThreadPoolExecutor
 
 
-class SQLiteStore(ThreadedStore, ComponentStore):
+class SQLiteStore(RowLeases, ThreadedStore, ComponentStore):
     """A ``ComponentStore`` in one SQLite file (see the module docstring for guarantees)."""
 
     scheme: ClassVar[str] = "sqlite"
@@ -876,18 +875,7 @@ class SQLiteStore(ThreadedStore, ComponentStore):
 
     # -- leases ----------------------------------------------------------------------------
 
-    async def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
-        return await self._change_lease(name, lambda row, now: acquired_lease(row, name, holder, ttl, now))
-
-    async def renew_lease(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
-        return await self._change_lease(name, lambda row, now: renewed_lease(row, holder, ttl, now))
-
-    async def release_lease(self, name: str, holder: str) -> None:
-        await self._change_lease(name, lambda row, now: released_lease(row, holder, now))
-
-    async def _change_lease(
-        self, name: str, decide: Callable[[LeaseRow | None, datetime], LeaseRow | None]
-    ) -> Lease | None:
+    async def _change_lease(self, name: str, decide: LeaseDecision) -> Lease | None:
         """Read the lease, let ``decide`` compute its next state and store it, all in one
         write transaction (the conditional write a lease needs)."""
 
