@@ -16,12 +16,19 @@ in every output format).
 
 Start-up (issue 13): ``nestor-catalog validate ONE.yaml`` as a process, best of 5, beside a
 Python process that parses the same file with ``CSafeLoader`` (interpreter start-up, the yaml
-import and the parse: what any Python CLI pays). Goal: <= 0.15 s.
+import and the parse: what any Python CLI pays). Goal: <= 0.15 s. Both run with compiled
+bytecode, as an installed tool does (pip compiles it at install time): the environment may
+set ``PYTHONDONTWRITEBYTECODE`` (ours does), and an editable checkout would then compile
+every module of ``src/`` from source on every run, a cost no user pays. The bytecode goes to
+a cache under the work directory (``PYTHONPYCACHEPREFIX``, filled by a first, untimed run),
+not into ``src/``; the row's ``extra`` also gives both figures in the environment as it is
+(with ``PYTHONDONTWRITEBYTECODE=1``, ``src/`` compiled on every run), for reference.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -152,12 +159,14 @@ print(len(paths))
 """
 
 
-def _best_of(runs: int, command: list[str], stdin: str | None = None) -> tuple[float, str]:
+def _best_of(
+    runs: int, command: list[str], stdin: str | None = None, env: dict[str, str] | None = None
+) -> tuple[float, str]:
     best = float("inf")
     output = ""
     for _ in range(runs):
         start = time.perf_counter()
-        done = subprocess.run(command, input=stdin, capture_output=True, text=True, check=False)
+        done = subprocess.run(command, input=stdin, capture_output=True, text=True, check=False, env=env)
         elapsed = time.perf_counter() - start
         if done.returncode != 0:
             raise RuntimeError(f"{command[0]} exited {done.returncode}: {done.stderr[-2000:]}")
@@ -184,13 +193,15 @@ def _check_report(fmt: str, report: str, count: int) -> None:
         raise RuntimeError(f"--format {fmt} did not report {count} clean definitions: {report[-500:]}")
 
 
-def _interleaved(rounds: int, commands: dict[str, tuple[list[str], str | None]]) -> dict[str, tuple[float, str]]:
+def _interleaved(
+    rounds: int, commands: dict[str, tuple[list[str], str | None]], env: dict[str, str] | None = None
+) -> dict[str, tuple[float, str]]:
     """Best time and output of each command over ``rounds`` rounds that run every command once,
     in turn: on a shared machine, load that comes and goes then hits every command alike."""
     best: dict[str, tuple[float, str]] = {}
     for _ in range(rounds):
         for key, (command, stdin) in commands.items():
-            elapsed, output = _best_of(1, command, stdin)
+            elapsed, output = _best_of(1, command, stdin, env)
             if key not in best or elapsed < best[key][0]:
                 best[key] = (elapsed, output)
     return best
@@ -200,10 +211,25 @@ ONE_FILE_PARSE = "import sys, yaml; yaml.load(open(sys.argv[1], 'rb').read(), Lo
 STARTUP_GOAL_S = 0.15
 
 
-def startup_row(path: Path) -> Row:
+def _bytecode_env(cache: Path) -> dict[str, str]:
+    """This environment, writing and reading compiled bytecode under ``cache``."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    return env
+
+
+def startup_row(path: Path, *, pycache: Path | None = None) -> Row:
+    """``pycache``: where the bytecode of both commands is cached (default: beside ``path``)."""
     script = Path(sys.executable).parent / "nestor-catalog"
-    ours, _ = _best_of(5, [str(script), "validate", str(path)])
-    bare, _ = _best_of(5, [sys.executable, "-c", ONE_FILE_PARSE, str(path)])
+    commands: dict[str, tuple[list[str], str | None]] = {
+        "ours": ([str(script), "validate", str(path)], None),
+        "bare": ([sys.executable, "-c", ONE_FILE_PARSE, str(path)], None),
+    }
+    env = _bytecode_env(pycache or path.parent / ".pycache")
+    _interleaved(1, commands, env=env)  # compiles and caches the bytecode: not timed
+    timings = _interleaved(5, commands, env=env)
+    ours, bare = timings["ours"][0], timings["bare"][0]
+    uncompiled = _interleaved(3, commands)
     return Row(
         benchmark="nestor-catalog validate one file: process wall time",
         figure=ours * 1000,
@@ -212,6 +238,10 @@ def startup_row(path: Path) -> Row:
         ceiling_label="python -c: import yaml + CSafeLoader of the file",
         goal=f"<= {STARTUP_GOAL_S * 1000:.0f} ms",
         met=ours <= STARTUP_GOAL_S,
+        extra={
+            "ms_with_this_environment": round(uncompiled["ours"][0] * 1000, 1),
+            "ceiling_ms_with_this_environment": round(uncompiled["bare"][0] * 1000, 1),
+        },
     )
 
 
@@ -237,7 +267,7 @@ def run(ctx: Context) -> list[Row]:
     size = sum(p.stat().st_size for p in paths) / count
     extra = {"definitions": count, "avg_file_bytes": round(size), "ours_s": ours, "bare_s": bare}
     rows = [
-        startup_row(paths[0]),
+        startup_row(paths[0], pycache=ctx.workdir / "pycache"),
         Row(
             benchmark=f"validate {count:,} definitions from disk (CLI)",
             figure=ours_rate,

@@ -27,6 +27,7 @@ from nestor_catalog_core import (
     CompatReport,
     EventType,
     InputsResult,
+    ListFilters,
     PublishResult,
     Resource,
 )
@@ -128,16 +129,26 @@ class AsyncCatalogClient(_BaseCatalogClient):
         return await self._run(self._versions_call(name))
 
     async def list_page(
-        self, *, cursor: str | None = None, limit: int = 50, facets: bool = False, **filters: Unpack[Filters]
+        self,
+        filters: ListFilters | None = None,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+        facets: bool = False,
+        **keywords: Unpack[Filters],
     ) -> ResourcePage:
-        """One page of the latest version of every name matching ``filters``."""
-        return await self._run(self._list_call(filters, cursor, limit, facets))
+        """One page of the latest version of every name matching the filters: a ``ListFilters``,
+        keyword filters (``provider="aws"``), or both (the keywords replace its fields)."""
+        return await self._run(self._list_call(filters, keywords, cursor, limit, facets))
 
-    async def list_resources(self, *, page_size: int = 1000, **filters: Unpack[Filters]) -> AsyncIterator[Resource]:
-        """Every name's latest version matching ``filters``, following cursors page by page."""
+    async def list_resources(
+        self, filters: ListFilters | None = None, *, page_size: int = 1000, **keywords: Unpack[Filters]
+    ) -> AsyncIterator[Resource]:
+        """Every name's latest version matching the filters (as ``list_page``), following
+        cursors page by page."""
         cursor: str | None = None
         while True:
-            page = await self.list_page(cursor=cursor, limit=page_size, **filters)
+            page = await self.list_page(filters, cursor=cursor, limit=page_size, **keywords)
             for item in page.items:
                 yield item
             if page.next_cursor is None:
@@ -147,18 +158,21 @@ class AsyncCatalogClient(_BaseCatalogClient):
     async def search(
         self,
         q: str,
+        filters: ListFilters | None = None,
         *,
         limit: int = 20,
         cursor: str | None = None,
         facets: bool = False,
-        **filters: Unpack[Filters],
+        **keywords: Unpack[Filters],
     ) -> SearchResult:
-        """Ranked search: exact name, name prefix, name token, then other fields."""
-        return await self._run(self._search_call(q, filters, cursor, limit, facets))
+        """Ranked search: exact name, name prefix, name token, then other fields; filtered as
+        ``list_page``."""
+        return await self._run(self._search_call(q, filters, keywords, cursor, limit, facets))
 
-    async def facets(self, **filters: Unpack[Filters]) -> FacetCounts:
-        """Counts of names per provider, category, resource_type and engine."""
-        return await self._run(self._facets_call(filters))
+    async def facets(self, filters: ListFilters | None = None, **keywords: Unpack[Filters]) -> FacetCounts:
+        """Counts of names per provider, category, resource_type and engine, over the names
+        matching the filters (as ``list_page``)."""
+        return await self._run(self._facets_call(filters, keywords))
 
     async def definition_schema(self) -> dict[str, Any]:
         """The JSON Schema of ``ResourceDefinition`` (for editors and form tools)."""

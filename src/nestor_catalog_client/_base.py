@@ -15,7 +15,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, Generic, TypedDict, TypeVar
 from urllib.parse import quote, urlencode
@@ -42,6 +42,7 @@ from nestor_catalog_core import (
     Finding,
     InputsResult,
     InvalidRequest,
+    ListFilters,
     PublishResult,
     RemoteError,
     Resource,
@@ -80,14 +81,16 @@ _PACKAGE_DIR: Final = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 class Filters(TypedDict, total=False):
-    """Filters of lists, searches and facets (all must match)."""
+    """The keyword form of ``ListFilters`` for lists, searches and facets (all must match):
+    ``list_page(provider="aws")`` is ``list_page(ListFilters(provider="aws"))``, and None is no
+    filter. Its keys and types are ``ListFilters``' fields (a test holds them equal)."""
 
-    provider: str
-    category: str
-    resource_type: str
-    engine: str
-    maintainer: str
-    deprecated: bool
+    provider: str | None
+    category: str | None
+    resource_type: str | None
+    engine: str | None
+    maintainer: str | None
+    deprecated: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,20 +264,23 @@ class _BaseCatalogClient:
     def _versions_call(self, name: str) -> Call[list[VersionInfo]]:
         return Call("GET", f"{name_path(name)}/versions", _parse_versions)
 
-    def _list_call(self, filters: Filters, cursor: str | None, limit: int, facets: bool) -> Call[ResourcePage]:
-        params = _filter_params(filters) + _page_params(cursor, limit, facets)
+    def _list_call(
+        self, filters: ListFilters | None, keywords: Filters, cursor: str | None, limit: int, facets: bool
+    ) -> Call[ResourcePage]:
+        params = _list_filters(filters, keywords).to_query() + _page_params(cursor, limit, facets)
         return Call("GET", f"{API}/resources", _parser(ResourcePage.from_dict), params=params)
 
     def _search_call(
-        self, q: str, filters: Filters, cursor: str | None, limit: int, facets: bool
+        self, q: str, filters: ListFilters | None, keywords: Filters, cursor: str | None, limit: int, facets: bool
     ) -> Call[SearchResult]:
         if not q.strip():
             raise InvalidRequest("search needs a non-empty query", details={"q": q})
-        params = (("q", q), *_filter_params(filters), *_page_params(cursor, limit, facets))
+        params = (("q", q), *_list_filters(filters, keywords).to_query(), *_page_params(cursor, limit, facets))
         return Call("GET", f"{API}/search", _parser(SearchResult.from_dict), params=params)
 
-    def _facets_call(self, filters: Filters) -> Call[FacetCounts]:
-        return Call("GET", f"{API}/facets", _parser(FacetCounts.from_dict), params=_filter_params(filters))
+    def _facets_call(self, filters: ListFilters | None, keywords: Filters) -> Call[FacetCounts]:
+        params = _list_filters(filters, keywords).to_query()
+        return Call("GET", f"{API}/facets", _parser(FacetCounts.from_dict), params=params)
 
     def _definition_schema_call(self) -> Call[dict[str, Any]]:
         return Call("GET", f"{API}/schema", _parse_object, cacheable=True)
@@ -471,19 +477,18 @@ def _bool(value: bool) -> str:
     return "true" if value else "false"
 
 
-def _filter_params(filters: Filters) -> tuple[tuple[str, str], ...]:
-    unknown = set(filters) - set(Filters.__annotations__)
-    if unknown:
+def _list_filters(filters: ListFilters | None, keywords: Filters) -> ListFilters:
+    """The filters of a call: ``filters`` with the keyword filters replacing the same fields
+    (either alone is fine); an unknown keyword is an ``InvalidRequest`` naming the known ones."""
+    given = ListFilters.of(keywords)
+    if filters is None:
+        return given
+    if not isinstance(filters, ListFilters):
         raise InvalidRequest(
-            f"unknown filter(s) {sorted(unknown)}: use {sorted(Filters.__annotations__)}",
-            details={"filters": sorted(unknown)},
+            f"filters must be a ListFilters, not {type(filters).__name__}: pass keyword filters for the rest",
+            details={"type": type(filters).__name__},
         )
-    out: list[tuple[str, str]] = []
-    for key, value in filters.items():
-        if value is None:
-            continue
-        out.append((key, _bool(value) if isinstance(value, bool) else str(value)))
-    return tuple(out)
+    return replace(filters, **keywords) if keywords else filters
 
 
 def _page_params(cursor: str | None, limit: int, facets: bool) -> tuple[tuple[str, str], ...]:

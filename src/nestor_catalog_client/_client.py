@@ -27,6 +27,7 @@ from nestor_catalog_core import (
     CompatReport,
     EventType,
     InputsResult,
+    ListFilters,
     PublishResult,
     Resource,
 )
@@ -140,16 +141,26 @@ class CatalogClient(_BaseCatalogClient):
         return self._run(self._versions_call(name))
 
     def list_page(
-        self, *, cursor: str | None = None, limit: int = 50, facets: bool = False, **filters: Unpack[Filters]
+        self,
+        filters: ListFilters | None = None,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+        facets: bool = False,
+        **keywords: Unpack[Filters],
     ) -> ResourcePage:
-        """One page of the latest version of every name matching ``filters``."""
-        return self._run(self._list_call(filters, cursor, limit, facets))
+        """One page of the latest version of every name matching the filters: a ``ListFilters``,
+        keyword filters (``provider="aws"``), or both (the keywords replace its fields)."""
+        return self._run(self._list_call(filters, keywords, cursor, limit, facets))
 
-    def list_resources(self, *, page_size: int = 1000, **filters: Unpack[Filters]) -> Iterator[Resource]:
-        """Every name's latest version matching ``filters``, following cursors page by page."""
+    def list_resources(
+        self, filters: ListFilters | None = None, *, page_size: int = 1000, **keywords: Unpack[Filters]
+    ) -> Iterator[Resource]:
+        """Every name's latest version matching the filters (as ``list_page``), following
+        cursors page by page."""
         cursor: str | None = None
         while True:
-            page = self.list_page(cursor=cursor, limit=page_size, **filters)
+            page = self.list_page(filters, cursor=cursor, limit=page_size, **keywords)
             yield from page.items
             if page.next_cursor is None:
                 return
@@ -158,18 +169,21 @@ class CatalogClient(_BaseCatalogClient):
     def search(
         self,
         q: str,
+        filters: ListFilters | None = None,
         *,
         limit: int = 20,
         cursor: str | None = None,
         facets: bool = False,
-        **filters: Unpack[Filters],
+        **keywords: Unpack[Filters],
     ) -> SearchResult:
-        """Ranked search: exact name, name prefix, name token, then other fields."""
-        return self._run(self._search_call(q, filters, cursor, limit, facets))
+        """Ranked search: exact name, name prefix, name token, then other fields; filtered as
+        ``list_page``."""
+        return self._run(self._search_call(q, filters, keywords, cursor, limit, facets))
 
-    def facets(self, **filters: Unpack[Filters]) -> FacetCounts:
-        """Counts of names per provider, category, resource_type and engine."""
-        return self._run(self._facets_call(filters))
+    def facets(self, filters: ListFilters | None = None, **keywords: Unpack[Filters]) -> FacetCounts:
+        """Counts of names per provider, category, resource_type and engine, over the names
+        matching the filters (as ``list_page``)."""
+        return self._run(self._facets_call(filters, keywords))
 
     def definition_schema(self) -> dict[str, Any]:
         """The JSON Schema of ``ResourceDefinition`` (for editors and form tools)."""

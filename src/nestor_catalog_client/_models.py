@@ -77,13 +77,7 @@ class ResourcePage:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ResourcePage:
-        return cls(
-            items=[Resource.from_dict(item) for item in data.get("items", [])],
-            next_cursor=data.get("next_cursor"),
-            total=int(data.get("total", 0)),
-            revision=int(data.get("revision", 0)),
-            facets=data.get("facets"),
-        )
+        return cls(**_page_fields(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +93,18 @@ class SearchResult:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SearchResult:
-        return cls(
-            query=str(data.get("query", "")),
-            items=[Resource.from_dict(item) for item in data.get("items", [])],
-            next_cursor=data.get("next_cursor"),
-            total=int(data.get("total", 0)),
-            revision=int(data.get("revision", 0)),
-            facets=data.get("facets"),
-        )
+        return cls(query=str(data.get("query", "")), **_page_fields(data))
+
+
+def _page_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """What list and search pages share: ``{"items", "next_cursor", "total", "revision", "facets"?}``."""
+    return {
+        "items": [Resource.from_dict(item) for item in data.get("items", [])],
+        "next_cursor": data.get("next_cursor"),
+        "total": int(data.get("total", 0)),
+        "revision": int(data.get("revision", 0)),
+        "facets": data.get("facets"),
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from nestor_catalog_core import (
     Event,
     InputsResult,
     InvalidRequest,
+    ListFilters,
     NoMatchingVersion,
     Resource,
     ServiceUnavailable,
@@ -66,6 +67,12 @@ def test_reads_return_core_models(client: CatalogClient) -> None:
 def test_lists_follow_cursors_and_pages(client: CatalogClient, server: ThreadedServer) -> None:
     assert [r.name for r in client.list_resources(page_size=2)] == ALL_NAMES
     assert [r.name for r in client.list_resources(provider="aws", page_size=1)] == ["aws-rds-mysql", "aws-s3-bucket"]
+    aws = ListFilters(provider="aws")
+    assert [r.name for r in client.list_resources(aws, page_size=1)] == ["aws-rds-mysql", "aws-s3-bucket"]
+    assert [r.name for r in client.list_page(aws, category="storage").items] == ["aws-s3-bucket"]
+    assert client.facets(aws).total == 2
+    hits = client.search("database", aws).items
+    assert [r.name for r in hits] == ["aws-rds-mysql"]
     page = client.list_page(limit=2, facets=True)
     assert isinstance(page, ResourcePage)
     assert page.total == len(ALL_NAMES)

@@ -50,7 +50,8 @@ from nestor_catalog_core.models.findings import Finding, Severity
 from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore, PublishOutcome
 from nestor_catalog_core.validation import ValidatedDocument, ValidationSettings, check_definition, validate_document
 from nestor_catalog_core.validation.limits import deprecation_limit_issues
-from nestor_catalog_core.versions import CompatReport, HasPositions, changed_fields, compare
+from nestor_catalog_core.versions import CompatReport, HasPositions, compare
+from nestor_catalog_core.versions.compat import changed_fields_of
 
 __all__ = ["Catalog", "CatalogSettings", "PublishResult"]
 
@@ -465,21 +466,53 @@ class Catalog(CatalogReader):
             return await self._republish(existing, definition, digest, source=source, user=user, warnings=warnings)
 
         state = self._model.names.get(name)
-        report: CompatReport | None = None
-        previous: ResourceDefinition | None = None
         predecessor = state.predecessor(version) if state else None
-        if predecessor is not None:
-            previous = predecessor.definition()
-            if self._settings.compatibility != "off":
-                report = compare(previous, definition)
-                if not report.ok:
-                    findings = await self._checked_compatibility(report, source=source, user=user, locate=locate)
-                    warnings = [*warnings, *findings]
+        previous = predecessor.definition() if predecessor is not None else None
+        report: CompatReport | None = None
+        if previous is not None and self._settings.compatibility != "off":
+            report = compare(previous, definition)
+            if not report.ok:
+                warnings = [
+                    *warnings,
+                    *await self._checked_compatibility(report, source=source, user=user, locate=locate),
+                ]
+        return self._records(
+            definition,
+            document_data,
+            document,
+            digest,
+            created=state is None,
+            predecessor=predecessor,
+            source=source,
+            user=user,
+            warnings=warnings,
+            report=report,
+        )
 
+    @staticmethod
+    def _records(
+        definition: ResourceDefinition,
+        document_data: dict[str, Any],
+        document: bytes,
+        digest: str,
+        *,
+        created: bool,
+        predecessor: CatalogEntry | None,
+        source: Source,
+        user: str | None,
+        warnings: list[Finding],
+        report: CompatReport | None,
+    ) -> _Prepared:
+        """The last step of ``_prepare``: the stored version, its event and its audit record,
+        from the one serialization of the document (no write yet). The event's JSON is the
+        document's with the status appended (what the stream serves and the store writes)."""
+        name, version = definition.key
         stored = StoredVersion.from_definition(definition, source, digest=digest, document=document)
         status = ResourceStatus.of(stored).to_dict()
+        status_json = json.dumps(status, separators=(",", ":"), ensure_ascii=False).encode()
+        event_json = document[:-1] + b',"status":' + status_json + b"}"
         event = Event(
-            type=EventType.RESOURCE_UPDATED if state is not None else EventType.RESOURCE_CREATED,
+            type=EventType.RESOURCE_CREATED if created else EventType.RESOURCE_UPDATED,
             time=stored.published_at,
             data={**document_data, "status": status},  # == json.loads(resource_body(stored))
             name=name,
@@ -487,16 +520,16 @@ class Catalog(CatalogReader):
             provider=stored.provider,
             category=stored.category,
             resource_type=stored.resource_type,
+            data_json=event_json,
         )
-        status_json = json.dumps(status, separators=(",", ":"), ensure_ascii=False).encode()
-        event_json = document[:-1] + b',"status":' + status_json + b"}"
         audit = AuditRecord(
             action=event.type.value,
             resource=name,
             version=version,
             user=_user_of(source, user),
             timestamp=stored.published_at,
-            changes=changed_fields(previous, definition) if previous is not None else [],
+            # The predecessor's stored JSON and this document's data: no model dumped again.
+            changes=changed_fields_of(json.loads(predecessor.stored.document), document_data) if predecessor else [],
             git_commit=source.commit,
             source=source,
             details={"digest": digest, **({"previous_version": predecessor.version} if predecessor else {})},

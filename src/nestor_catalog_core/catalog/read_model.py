@@ -18,10 +18,10 @@ import sys
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, Final
+from typing import Any, Final, get_type_hints
 
 import pydantic_core
 
@@ -284,8 +284,10 @@ def _pick_latest(ordered: Sequence[CatalogEntry], now: datetime) -> CatalogEntry
 
 @dataclass(frozen=True, slots=True)
 class ListFilters:
-    """The filters of a list, a search or facet counts: every field given must match. The
-    one type for them, from the HTTP query (parsed once by the server) to the read model."""
+    """The filters of a list, a search or facet counts: every field given must match (an empty
+    string is no filter, like None). The one type for them, and its wire form is the HTTP
+    query: the clients write it with ``to_query``, the server reads it back once per request
+    with ``from_query``, the reader and the read model take it as it is."""
 
     provider: str | None = None
     category: str | None = None
@@ -294,9 +296,48 @@ class ListFilters:
     maintainer: str | None = None
     deprecated: bool | None = None
 
+    @classmethod
+    def of(cls, filters: Mapping[str, Any]) -> ListFilters:
+        """From keyword filters (the clients' ``**filters``); an unknown name is an
+        ``InvalidRequest`` that lists the known ones."""
+        unknown = filters.keys() - _FILTER_NAMES
+        if unknown:
+            raise InvalidRequest(
+                f"unknown filter(s) {sorted(unknown)}: use {sorted(_FILTER_NAMES)}",
+                details={"filters": sorted(unknown)},
+            )
+        return cls(**filters) if filters else NO_FILTERS
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str] | Iterable[tuple[str, str]]) -> ListFilters:
+        """The filters of an HTTP query (a mapping, or its pairs as ``to_query`` gives them; of
+        a repeated parameter the last counts), other parameters left alone. A flag
+        (``deprecated``) is ``true`` or ``false`` in any case, or ``1``/``0``; anything else is
+        an ``InvalidRequest`` naming the parameter, as the server reports a bad parameter."""
+        pairs = query.items() if isinstance(query, Mapping) else query
+        given = {name: value for name, value in pairs if name in _FILTER_NAMES}
+        values: dict[str, Any] = {}
+        for name, value in given.items():
+            if name in _FLAGS:
+                values[name] = _query_flag(name, value)
+            elif value:
+                values[name] = value
+        return cls(**values) if values else NO_FILTERS
+
+    def to_query(self) -> tuple[tuple[str, str], ...]:
+        """The query parameters of the filters given, in field order: what ``from_query``
+        reads back into equal filters (``ListFilters.from_query(f.to_query()) == f``)."""
+        out: list[tuple[str, str]] = []
+        for name in _FILTER_NAMES:
+            value = getattr(self, name)
+            if value is None or value == "":
+                continue
+            out.append((name, ("true" if value else "false") if isinstance(value, bool) else str(value)))
+        return tuple(out)
+
     def criteria(self) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
-        for key in ("provider", "category", "resource_type", "engine"):
+        for key in FACET_FIELDS:
             value = getattr(self, key)
             if value:
                 out.append((key, value))
@@ -312,6 +353,24 @@ class ListFilters:
 
 #: No filter at all: every name.
 NO_FILTERS: Final = ListFilters()
+#: The filters' names, in field order: the fields, the query parameters, the clients' keywords
+#: (a dict: ordered, and a hash lookup for ``in``).
+_FILTER_NAMES: Final = dict.fromkeys(item.name for item in fields(ListFilters))
+#: The yes/no filters, read from the query with ``_QUERY_BOOLEANS``.
+_FLAGS: Final = frozenset(name for name, hint in get_type_hints(ListFilters).items() if hint == bool | None)
+#: How a query spells a flag (lowercased), as the API has always read it.
+_QUERY_BOOLEANS: Final = {"true": True, "1": True, "false": False, "0": False}
+
+
+def _query_flag(name: str, value: str) -> bool:
+    flag = _QUERY_BOOLEANS.get(value.lower())
+    if flag is None:
+        message = f"expected true or false, got {value!r}"
+        raise InvalidRequest(
+            f"invalid query parameter {name!r}: {message}",
+            details={"parameter": name, "parameters": [{"name": name, "in": "query", "message": message}]},
+        )
+    return flag
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,9 +420,7 @@ class ReadModel:
         self.names: dict[str, NameState] = {}
         self.versions: dict[tuple[str, str], CatalogEntry] = {}
         self.sorted_names: list[str] = []  # names with a latest version, sorted
-        self.index: dict[str, dict[str, set[str]]] = {
-            k: {} for k in ("provider", "category", "resource_type", "engine", "maintainer", "deprecated")
-        }
+        self.index: dict[str, dict[str, set[str]]] = {k: {} for k in _FILTER_NAMES}  # criteria key -> value -> names
         self.search_index = SearchIndex()
         self.revision = 0  # sequence of the last applied event
         # criteria -> names matching them, sorted (None: every listed name, ``sorted_names``)

@@ -11,12 +11,14 @@ whole CLI.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import EntryPoint, entry_points
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import click
 
 from nestor_catalog_core.cli._output import EXIT_USAGE
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = ["CORE_COMMANDS", "ENTRY_POINT_GROUP", "LazyGroup", "main"]
 
@@ -91,6 +93,10 @@ def _import(target: str) -> object:
 
 
 def _plugins() -> dict[str, EntryPoint]:
+    # Imported here: reading every installed distribution's entry points costs a core command
+    # (which never needs a plugin) more than the rest of its start-up.
+    from importlib.metadata import entry_points
+
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 

@@ -49,15 +49,12 @@ from dulwich.repo import Repo
 from nestor_catalog_core.cli._output import (
     emit_report,
     exit_code,
-    fail_on_option,
-    format_option,
     in_ci,
     progress,
     summary_line,
 )
-from nestor_catalog_core.cli.validate import ByteSize, sunset_days_option, sunset_findings
+from nestor_catalog_core.cli.validate import checking_options, sunset_findings
 from nestor_catalog_core.loading import (
-    DEFAULT_MAX_FILE_SIZE,
     DEFINITION_SUFFIXES,
     IGNORE_FILE,
     IgnoreRules,
@@ -485,19 +482,7 @@ def _sides(
     show_default=True,
     help="strict: a too-small bump is an error; warn: a warning; off: check immutability and validity only.",
 )
-@format_option
-@fail_on_option
-@click.option("--no-strict", is_flag=True, help="Unknown fields are warnings (and ignored), not errors.")
-@click.option("--no-schema", is_flag=True, help='Coerce harmless type drift ("20" for 20) instead of rejecting it.')
-@click.option("--no-policies", is_flag=True, help="Skip policy rules (naming, engines, defaults, maintainers...).")
-@click.option(
-    "--max-file-size",
-    type=ByteSize(),
-    default=DEFAULT_MAX_FILE_SIZE,
-    show_default=True,
-    help="Largest file read, in bytes (or 512KiB, 2MiB).",
-)
-@sunset_days_option
+@checking_options
 def check_compat(
     paths: tuple[Path, ...],
     against: str | None,

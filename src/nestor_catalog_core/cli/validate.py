@@ -8,9 +8,9 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import click
 
@@ -24,16 +24,19 @@ from nestor_catalog_core.loading import (
     iter_load,
     load_file,
 )
-from nestor_catalog_core.models import utcnow
-from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.models.findings import Finding, Severity
-from nestor_catalog_core.validation import ValidationSettings, validate_document
 from nestor_catalog_core.validation._issues import Issue
+from nestor_catalog_core.validation.documents import ValidationSettings, validate_document, validate_document_view
+
+if TYPE_CHECKING:
+    from nestor_catalog_core.models._views import DefinitionLike, DefinitionView
+    from nestor_catalog_core.models.definition import ResourceDefinition
 
 __all__ = [
     "DEFAULT_SUNSET_WARNING_DAYS",
     "ByteSize",
     "TreeReport",
+    "checking_options",
     "no_definitions",
     "sunset_days_option",
     "sunset_findings",
@@ -102,7 +105,7 @@ def validate_tree(
     ``sunset_warning_days`` (None: off) adds ``SUNSET_NEAR``/``SUNSET_PASSED`` warnings.
     """
     report = TreeReport()
-    today = utcnow().date()
+    today = datetime.now(UTC).date()
     seen: dict[tuple[str, str], _Seen] = {}
     total = len(discover(paths, options=options)) if show_progress and _stderr_is_terminal() else 0
     with progress(total, label="validating") as advance:
@@ -112,22 +115,21 @@ def validate_tree(
             report.findings.extend(result.findings)
             for document in result.documents:
                 report.definitions += 1
-                validated = validate_document(document, settings)
-                report.findings.extend(validated.findings)
-                if validated.definition is not None:
-                    report.findings.extend(_duplicates(validated.definition, document, seen, options, settings))
+                # A view, not the model: the same findings without importing pydantic (start-up).
+                definition, findings = validate_document_view(document, settings)
+                report.findings.extend(findings)
+                if definition is not None:
+                    report.findings.extend(_duplicates(definition, document, seen, options, settings))
                     if sunset_warning_days is not None:
                         report.findings.extend(
-                            sunset_findings(
-                                validated.definition, document, today=today, warning_days=sunset_warning_days
-                            )
+                            sunset_findings(definition, document, today=today, warning_days=sunset_warning_days)
                         )
             advance(1)
     return report
 
 
 def sunset_findings(
-    definition: ResourceDefinition, document: LoadedDocument, *, today: date, warning_days: int
+    definition: DefinitionLike, document: LoadedDocument, *, today: date, warning_days: int
 ) -> list[Finding]:
     """``SUNSET_PASSED`` when the definition's sunset date has come (the catalog no longer
     resolves it as latest or by constraint), ``SUNSET_NEAR`` when it is at most
@@ -166,6 +168,34 @@ def sunset_days_option(function: _F) -> _F:
     )(function)
 
 
+def checking_options(function: _F) -> _F:
+    """The options ``validate`` and ``check-compat`` share, in this order in ``--help``:
+    ``--format``, ``--fail-on``, ``--no-strict``, ``--no-schema``, ``--no-policies``,
+    ``--max-file-size`` and ``--sunset-warning-days``."""
+    options: tuple[Callable[[_F], _F], ...] = (
+        format_option,
+        fail_on_option,
+        click.option("--no-strict", is_flag=True, help="Unknown fields are warnings (and ignored), not errors."),
+        click.option(
+            "--no-schema", is_flag=True, help='Coerce harmless type drift ("20" for 20) instead of rejecting it.'
+        ),
+        click.option(
+            "--no-policies", is_flag=True, help="Skip policy rules (naming, engines, defaults, maintainers...)."
+        ),
+        click.option(
+            "--max-file-size",
+            type=ByteSize(),
+            default=DEFAULT_MAX_FILE_SIZE,
+            show_default=True,
+            help="Largest file read, in bytes (or 512KiB, 2MiB).",
+        ),
+        sunset_days_option,
+    )
+    for option in reversed(options):  # decorators apply bottom-up
+        function = option(function)
+    return function
+
+
 def no_definitions(paths: Sequence[Path], files: int) -> Finding:
     """The ``NO_DEFINITIONS`` error for a run that found nothing to validate."""
     shown = ", ".join(str(path) for path in paths) or "the paths given (all ignored)"
@@ -182,6 +212,10 @@ def _reread(seen: _Seen, options: LoadOptions, settings: ValidationSettings) -> 
         if document.index == seen.index:
             return validate_document(document, settings).definition
     return None
+
+
+def _digest(definition: ResourceDefinition | None) -> str | None:
+    return None if definition is None else definition.compute_digest()
 
 
 @contextmanager
@@ -202,7 +236,7 @@ def _stderr_is_terminal() -> bool:
 
 
 def _duplicates(
-    definition: ResourceDefinition,
+    definition: DefinitionView,
     document: LoadedDocument,
     seen: dict[tuple[str, str], _Seen],
     options: LoadOptions,
@@ -214,8 +248,9 @@ def _duplicates(
         line, column = document.position(("metadata", "version"))
         seen[key] = _Seen(document.file, document.index, f"{document.file}:{line}:{column}")
         return []
-    original = _reread(first, options, settings)
-    same = original is not None and original.compute_digest() == definition.compute_digest()
+    # The digest needs the models (a view has no serializer): built here, for duplicates only.
+    original = _digest(_reread(first, options, settings))
+    same = original is not None and original == _digest(validate_document(document, settings).definition)
     where = first.where
     if same:
         issue = Issue(
@@ -236,19 +271,7 @@ def _duplicates(
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@format_option
-@fail_on_option
-@click.option("--no-strict", is_flag=True, help="Unknown fields are warnings (and ignored), not errors.")
-@click.option("--no-schema", is_flag=True, help='Coerce harmless type drift ("20" for 20) instead of rejecting it.')
-@click.option("--no-policies", is_flag=True, help="Skip policy rules (naming, engines, defaults, maintainers...).")
-@click.option(
-    "--max-file-size",
-    type=ByteSize(),
-    default=DEFAULT_MAX_FILE_SIZE,
-    show_default=True,
-    help="Largest file read, in bytes (or 512KiB, 2MiB).",
-)
-@sunset_days_option
+@checking_options
 @click.option(
     "--force-exclude",
     is_flag=True,

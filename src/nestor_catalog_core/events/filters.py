@@ -4,6 +4,11 @@ The SSE syntax is ``filter=provider:aws`` (repeatable, all must match); the same
 as keyword arguments in-process and in the client: ``provider``, ``category``, ``name``,
 ``resource_type`` (alias ``type`` in the SSE syntax, meaning the resource type) and
 ``types`` (event types such as ``resource.created``; SSE key ``event``).
+
+It is not a ``ListFilters``, on purpose: an event filter may only name what an ``Event``
+carries (name, event type, and the resource's provider, category and resource type), so the
+list filters events lack (engine, maintainer, deprecated) are no keys of it, and its wire form
+is the SSE ``filter=key:value`` syntax, not list query parameters.
 """
 
 from __future__ import annotations

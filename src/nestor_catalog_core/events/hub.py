@@ -58,13 +58,13 @@ class _Packed:
         return self.event.sequence
 
     def unpack(self) -> Event:
-        return replace(self.event, data=json.loads(self.data))
+        return replace(self.event, data=json.loads(self.data), data_json=None)
 
     @classmethod
     def of(cls, event: Event, data_json: bytes | None = None) -> _Packed:
         if data_json is None:
             data_json = json.dumps(event.data, separators=(",", ":"), ensure_ascii=False).encode()
-        return cls(replace(event, data=_EMPTY), data_json)
+        return cls(replace(event, data=_EMPTY, data_json=None), data_json)
 
 
 def _unpacked(items: list[Event | _Packed]) -> list[Event]:

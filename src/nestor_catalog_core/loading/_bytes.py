@@ -8,7 +8,7 @@ from typing import Final
 from nestor_catalog_core.loading._documents import LoadedDocument, LoadOptions, LoadResult, load_finding
 from nestor_catalog_core.loading._json import JsonLocator, JsonProblem, parse_json
 from nestor_catalog_core.loading._yaml import ComposedDocument, YamlLocator, byte_position, compose_documents
-from nestor_catalog_core.models.definition import API_VERSION
+from nestor_catalog_core.models._base import API_VERSION
 from nestor_catalog_core.models.findings import Finding, Severity
 
 __all__ = ["DEFAULT_OPTIONS", "load_bytes", "load_yaml_document"]

@@ -21,10 +21,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
-
-from pathspec import GitIgnoreSpec
+from typing import TYPE_CHECKING
 
 from nestor_catalog_core._exceptions import ConfigError
+
+if TYPE_CHECKING:
+    # Imported where patterns are compiled: a tree without .nestorignore never needs it.
+    from pathspec import GitIgnoreSpec
 
 __all__ = ["IGNORE_FILE", "IgnoreRules", "compile_globs", "is_ignored"]
 
@@ -50,6 +53,8 @@ def compile_globs(patterns: Sequence[str]) -> GitIgnoreSpec | None:
         return None
     for pattern in patterns:
         _check(pattern)
+    from pathspec import GitIgnoreSpec
+
     try:
         return GitIgnoreSpec.from_lines([pattern.strip() for pattern in patterns])
     except ValueError as exc:
@@ -71,6 +76,8 @@ class IgnoreRules:
         patterns = tuple(line for line in lines if line.strip() and not line.lstrip().startswith("#"))
         if not patterns:
             return None
+        from pathspec import GitIgnoreSpec
+
         return cls(base, GitIgnoreSpec.from_lines(lines), patterns)
 
     def decision(self, path: PurePath, *, is_dir: bool) -> bool | None:

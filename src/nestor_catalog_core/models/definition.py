@@ -12,14 +12,20 @@ model, so they hold even when policy enforcement is switched off.
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from datetime import date
-from enum import StrEnum
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
-from pydantic_core import PydanticCustomError
+
+from nestor_catalog_core.models._base import (
+    API_VERSION,
+    KIND,
+    NAME_PATTERN,
+    SEMVER_PATTERN,
+    ValueType,
+    canonical_json,
+    iso_date_only,
+)
 
 __all__ = [
     "API_VERSION",
@@ -42,17 +48,6 @@ __all__ = [
     "canonical_json",
 ]
 
-API_VERSION: Final = "catalog.nestor.io/v1"
-KIND: Final = "ResourceDefinition"
-NAME_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-# SemVer 2.0.0, the regex from semver.org (full X.Y.Z, optional prerelease and build), with [0-9]
-# for \d: pydantic-core's and Python's \d also match non-ASCII digits such as Arabic-Indic digits.
-SEMVER_PATTERN: Final = (
-    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
-    r"(?:-((?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
-
 
 class _Strict(BaseModel):
     """Base of every document model: unknown fields are findings, not silently dropped."""
@@ -65,17 +60,6 @@ class _Strict(BaseModel):
         use_enum_values=False,
         str_strip_whitespace=False,
     )
-
-
-class ValueType(StrEnum):
-    """The types an input or output may have (JSON Schema's, without ``null``)."""
-
-    STRING = "string"
-    INTEGER = "integer"
-    NUMBER = "number"
-    BOOLEAN = "boolean"
-    ARRAY = "array"
-    OBJECT = "object"
 
 
 # Enums arrive as strings from YAML/JSON; strict mode would demand enum instances.
@@ -165,23 +149,12 @@ class EngineConfigs(_Strict):
         return out
 
 
-_ISO_DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def _iso_date_only(value: Any) -> Any:
-    """Accept ``YYYY-MM-DD`` text or a ``date``: pydantic's lax date parsing would also take
-    Unix timestamps and datetimes, which the JSON Schema (``format: date``) rejects."""
-    if type(value) is date or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
-        return value
-    raise PydanticCustomError("date_type", "Input should be a date in YYYY-MM-DD form")
-
-
 class Deprecation(_Strict):
     """The lifecycle block: the only part of a published version that may change."""
 
     message: str = Field(min_length=1)
     replacement: str | None = Field(default=None, description="What to use instead: a name, or name@constraint.")
-    sunset: Annotated[date, Field(strict=False), BeforeValidator(_iso_date_only)] | None = Field(
+    sunset: Annotated[date, Field(strict=False), BeforeValidator(iso_date_only)] | None = Field(
         default=None, description="ISO date after which the version may stop resolving."
     )
 
@@ -245,8 +218,3 @@ class ResourceDefinition(_Strict):
         """A copy with another lifecycle block; the digest does not change."""
         metadata = self.metadata.model_copy(update={"deprecation": deprecation})
         return self.model_copy(update={"metadata": metadata})
-
-
-def canonical_json(data: Any) -> bytes:
-    """Deterministic JSON: sorted keys, no spaces, UTF-8."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

@@ -253,7 +253,12 @@ RESOURCE_EVENTS: Final = frozenset(
 @dataclass(frozen=True, slots=True)
 class Event:
     """One entry of the durable event log. ``sequence`` is gap-free and monotonic per
-    store; it is 0 until the store assigns it. ``data`` is JSON-safe."""
+    store; it is 0 until the store assigns it. ``data`` is JSON-safe.
+
+    ``data_json`` is ``data`` already encoded, when the writer has it (the Catalog's publish:
+    the document's canonical JSON with its status appended, which the event stream serves
+    too): stores write it instead of encoding ``data`` again. It must decode to ``data``;
+    it takes no part in equality, and a copy with other ``data`` must drop it."""
 
     type: EventType
     time: datetime
@@ -264,6 +269,7 @@ class Event:
     category: str | None = None
     resource_type: str | None = None
     sequence: int = 0
+    data_json: bytes | None = field(default=None, compare=False, repr=False)
 
     def with_sequence(self, sequence: int) -> Event:
         return replace(self, sequence=sequence)

@@ -110,6 +110,14 @@ def dump_json(value: Any, what: str) -> str:
         raise InvalidRequest(f"{what} is not JSON-serializable: {exc}") from exc
 
 
+def event_data_json(event: Event) -> str:
+    """The event's data as compact JSON: its ``data_json`` when the writer encoded it already
+    (a publish), else ``data`` encoded here."""
+    if event.data_json is not None:
+        return event.data_json.decode("utf-8")
+    return dump_json(event.data, "Event.data")
+
+
 def load_json(text: str | bytes) -> Any:
     return json.loads(text)
 
@@ -260,6 +268,29 @@ def released_lease(current: LeaseRow | None, holder: str, now: datetime) -> Leas
     if current is None or not current.held_by(holder, now):
         return None
     return replace(current, holder=None, expires_at=now)
+
+
+#: Computes a lease row's next state from the current one (None: nothing to write).
+LeaseDecision = Callable[[LeaseRow | None, datetime], LeaseRow | None]
+
+
+class RowLeases(ABC):
+    """The lease operations of ``ComponentStore`` for adapters that change a lease row in one
+    conditional step, ``_change_lease`` (read the row, let the decision compute the next one,
+    write it unless someone else changed it first); the rules are the functions above."""
+
+    @abstractmethod
+    async def _change_lease(self, name: str, decide: LeaseDecision) -> Lease | None:
+        """Apply ``decide`` atomically; the lease it leaves held, or None."""
+
+    async def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
+        return await self._change_lease(name, lambda row, now: acquired_lease(row, name, holder, ttl, now))
+
+    async def renew_lease(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
+        return await self._change_lease(name, lambda row, now: renewed_lease(row, holder, ttl, now))
+
+    async def release_lease(self, name: str, holder: str) -> None:
+        await self._change_lease(name, lambda row, now: released_lease(row, holder, now))
 
 
 # -- URIs ----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from nestor_catalog_core.storage._common import (
     AUDIT_TIME_DIGITS,
     LeaseRow,
     dump_json,
+    event_data_json,
     from_micros,
     load_json,
     to_micros,
@@ -362,7 +363,7 @@ def event_item(event: Event, per_partition: int = EVENTS_PER_PARTITION) -> Item:
     }
     for name in ("name", "version", "provider", "category", "resource_type"):
         _put_optional(item, name, getattr(event, name))
-    _put_text(item, "data", dump_json(event.data, "Event.data"), f"event {event.sequence}")
+    _put_text(item, "data", event_data_json(event), f"event {event.sequence}")
     return item
 
 

@@ -101,7 +101,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Self, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
@@ -132,9 +132,9 @@ from nestor_catalog_core.models import (
     utcnow,
 )
 from nestor_catalog_core.storage._common import (
-    LeaseRow,
+    LeaseDecision,
+    RowLeases,
     ThreadedStore,
-    acquired_lease,
     audit_id,
     audit_range,
     check_after,
@@ -148,8 +148,6 @@ from nestor_catalog_core.storage._common import (
     normalize_event,
     normalize_version,
     ownership_error,
-    released_lease,
-    renewed_lease,
     retention_cutoff,
     split_uri,
     to_micros,
@@ -416,7 +414,7 @@ class _Open:
 # -- the store -----------------------------------------------------------------------------
 
 
-class DynamoDBStore(ThreadedStore, ComponentStore):
+class DynamoDBStore(RowLeases, ThreadedStore, ComponentStore):
     """A ``ComponentStore`` in one DynamoDB table (see the module docstring for the layout,
     the guarantees and the costs)."""
 
@@ -1340,23 +1338,10 @@ class DynamoDBStore(ThreadedStore, ComponentStore):
 
     # -- leases ----------------------------------------------------------------------------
 
-    async def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
-        return await self._change_lease(name, lambda row, now: acquired_lease(row, name, holder, ttl, now))
-
-    async def renew_lease(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
-        return await self._change_lease(name, lambda row, now: renewed_lease(row, holder, ttl, now))
-
-    async def release_lease(self, name: str, holder: str) -> None:
-        await self._change_lease(name, lambda row, now: released_lease(row, holder, now))
-
-    async def _change_lease(
-        self, name: str, decide: Callable[[LeaseRow | None, datetime], LeaseRow | None]
-    ) -> Lease | None:
+    async def _change_lease(self, name: str, decide: LeaseDecision) -> Lease | None:
         return await self._read(functools.partial(self._change_lease_item, name, decide))
 
-    def _change_lease_item(
-        self, name: str, decide: Callable[[LeaseRow | None, datetime], LeaseRow | None], client: DynamoDBClient
-    ) -> Lease | None:
+    def _change_lease_item(self, name: str, decide: LeaseDecision, client: DynamoDBClient) -> Lease | None:
         """Read the lease, let ``decide`` compute its next state and put it on the condition
         that nobody changed it meanwhile (its revision); on a lost race decide again."""
         for attempt in range(self.max_write_attempts):

@@ -13,7 +13,7 @@ import bisect
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from nestor_catalog_core._exceptions import ConfigError, StorageUnavailable, VersionNotFound
@@ -26,14 +26,16 @@ from nestor_catalog_core.models import (
     utcnow,
 )
 from nestor_catalog_core.storage._common import (
+    LeaseDecision,
     LeaseRow,
-    acquired_lease,
+    RowLeases,
     audit_id,
     audit_range,
     check_after,
     check_limit,
     dump_json,
     ensure_utc,
+    event_data_json,
     immutable_error,
     load_json,
     next_cursor,
@@ -41,8 +43,6 @@ from nestor_catalog_core.storage._common import (
     normalize_event,
     normalize_version,
     ownership_error,
-    released_lease,
-    renewed_lease,
     retention_cutoff,
     split_uri,
     unknown_options_error,
@@ -87,7 +87,7 @@ class _StoredAudit:
         )
 
 
-class MemoryStore(ComponentStore):
+class MemoryStore(RowLeases, ComponentStore):
     """An in-process ``ComponentStore``.
 
     URI: ``memory://`` or ``memory://<name>``; the name is only a label (in ``repr`` and
@@ -152,7 +152,7 @@ class MemoryStore(ComponentStore):
 
     async def publish(self, version: StoredVersion, event: Event, audit: AuditRecord) -> PublishOutcome:
         version, event, audit = normalize_version(version), normalize_event(event), normalize_audit(audit)
-        event_data = dump_json(event.data, "Event.data")
+        event_data = event_data_json(event)
         with self._lock:
             self._check_open()
             owner = self._owners.get(version.name)
@@ -211,7 +211,7 @@ class MemoryStore(ComponentStore):
     async def _update_version(
         self, name: str, version: str, event: Event, audit: AuditRecord, changes: dict[str, Any]
     ) -> StoredVersion:
-        event_data = dump_json(event.data, "Event.data")
+        event_data = event_data_json(event)
         with self._lock:
             self._check_open()
             stored = self._versions.get(name, {}).get(version)
@@ -228,7 +228,7 @@ class MemoryStore(ComponentStore):
     # -- events and audit ------------------------------------------------------------------
 
     async def _append(self, event: Event | None, audit: AuditRecord | None) -> tuple[Event | None, AuditRecord | None]:
-        event_data = dump_json(event.data, "Event.data") if event is not None else ""
+        event_data = event_data_json(event) if event is not None else ""
         with self._lock:
             self._check_open()
             stored_event = None
@@ -243,7 +243,7 @@ class MemoryStore(ComponentStore):
         )
 
     def _prepare_event(self, event: Event, data_json: str, sequence: int) -> _StoredEvent:
-        return _StoredEvent(event=replace(event, sequence=sequence, data={}), data_json=data_json)
+        return _StoredEvent(event=replace(event, sequence=sequence, data={}, data_json=None), data_json=data_json)
 
     def _prepare_audit(self, audit: AuditRecord, sequence: int | None) -> _StoredAudit:
         """Assign the id and event sequence and serialize (which may refuse the record)
@@ -347,30 +347,14 @@ class MemoryStore(ComponentStore):
 
     # -- leases ----------------------------------------------------------------------------
 
-    async def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
+    async def _change_lease(self, name: str, decide: LeaseDecision) -> Lease | None:
         with self._lock:
             self._check_open()
-            row = acquired_lease(self._leases.get(name), name, holder, ttl, self._clock())
+            row = decide(self._leases.get(name), self._clock())
             if row is None:
                 return None
             self._leases[name] = row
-            return row.as_lease()
-
-    async def renew_lease(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
-        with self._lock:
-            self._check_open()
-            row = renewed_lease(self._leases.get(name), holder, ttl, self._clock())
-            if row is None:
-                return None
-            self._leases[name] = row
-            return row.as_lease()
-
-    async def release_lease(self, name: str, holder: str) -> None:
-        with self._lock:
-            self._check_open()
-            row = released_lease(self._leases.get(name), holder, self._clock())
-            if row is not None:
-                self._leases[name] = row
+            return row.as_lease() if row.holder is not None else None
 
     async def get_lease(self, name: str) -> Lease | None:
         with self._lock:

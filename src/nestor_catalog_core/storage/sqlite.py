@@ -35,7 +35,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Final, Self, TypeVar
 from urllib.parse import unquote
@@ -62,15 +62,17 @@ from nestor_catalog_core.models import (
     utcnow,
 )
 from nestor_catalog_core.storage._common import (
+    LeaseDecision,
     LeaseRow,
+    RowLeases,
     ThreadedStore,
-    acquired_lease,
     audit_id,
     audit_range,
     check_after,
     check_limit,
     dump_json,
     ensure_utc,
+    event_data_json,
     from_micros,
     immutable_error,
     load_json,
@@ -79,8 +81,6 @@ from nestor_catalog_core.storage._common import (
     normalize_event,
     normalize_version,
     ownership_error,
-    released_lease,
-    renewed_lease,
     retention_cutoff,
     split_uri,
     to_micros,
@@ -434,7 +434,7 @@ class _Executors:
     reader: ThreadPoolExecutor
 
 
-class SQLiteStore(ThreadedStore, ComponentStore):
+class SQLiteStore(RowLeases, ThreadedStore, ComponentStore):
     """A ``ComponentStore`` in one SQLite file (see the module docstring for guarantees)."""
 
     scheme: ClassVar[str] = "sqlite"
@@ -669,7 +669,7 @@ class SQLiteStore(ThreadedStore, ComponentStore):
                 stored.provider,
                 stored.category,
                 stored.resource_type,
-                dump_json(stored.data, "Event.data"),
+                event_data_json(stored),
             ),
         )
         return stored
@@ -917,18 +917,7 @@ class SQLiteStore(ThreadedStore, ComponentStore):
 
     # -- leases ----------------------------------------------------------------------------
 
-    async def acquire_lease(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
-        return await self._change_lease(name, lambda row, now: acquired_lease(row, name, holder, ttl, now))
-
-    async def renew_lease(self, name: str, holder: str, ttl: timedelta) -> Lease | None:
-        return await self._change_lease(name, lambda row, now: renewed_lease(row, holder, ttl, now))
-
-    async def release_lease(self, name: str, holder: str) -> None:
-        await self._change_lease(name, lambda row, now: released_lease(row, holder, now))
-
-    async def _change_lease(
-        self, name: str, decide: Callable[[LeaseRow | None, datetime], LeaseRow | None]
-    ) -> Lease | None:
+    async def _change_lease(self, name: str, decide: LeaseDecision) -> Lease | None:
         """Read the lease, let ``decide`` compute its next state and store it, all in one
         write transaction (the conditional write a lease needs)."""
 

@@ -1,4 +1,5 @@
-"""The structure layer: build the pydantic model and turn every error into an issue.
+"""The structure layer: build the pydantic model (or, ``build_view``, its pydantic-free view
+from the same core schema, ``models._views``) and turn every error into an issue.
 
 Pydantic reports every structural error of a document in one pass, so all of them reach
 the user at once. Each error becomes an issue with a stable rule id (from the error type and
@@ -9,19 +10,22 @@ are dropped, they are not in the file) and a message that says what to do.
 from __future__ import annotations
 
 import copy
-import difflib
-import types
-from collections.abc import Iterable
-from typing import Any, Final, Union, get_args, get_origin
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, ValidationError
 
-from nestor_catalog_core.models.definition import API_VERSION, KIND, ResourceDefinition
+from nestor_catalog_core.models._base import API_VERSION, KIND
 from nestor_catalog_core.models.findings import Severity
 from nestor_catalog_core.validation._issues import DataPath, Issue, describe_value
 
-__all__ = ["build_definition", "identity_issues"]
+if TYPE_CHECKING:
+    from nestor_catalog_core.models._views import DefinitionLike, DefinitionView
+    from nestor_catalog_core.models.definition import ResourceDefinition
+
+__all__ = ["build_definition", "build_view", "identity_issues"]
+
+_D = TypeVar("_D", bound="ResourceDefinition | DefinitionView")
 
 _DATE = "a date like 2026-06-30 (YYYY-MM-DD)"
 _EXPECTED_TYPE: Final[dict[str, str]] = {
@@ -56,7 +60,33 @@ def build_definition(
     ``strict_mode=False`` turns unknown fields into warnings and builds the model without
     them. ``lax_types=True`` lets pydantic coerce harmless type drift (``"20"`` for 20).
     """
-    definition, errors = _validate(data, lax_types=lax_types)
+    from nestor_catalog_core.models.definition import ResourceDefinition
+
+    def validate(value: Any, strict: bool | None) -> ResourceDefinition:
+        # by_name=False: documents spell fields as the schema does (``apiVersion``), never the
+        # Python attribute names the model config also accepts for in-process construction.
+        return ResourceDefinition.model_validate(value, strict=strict, by_alias=True, by_name=False)
+
+    return _build(validate, data, strict_mode=strict_mode, lax_types=lax_types)
+
+
+def build_view(
+    data: Any, *, strict_mode: bool = True, lax_types: bool = False
+) -> tuple[DefinitionView | None, list[Issue]]:
+    """``build_definition`` building a view (``models._views``) instead of the model, without
+    importing pydantic: the same issues, in the same order, from the same core schema."""
+    from nestor_catalog_core.models._views import validate_view
+
+    def validate(value: Any, strict: bool | None) -> DefinitionView:
+        return validate_view(value, strict=strict)
+
+    return _build(validate, data, strict_mode=strict_mode, lax_types=lax_types)
+
+
+def _build(
+    validate: Callable[[Any, bool | None], _D], data: Any, *, strict_mode: bool, lax_types: bool
+) -> tuple[_D | None, list[Issue]]:
+    definition, errors = _validate(validate, data, lax_types=lax_types)
     if not errors:
         identity = identity_issues(definition) if definition is not None else []
         return (None, identity) if identity else (definition, [])
@@ -65,12 +95,12 @@ def build_definition(
         return None, _issues(data, errors)
     warnings = [_unknown_field(data, error, Severity.WARNING) for error in unknown]
     cleaned = _without(data, [_real_path(data, error["loc"]) for error in unknown])
-    definition, errors = _validate(cleaned, lax_types=lax_types)
+    definition, errors = _validate(validate, cleaned, lax_types=lax_types)
     identity = identity_issues(definition) if definition is not None else []
     return (None if identity else definition), [*warnings, *_issues(cleaned, errors), *identity]
 
 
-def identity_issues(definition: ResourceDefinition) -> list[Issue]:
+def identity_issues(definition: DefinitionLike) -> list[Issue]:
     """What makes a built definition unfit to be an identity: a version with build metadata.
 
     SemVer gives ``+build`` no precedence, so ``1.0.0+evil`` would be a second, different
@@ -90,14 +120,11 @@ def identity_issues(definition: ResourceDefinition) -> list[Issue]:
     ]
 
 
-def _validate(data: Any, *, lax_types: bool) -> tuple[ResourceDefinition | None, list[ErrorDetails]]:
+def _validate(
+    validate: Callable[[Any, bool | None], _D], data: Any, *, lax_types: bool
+) -> tuple[_D | None, list[ErrorDetails]]:
     try:
-        # by_name=False: documents spell fields as the schema does (``apiVersion``), never the
-        # Python attribute names the model config also accepts for in-process construction.
-        model = ResourceDefinition.model_validate(
-            data, strict=False if lax_types else None, by_alias=True, by_name=False
-        )
-        return model, []
+        return validate(data, False if lax_types else None), []
     except ValidationError as exc:
         return None, exc.errors(include_url=False, include_context=True, include_input=True)
 
@@ -151,7 +178,7 @@ def _unknown_field(data: Any, error: ErrorDetails, severity: Severity) -> Issue:
     name = str(path[-1]) if path else "?"
     known = _known_fields(path[:-1])
     message = f"unknown field {name!r}"
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    close = _close_match(name, known)
     if close:
         message += f" (did you mean {close[0]!r}?)"
     if known:
@@ -159,6 +186,12 @@ def _unknown_field(data: Any, error: ErrorDetails, severity: Severity) -> Issue:
     if severity is Severity.WARNING:
         message += " (ignored: strict mode is off)"
     return Issue("UNKNOWN_FIELD", path, message, key=True, severity=severity)
+
+
+def _close_match(word: str, candidates: list[str]) -> list[str]:
+    import difflib  # only for a finding's suggestion: a clean run never needs it
+
+    return difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
 
 
 def _name_format(error: ErrorDetails) -> Issue:
@@ -213,7 +246,7 @@ def _enum_issue(path: DataPath, error: ErrorDetails) -> Issue:
     message = f"must be one of {expected}, got {describe_value(value)}"
     if isinstance(value, str):
         options = [option.strip().strip("'") for option in expected.replace(" or ", ", ").split(",")]
-        close = difflib.get_close_matches(value, [o for o in options if o], n=1, cutoff=0.6)
+        close = _close_match(value, [o for o in options if o])
         if close:
             message += f"; did you mean {close[0]!r}?"
     return Issue("SCHEMA_ENUM", path, message)
@@ -271,41 +304,42 @@ def _without(data: Any, paths: list[DataPath]) -> Any:
 
 
 def _known_fields(path: DataPath) -> list[str]:
-    model = _model_at(path)
-    if model is None:
-        return []
-    return [field.alias or name for name, field in model.model_fields.items()]
+    """The fields of the model at ``path`` (none when no model is there), as documents spell
+    them: read from the core schema, which the model and its view share."""
+    from nestor_catalog_core.models._view_schema import DEFINITION_SCHEMA
 
-
-def _model_at(path: DataPath) -> type[BaseModel] | None:
-    current: Any = ResourceDefinition
+    definitions = {item["ref"]: item for item in DEFINITION_SCHEMA.get("definitions", [])}
+    current: dict[str, Any] | None = _unwrap(DEFINITION_SCHEMA["schema"], definitions)
     for part in path:
-        current = _unwrap_optional(current)
+        if current is None:
+            return []
         if isinstance(part, int):
-            if get_origin(current) is not list:
-                return None
-            current = get_args(current)[0]
-        elif isinstance(current, type) and issubclass(current, BaseModel):
-            field = _field(current, part)
-            if field is None:
-                return None
-            current = field
+            current = _unwrap(current["items_schema"], definitions) if current["type"] == "list" else None
+        elif current["type"] == "model":
+            field = _schema_field(current, part)
+            current = None if field is None else _unwrap(field["schema"], definitions)
         else:
-            return None
-    current = _unwrap_optional(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+            current = None
+    if current is None or current["type"] != "model":
+        return []
+    fields: dict[str, dict[str, Any]] = current["schema"]["fields"]
+    return [str(field.get("validation_alias", name)) for name, field in fields.items()]
 
 
-def _field(model: type[BaseModel], name: str) -> Any:
-    for field_name, field in model.model_fields.items():
-        if (field.alias or field_name) == name:
-            return field.annotation
+def _schema_field(model: dict[str, Any], name: str) -> dict[str, Any] | None:
+    fields: dict[str, dict[str, Any]] = model["schema"]["fields"]
+    for field_name, field in fields.items():
+        if field.get("validation_alias", field_name) == name:
+            return field
     return None
 
 
-def _unwrap_optional(annotation: Any) -> Any:
-    if get_origin(annotation) in {Union, types.UnionType}:
-        members = [arg for arg in get_args(annotation) if arg is not type(None)]
-        if len(members) == 1:
-            return members[0]
-    return annotation
+def _unwrap(schema: dict[str, Any], definitions: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The schema under defaults, ``nullable`` (``X | None``) and references."""
+    while True:
+        if schema["type"] in {"default", "nullable"}:
+            schema = schema["schema"]
+        elif schema["type"] == "definition-ref":
+            schema = definitions[schema["schema_ref"]]
+        else:
+            return schema

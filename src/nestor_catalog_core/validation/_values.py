@@ -12,11 +12,14 @@ than matched), lengths count code points, and enum membership uses JSON equality
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from nestor_catalog_core.models.definition import InputValidation, ValueType
+from nestor_catalog_core.models._base import ValueType
 from nestor_catalog_core.validation._patterns import compiled_pattern
 from nestor_catalog_core.validation.limits import DEFAULT_LIMITS, Limits
+
+if TYPE_CHECKING:
+    from nestor_catalog_core.models._views import InputValidationLike
 
 __all__ = [
     "APPLICABLE",
@@ -80,7 +83,7 @@ def pattern_input_too_long(length: int, limits: Limits) -> str | None:
 def validation_violations(
     value: Any,
     value_type: ValueType,
-    validation: InputValidation | None,
+    validation: InputValidationLike | None,
     *,
     enum: bool = True,
     limits: Limits = DEFAULT_LIMITS,
@@ -104,7 +107,7 @@ def validation_violations(
     return problems
 
 
-def _string_problems(value: str, validation: InputValidation, limits: Limits) -> list[str]:
+def _string_problems(value: str, validation: InputValidationLike, limits: Limits) -> list[str]:
     problems = _length_problems(len(value), validation, "characters")
     if validation.pattern is not None:
         too_long = pattern_input_too_long(len(value), limits)
@@ -117,7 +120,7 @@ def _string_problems(value: str, validation: InputValidation, limits: Limits) ->
     return problems
 
 
-def _length_problems(length: int, validation: InputValidation, unit: str) -> list[str]:
+def _length_problems(length: int, validation: InputValidationLike, unit: str) -> list[str]:
     problems = []
     if validation.min_length is not None and length < validation.min_length:
         problems.append(f"has {length} {unit}, fewer than min_length {validation.min_length}")
@@ -126,7 +129,7 @@ def _length_problems(length: int, validation: InputValidation, unit: str) -> lis
     return problems
 
 
-def _number_problems(value: float, validation: InputValidation) -> list[str]:
+def _number_problems(value: float, validation: InputValidationLike) -> list[str]:
     problems = []
     if validation.min is not None and value < validation.min:
         problems.append(f"is below min {validation.min!r}")

@@ -10,18 +10,31 @@ still fails is an error, since an unbuildable document cannot be served) and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from nestor_catalog_core.loading import LoadedDocument
-from nestor_catalog_core.models.definition import ResourceDefinition
 from nestor_catalog_core.models.findings import Finding, Severity
 from nestor_catalog_core.validation._issues import Issue, describe_value
-from nestor_catalog_core.validation._structure import build_definition, identity_issues
+from nestor_catalog_core.validation._structure import build_definition, build_view, identity_issues
 from nestor_catalog_core.validation.limits import DEFAULT_LIMITS, Limits, limit_issues
 from nestor_catalog_core.validation.policies import policy_issues
 
-__all__ = ["ValidatedDocument", "ValidationSettings", "check_definition", "validate_data", "validate_document"]
+if TYPE_CHECKING:
+    from nestor_catalog_core.models._views import DefinitionView
+    from nestor_catalog_core.models.definition import ResourceDefinition
+
+__all__ = [
+    "ValidatedDocument",
+    "ValidationSettings",
+    "check_definition",
+    "validate_data",
+    "validate_document",
+    "validate_document_view",
+]
+
+_D = TypeVar("_D", bound="ResourceDefinition | DefinitionView")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,21 +67,38 @@ class ValidatedDocument:
 
 def validate_document(document: LoadedDocument, settings: ValidationSettings = DEFAULT_SETTINGS) -> ValidatedDocument:
     """Validate one loaded document; every finding carries its file, line and column."""
+    definition, findings = _validate(build_definition, document, settings)
+    return ValidatedDocument(document, definition, findings)
+
+
+def validate_document_view(
+    document: LoadedDocument, settings: ValidationSettings = DEFAULT_SETTINGS
+) -> tuple[DefinitionView | None, list[Finding]]:
+    """``validate_document``'s findings, byte for byte, and the definition as a view
+    (``models._views``): what a caller that only reports findings needs, without importing
+    pydantic or building the model graph (``nestor-catalog validate``)."""
+    return _validate(build_view, document, settings)
+
+
+def _validate(
+    build: Callable[..., tuple[_D | None, list[Issue]]], document: LoadedDocument, settings: ValidationSettings
+) -> tuple[_D | None, list[Finding]]:
     issues: list[Issue]
+    definition: _D | None
     if not isinstance(document.data, dict):
         definition = None
         shape = describe_value(document.data)
         message = f"a definition is a mapping with apiVersion, kind, metadata and spec, not {shape}"
         issues = [Issue("NOT_A_MAPPING", (), message)]
     else:
-        definition, issues = build_definition(
+        definition, issues = build(
             document.data, strict_mode=settings.strict_mode, lax_types=not settings.schema_validation
         )
         if definition is not None:
             issues.extend(limit_issues(definition, settings.limits))
             if settings.policy_enforcement:
                 issues.extend(policy_issues(definition, settings.limits))
-    return ValidatedDocument(document, definition, [issue.finding(document) for issue in issues])
+    return definition, [issue.finding(document) for issue in issues]
 
 
 def validate_data(

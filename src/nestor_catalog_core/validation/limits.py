@@ -11,13 +11,15 @@ its own rule id (``FIELD_TOO_LONG``, ``TOO_MANY_LABELS``, ``PATTERN_INPUT_TOO_LO
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from nestor_catalog_core.models.definition import Deprecation, InputSpec, ResourceDefinition
 from nestor_catalog_core.validation._issues import DataPath, Issue
 from nestor_catalog_core.validation._patterns import pattern_error
+
+if TYPE_CHECKING:
+    from nestor_catalog_core.models._views import DefinitionLike, DeprecationLike, InputSpecLike, OutputSpecLike
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "deprecation_limit_issues", "limit_issues"]
 
@@ -44,19 +46,19 @@ class Limits:
 DEFAULT_LIMITS: Final = Limits()
 
 
-def limit_issues(definition: ResourceDefinition, limits: Limits = DEFAULT_LIMITS) -> list[Issue]:
+def limit_issues(definition: DefinitionLike, limits: Limits = DEFAULT_LIMITS) -> list[Issue]:
     """Every bound ``definition`` breaks."""
     return list(_definition_issues(definition, limits))
 
 
 def deprecation_limit_issues(
-    deprecation: Deprecation, limits: Limits = DEFAULT_LIMITS, *, path: DataPath = ("deprecation",)
+    deprecation: DeprecationLike, limits: Limits = DEFAULT_LIMITS, *, path: DataPath = ("deprecation",)
 ) -> list[Issue]:
     """The bounds a deprecation (from a definition or the API) breaks."""
     return list(_too_long((*path, "message"), deprecation.message, limits, "deprecation_message_max_length"))
 
 
-def _definition_issues(definition: ResourceDefinition, limits: Limits) -> Iterator[Issue]:
+def _definition_issues(definition: DefinitionLike, limits: Limits) -> Iterator[Issue]:
     metadata = definition.metadata
     yield from _too_long(("metadata", "description"), metadata.description, limits, "description_max_length")
     if len(metadata.labels) > limits.max_labels:
@@ -71,16 +73,21 @@ def _definition_issues(definition: ResourceDefinition, limits: Limits) -> Iterat
     if metadata.deprecation is not None:
         yield from deprecation_limit_issues(metadata.deprecation, limits, path=("metadata", "deprecation"))
     spec = definition.spec
-    for section, inputs in (("required_inputs", spec.required_inputs), ("optional_inputs", spec.optional_inputs)):
+    sections: tuple[tuple[str, Sequence[InputSpecLike]], ...] = (
+        ("required_inputs", spec.required_inputs),
+        ("optional_inputs", spec.optional_inputs),
+    )
+    for section, inputs in sections:
         for index, item in enumerate(inputs):
             yield from _input_issues(("spec", section, index), item, limits)
-    for index, output in enumerate(spec.outputs):
+    outputs: Sequence[OutputSpecLike] = spec.outputs
+    for index, output in enumerate(outputs):
         yield from _too_long(
             ("spec", "outputs", index, "description"), output.description, limits, "description_max_length"
         )
 
 
-def _input_issues(path: DataPath, item: InputSpec, limits: Limits) -> Iterator[Issue]:
+def _input_issues(path: DataPath, item: InputSpecLike, limits: Limits) -> Iterator[Issue]:
     yield from _too_long((*path, "description"), item.description, limits, "description_max_length")
     if item.validation is None or item.validation.pattern is None:
         return

@@ -1,24 +1,29 @@
 """The policy layer: what platform teams agreed a good definition looks like.
 
-Policies run on a built ``ResourceDefinition``, so they only see well-typed data and can be
-plain Python over the model. Each check returns issues with data paths; ``check_policies``
-gives them as findings without positions (for definitions that did not come from a file),
-``validate_document`` places them in the file. Rule ids and severities: ``rules.py``.
+Policies run on a built ``ResourceDefinition`` (or its view, ``models._views``, which has the
+same fields), so they only see well-typed data and can be plain Python over the model. Each
+check returns issues with data paths; ``check_policies`` gives them as findings without
+positions (for definitions that did not come from a file), ``validate_document`` places them
+in the file. Rule ids and severities: ``rules.py``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from typing import Any, Final
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Final
 
 from nestor_catalog_core._exceptions import InvalidConstraint
-from nestor_catalog_core.models.definition import NAME_PATTERN, InputSpec, ResourceDefinition, ValueType
+from nestor_catalog_core.models._base import NAME_PATTERN, ValueType
 from nestor_catalog_core.models.findings import Finding, format_field_path
 from nestor_catalog_core.validation._issues import DataPath, Issue, describe_value
 from nestor_catalog_core.validation._values import APPLICABLE, type_matches, validation_violations
 from nestor_catalog_core.validation.limits import DEFAULT_LIMITS, Limits
-from nestor_catalog_core.versions.constraint import Constraint
+
+if TYPE_CHECKING:
+    from nestor_catalog_core.models._views import DefinitionLike, InputSpecLike, OutputSpecLike
+
+    _Check = Callable[[DefinitionLike, Limits], Iterator[Issue]]
 
 __all__ = ["check_policies", "policy_issues"]
 
@@ -34,15 +39,13 @@ _EMAIL: Final = re.compile(
 _LABEL_NAME: Final = re.compile(r"(?:[A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]\Z")
 _DNS_SUBDOMAIN: Final = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*\Z")
 
-_Check = Callable[[ResourceDefinition, Limits], Iterator[Issue]]
 
-
-def check_policies(definition: ResourceDefinition, limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
+def check_policies(definition: DefinitionLike, limits: Limits = DEFAULT_LIMITS) -> list[Finding]:
     """Every policy finding for ``definition``, without positions."""
     return [issue.finding() for issue in policy_issues(definition, limits)]
 
 
-def policy_issues(definition: ResourceDefinition, limits: Limits = DEFAULT_LIMITS) -> list[Issue]:
+def policy_issues(definition: DefinitionLike, limits: Limits = DEFAULT_LIMITS) -> list[Issue]:
     """Every policy issue for ``definition``, with data paths, in document order.
 
     ``limits`` bounds the strings matched against patterns (defaults, enum values); the
@@ -50,7 +53,7 @@ def policy_issues(definition: ResourceDefinition, limits: Limits = DEFAULT_LIMIT
     return [issue for check in _CHECKS for issue in check(definition, limits)]
 
 
-def _metadata(definition: ResourceDefinition, _limits: Limits) -> Iterator[Issue]:
+def _metadata(definition: DefinitionLike, _limits: Limits) -> Iterator[Issue]:
     metadata = definition.metadata
     if not metadata.description.strip():
         yield Issue("DESCRIPTION_MISSING", ("metadata", "description"), "describe what this resource is for")
@@ -100,7 +103,7 @@ def _label_key_problem(key: str) -> str | None:
     return None
 
 
-def _deprecation(definition: ResourceDefinition, _limits: Limits) -> Iterator[Issue]:
+def _deprecation(definition: DefinitionLike, _limits: Limits) -> Iterator[Issue]:
     deprecation = definition.metadata.deprecation
     if deprecation is None or deprecation.replacement is None:
         return
@@ -115,6 +118,8 @@ def _deprecation(definition: ResourceDefinition, _limits: Limits) -> Iterator[Is
         )
         return
     if at:
+        from nestor_catalog_core.versions.constraint import Constraint  # only for name@constraint
+
         try:
             Constraint.parse(constraint)
         except InvalidConstraint as exc:
@@ -128,7 +133,7 @@ def _deprecation(definition: ResourceDefinition, _limits: Limits) -> Iterator[Is
         )
 
 
-def _engines(definition: ResourceDefinition, _limits: Limits) -> Iterator[Issue]:
+def _engines(definition: DefinitionLike, _limits: Limits) -> Iterator[Issue]:
     spec = definition.spec
     if not spec.supported_engines:
         yield Issue(
@@ -162,9 +167,9 @@ def _engines(definition: ResourceDefinition, _limits: Limits) -> Iterator[Issue]
             )
 
 
-def _inputs(definition: ResourceDefinition, limits: Limits) -> Iterator[Issue]:
+def _inputs(definition: DefinitionLike, limits: Limits) -> Iterator[Issue]:
     first_seen: dict[str, DataPath] = {}
-    sections = (
+    sections: tuple[tuple[str, Sequence[InputSpecLike]], ...] = (
         ("required_inputs", definition.spec.required_inputs),
         ("optional_inputs", definition.spec.optional_inputs),
     )
@@ -178,7 +183,7 @@ def _inputs(definition: ResourceDefinition, limits: Limits) -> Iterator[Issue]:
                 yield Issue("DESCRIPTION_MISSING", (*path, "description"), f"describe input {item.name!r}")
 
 
-def _input_name(spec: InputSpec, path: DataPath, first_seen: dict[str, DataPath]) -> Iterator[Issue]:
+def _input_name(spec: InputSpecLike, path: DataPath, first_seen: dict[str, DataPath]) -> Iterator[Issue]:
     name_path = (*path, "name")
     if not _SNAKE_CASE.match(spec.name):
         yield Issue("INPUT_NAME_SNAKE_CASE", name_path, _snake_case_message("input", spec.name))
@@ -192,7 +197,7 @@ def _input_name(spec: InputSpec, path: DataPath, first_seen: dict[str, DataPath]
         first_seen[spec.name] = path
 
 
-def _input_validation(spec: InputSpec, path: DataPath, limits: Limits) -> Iterator[Issue]:
+def _input_validation(spec: InputSpecLike, path: DataPath, limits: Limits) -> Iterator[Issue]:
     validation = spec.validation
     if validation is None:
         return
@@ -220,7 +225,7 @@ def _input_validation(spec: InputSpec, path: DataPath, limits: Limits) -> Iterat
     yield from _enum_values(spec, vpath, limits)
 
 
-def _enum_values(spec: InputSpec, vpath: DataPath, limits: Limits) -> Iterator[Issue]:
+def _enum_values(spec: InputSpecLike, vpath: DataPath, limits: Limits) -> Iterator[Issue]:
     validation = spec.validation
     if validation is None or validation.enum is None:
         return
@@ -237,7 +242,7 @@ def _enum_values(spec: InputSpec, vpath: DataPath, limits: Limits) -> Iterator[I
             yield Issue("ENUM_VIOLATES_VALIDATION", value_path, f"allowed value {_short(value)} {problem}")
 
 
-def _input_default(spec: InputSpec, path: DataPath, limits: Limits, *, required: bool) -> Iterator[Issue]:
+def _input_default(spec: InputSpecLike, path: DataPath, limits: Limits, *, required: bool) -> Iterator[Issue]:
     if not spec.has_default:
         return
     default_path = (*path, "default")
@@ -262,9 +267,10 @@ def _input_default(spec: InputSpec, path: DataPath, limits: Limits, *, required:
         yield Issue("DEFAULT_VIOLATES_VALIDATION", default_path, f"{shown} {problem}")
 
 
-def _outputs(definition: ResourceDefinition, _limits: Limits) -> Iterator[Issue]:
+def _outputs(definition: DefinitionLike, _limits: Limits) -> Iterator[Issue]:
     first_seen: dict[str, DataPath] = {}
-    for index, output in enumerate(definition.spec.outputs):
+    outputs: Sequence[OutputSpecLike] = definition.spec.outputs
+    for index, output in enumerate(outputs):
         path: DataPath = ("spec", "outputs", index)
         if not _SNAKE_CASE.match(output.name):
             yield Issue("OUTPUT_NAME_SNAKE_CASE", (*path, "name"), _snake_case_message("output", output.name))

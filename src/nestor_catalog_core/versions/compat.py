@@ -61,20 +61,23 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from enum import IntEnum
-from typing import Any, Final, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias
 
 from nestor_catalog_core._exceptions import IncompatibleChange, InvalidRequest
-from nestor_catalog_core.models.definition import (
-    InputSpec,
-    InputValidation,
-    Metadata,
-    OutputSpec,
-    ResourceDefinition,
-    Spec,
-    canonical_json,
-)
+from nestor_catalog_core.models._base import canonical_json
 from nestor_catalog_core.models.findings import Finding, Severity
 from nestor_catalog_core.versions.version import VersionKey, version_key
+
+if TYPE_CHECKING:
+    # The models need pydantic; ``RULES`` (read by ``nestor-catalog validate --format sarif``) does not.
+    from nestor_catalog_core.models.definition import (
+        InputSpec,
+        InputValidation,
+        Metadata,
+        OutputSpec,
+        ResourceDefinition,
+        Spec,
+    )
 
 __all__ = [
     "BUMP_TOO_SMALL",
@@ -652,6 +655,8 @@ def _input_pair_changes(old_slot: _Slot, old: InputSpec, slot: _Slot, new: Input
             message,
             (*slot.path, "default"),
         )
+    from nestor_catalog_core.models.definition import InputValidation
+
     yield from _validation_changes(name, slot, old.validation or InputValidation(), new.validation or InputValidation())
     yield from _common_changes(f"input {name!r}", slot, old.description, new.description, old.sensitive, new.sensitive)
     yield from _deprecation_change(name, slot, old, new)
@@ -820,7 +825,15 @@ def changed_fields(old: ResourceDefinition, new: ResourceDefinition) -> list[str
     """The coarse paths that differ (``["metadata.description", "spec.optional_inputs"]``),
     as audit records list them. Ignores ``metadata.version`` and the lifecycle block;
     reordering named inputs/outputs, engines or maintainers is no change."""
-    before, after = old.to_dict(lifecycle=False), new.to_dict(lifecycle=False)
+    return changed_fields_of(old.to_dict(lifecycle=False), new.to_dict(lifecycle=False))
+
+
+def changed_fields_of(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """``changed_fields`` of two documents already as data (``ResourceDefinition.to_dict()``,
+    or a stored version's JSON parsed: the publish path has both and skips two model dumps;
+    the lifecycle block may be present, it is ignored)."""
+    from nestor_catalog_core.models.definition import Metadata, Spec
+
     out: list[str] = []
     for section, model in (("metadata", Metadata), ("spec", Spec)):
         old_section, new_section = before.get(section, {}), after.get(section, {})

@@ -48,7 +48,7 @@ prerelease on a partial version, ``!=`` (not a range operator; write ``<X || >X`
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final, NamedTuple
@@ -216,12 +216,20 @@ def _union(intervals: Iterable[_Interval]) -> tuple[_Interval, ...]:
 # --- desugaring, one function per operator, following node-semver's range.js ---------------
 
 
-def _desugar_caret(v: _Partial) -> list[_Comparator]:
+def _desugar_major(
+    v: _Partial, from_minor: Callable[[int, int, int | None, str | None], list[_Comparator]]
+) -> list[_Comparator]:
+    """``^`` and ``~`` alike up to the minor: ``^*`` admits anything, ``^X`` is ``>=X.0.0 <X+1.0.0-0``;
+    with a minor given, ``from_minor(major, minor, patch, prerelease)`` desugars the rest."""
     major, minor, patch, prerelease, _ = v
     if major is None:
         return []
     if minor is None:
         return [_Comparator(">=", _version_text(major, 0, 0)), _Comparator("<", _version_text(major + 1, 0, 0, "0"))]
+    return from_minor(major, minor, patch, prerelease)
+
+
+def _desugar_caret(major: int, minor: int, patch: int | None, prerelease: str | None) -> list[_Comparator]:
     if patch is None:
         upper = _version_text(0, minor + 1, 0, "0") if major == 0 else _version_text(major + 1, 0, 0, "0")
         return [_Comparator(">=", _version_text(major, minor, 0)), _Comparator("<", upper)]
@@ -234,12 +242,7 @@ def _desugar_caret(v: _Partial) -> list[_Comparator]:
     return [_Comparator(">=", _version_text(major, minor, patch, prerelease)), _Comparator("<", upper)]
 
 
-def _desugar_tilde(v: _Partial) -> list[_Comparator]:
-    major, minor, patch, prerelease, _ = v
-    if major is None:
-        return []
-    if minor is None:
-        return [_Comparator(">=", _version_text(major, 0, 0)), _Comparator("<", _version_text(major + 1, 0, 0, "0"))]
+def _desugar_tilde(major: int, minor: int, patch: int | None, prerelease: str | None) -> list[_Comparator]:
     lower = _version_text(major, minor, 0) if patch is None else _version_text(major, minor, patch, prerelease)
     return [_Comparator(">=", lower), _Comparator("<", _version_text(major, minor + 1, 0, "0"))]
 
@@ -307,9 +310,9 @@ def _desugar_hyphen(low: _Partial, high: _Partial) -> list[_Comparator]:
 
 def _desugar(op: str, v: _Partial) -> list[_Comparator]:
     if op == "^":
-        return _desugar_caret(v)
+        return _desugar_major(v, _desugar_caret)
     if op == "~":
-        return _desugar_tilde(v)
+        return _desugar_major(v, _desugar_tilde)
     if op == "~>":
         return _desugar_pessimistic(v)
     return _desugar_xrange(op, v)

@@ -19,7 +19,7 @@ from typing import Final, TypeAlias
 import semver
 
 from nestor_catalog_core._exceptions import InvalidVersion
-from nestor_catalog_core.models.definition import SEMVER_PATTERN
+from nestor_catalog_core.models._base import SEMVER_PATTERN
 
 __all__ = [
     "PrereleaseKey",

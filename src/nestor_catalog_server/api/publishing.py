@@ -29,7 +29,7 @@ from nestor_catalog_core import (
 from nestor_catalog_server.api import schemas
 from nestor_catalog_server.api._request import POSTED_FILE, definition_suffix, json_object, read_body
 from nestor_catalog_server.api.security import WRITE, principal_of
-from nestor_catalog_server.state import AppStateParam
+from nestor_catalog_server.state import AppState, AppStateParam
 
 __all__ = ["PublishingRoutes"]
 
@@ -51,6 +51,14 @@ def _owned_entry(catalog: Catalog, name: str, version: str) -> CatalogEntry:
             details={"resource_name": name, "version": version, "owner": owner},
         )
     return entry
+
+
+def _api_write(request: Request[Any, Any, Any], app_state: AppState, name: str, version: str) -> tuple[Catalog, Source]:
+    """The writable catalog (405 on a mirror) and the caller's ``Source``, for a change to a
+    version the API owns (404 if there is none, 409 if a git repository or a directory owns it)."""
+    catalog = app_state.writable_catalog
+    _owned_entry(catalog, name, version)
+    return catalog, _api_source(request)
 
 
 def _resource_response(catalog: Catalog, name: str, version: str) -> Response[bytes]:
@@ -118,10 +126,8 @@ class PublishingRoutes:
     async def deprecate(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
-        catalog = app_state.writable_catalog
-        _owned_entry(catalog, name, version)
+        catalog, source = _api_write(request, app_state, name, version)
         deprecation = _deprecation(await read_body(request))
-        source = _api_source(request)
         await catalog.deprecate(name, version, deprecation, source=source, user=source.user)
         return _resource_response(catalog, name, version)
 
@@ -136,9 +142,7 @@ class PublishingRoutes:
     async def undeprecate(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
-        catalog = app_state.writable_catalog
-        _owned_entry(catalog, name, version)
-        source = _api_source(request)
+        catalog, source = _api_write(request, app_state, name, version)
         await catalog.deprecate(name, version, None, source=source, user=source.user)
         return _resource_response(catalog, name, version)
 
@@ -153,9 +157,7 @@ class PublishingRoutes:
     async def withdraw(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
-        catalog = app_state.writable_catalog
-        _owned_entry(catalog, name, version)
-        source = _api_source(request)
+        catalog, source = _api_write(request, app_state, name, version)
         await catalog.withdraw(name, version, source=source, user=source.user, reason="withdrawn through the API")
         return _resource_response(catalog, name, version)
 
@@ -170,8 +172,6 @@ class PublishingRoutes:
     async def restore(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
-        catalog = app_state.writable_catalog
-        _owned_entry(catalog, name, version)
-        source = _api_source(request)
+        catalog, source = _api_write(request, app_state, name, version)
         await catalog.restore(name, version, source=source, user=source.user)
         return _resource_response(catalog, name, version)

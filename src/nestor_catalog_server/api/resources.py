@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, get_type_hints
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
+from litestar.enums import ParamType
+from litestar.openapi.spec import OpenAPIType, Operation, Schema
+from litestar.openapi.spec import Parameter as OpenAPIParameter
 from litestar.params import FromPath, QueryParameter, SkipValidation
 from litestar.types import Receive, Scope, Send
 
@@ -55,25 +60,38 @@ SCHEMA_JSON: Final = "application/schema+json"
 _IF_NONE_MATCH: Final = b"if-none-match"
 
 Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="Page size (1..1000).")]
-Text = Annotated[str | None, QueryParameter(description="Exact match.")]
-Flag = Annotated[bool | None, QueryParameter(description="true or false.")]
 Cursor = Annotated[str | None, QueryParameter(description="The next_cursor of the previous page.")]
 WithFacets = Annotated[bool, QueryParameter(description="true to include facet counts.")]
 
 
-def provide_list_filters(
-    provider: Text = None,
-    category: Text = None,
-    resource_type: Text = None,
-    engine: Text = None,
-    maintainer: Text = None,
-    deprecated: Flag = None,
-) -> ListFilters:
-    """The list filters of a request's query, parsed once for the list, search and facets routes."""
-    return ListFilters(provider, category, resource_type, engine, maintainer, deprecated)
+def provide_list_filters(request: Request[Any, Any, Any]) -> ListFilters:
+    """The list filters of a request's query, parsed once for the list, search and facets routes
+    (a repeated parameter counts with its last value, as Litestar reads the other parameters)."""
+    return ListFilters.from_query(request.query_params)
 
 
-#: ``dependencies=`` of a route that takes ``filters: FiltersParam``.
+def _filter_parameter(name: str, hint: Any) -> OpenAPIParameter:
+    flag = hint == bool | None
+    description = "true or false." if flag else "Exact match."
+    kind = OpenAPIType.BOOLEAN if flag else OpenAPIType.STRING
+    schema = Schema(description=description, one_of=[Schema(type=kind), Schema(type=OpenAPIType.NULL)])
+    return OpenAPIParameter(name=name, param_in=ParamType.QUERY, schema=schema, description=description)
+
+
+#: What ``provide_list_filters`` reads from the query: one parameter per ``ListFilters`` field.
+_FILTER_PARAMETERS: Final = tuple(_filter_parameter(name, hint) for name, hint in get_type_hints(ListFilters).items())
+
+
+@dataclass
+class FilteredOperation(Operation):
+    """The OpenAPI operation of a route taking ``FiltersParam``: the dependency reads the query
+    itself (``ListFilters.from_query``), so its parameters are documented here, first."""
+
+    def __post_init__(self) -> None:
+        self.parameters = [*_FILTER_PARAMETERS, *(self.parameters or ())]
+
+
+#: ``dependencies=`` of a route that takes ``filters: FiltersParam`` (with ``operation_class=FilteredOperation``).
 LIST_FILTERS: Final = {"filters": Provide(provide_list_filters, sync_to_thread=False)}
 #: The handler parameter type of that dependency (a named dependency, built, not validated).
 FiltersParam = NamedDependency[SkipValidation[ListFilters]]
@@ -123,11 +141,26 @@ async def kept_page(request: Request[Any, Any, Any]) -> RawResponse | None:
     return cached
 
 
-def page_response(request: Request[Any, Any, Any], body: bytes, etag: str, next_cursor: str | None) -> RawResponse:
+def page_answer(
+    request: Request[Any, Any, Any], read: Callable[[CatalogReader], Page], *, query: str | None = None
+) -> RawResponse:
+    """The answer of a list or search page at the catalog's revision: a 304 when the client
+    holds it, the page cache's copy for the same query, else ``read``'s page, joined from the
+    cached bodies (``query`` first for searches) and kept in that cache."""
+    app_state = app_state_of(request)
+    catalog = app_state.catalog
+    revision = catalog.revision
+    etag = revision_etag(revision)
     headers = {"ETag": etag, "Cache-Control": NO_CACHE}
-    if next_cursor is not None:
-        headers["Link"] = next_link(request, next_cursor)
-    return json_response(body, headers)
+    if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
+        return not_modified(headers)
+    cached = app_state.pages.get(revision, request.scope)
+    if cached is not None:
+        return cached
+    page = read(catalog)
+    if page.next_cursor is not None:
+        headers["Link"] = next_link(request, page.next_cursor)
+    return app_state.pages.put(revision, request.scope, json_response(page_body(page, revision, query=query), headers))
 
 
 def _exact_entry(catalog: CatalogReader, name: str, version: str) -> CatalogEntry:
@@ -200,6 +233,7 @@ class ResourcesController(PublishingRoutes, Controller):
         responses=schemas.responses(schemas.ResourcePage, 304, 400),
         dependencies=LIST_FILTERS,
         before_request=kept_page,
+        operation_class=FilteredOperation,
     )
     def list_resources(
         self,
@@ -209,15 +243,9 @@ class ResourcesController(PublishingRoutes, Controller):
         cursor: Cursor = None,
         facets: WithFacets = False,
     ) -> RawResponse:
-        app_state = app_state_of(request)
-        catalog = app_state.catalog
-        revision = catalog.revision
-        etag = revision_etag(revision)
-        if etag_matches(raw_header(request, _IF_NONE_MATCH), etag):
-            return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
-        page = catalog.list_latest(filters, limit=limit, cursor=cursor, facets=facets)
-        response = page_response(request, page_body(page, revision), etag, page.next_cursor)
-        return app_state.pages.put(revision, request.scope, response)
+        return page_answer(
+            request, lambda catalog: catalog.list_latest(filters, limit=limit, cursor=cursor, facets=facets)
+        )
 
     @get(
         "/{name:str}",

@@ -16,14 +16,14 @@ from nestor_catalog_server.api.caching import NO_CACHE, etag_matches, revision_e
 from nestor_catalog_server.api.resources import (
     LIST_FILTERS,
     Cursor,
+    FilteredOperation,
     FiltersParam,
     Limit,
     WithFacets,
     kept_page,
-    page_body,
-    page_response,
+    page_answer,
 )
-from nestor_catalog_server.state import AppStateParam, app_state_of
+from nestor_catalog_server.state import AppStateParam
 
 __all__ = ["SearchController"]
 
@@ -41,6 +41,7 @@ class SearchController(Controller):
         responses=schemas.responses(schemas.SearchPage, 304, 400),
         dependencies=LIST_FILTERS,
         before_request=kept_page,
+        operation_class=FilteredOperation,
     )
     def search(
         self,
@@ -53,15 +54,9 @@ class SearchController(Controller):
     ) -> RawResponse:
         if q is None or not q.strip():
             raise InvalidRequest("q is required: /api/v1/search?q=mysql", details={"parameter": "q"})
-        app_state = app_state_of(request)
-        catalog = app_state.catalog
-        revision = catalog.revision
-        etag = revision_etag(revision)
-        if etag_matches(raw_header(request, b"if-none-match"), etag):
-            return not_modified({"ETag": etag, "Cache-Control": NO_CACHE})
-        page = catalog.search(q, filters, limit=limit, cursor=cursor, facets=facets)
-        response = page_response(request, page_body(page, revision, query=q), etag, page.next_cursor)
-        return app_state.pages.put(revision, request.scope, response)
+        return page_answer(
+            request, lambda catalog: catalog.search(q, filters, limit=limit, cursor=cursor, facets=facets), query=q
+        )
 
     @get(
         "/facets",
@@ -69,6 +64,7 @@ class SearchController(Controller):
         summary="Counts per provider, category, resource_type and engine over the filtered resources",
         responses=schemas.responses(schemas.FacetsBody, 304, 400),
         dependencies=LIST_FILTERS,
+        operation_class=FilteredOperation,
     )
     def facets(self, request: Request[Any, Any, Any], app_state: AppStateParam, filters: FiltersParam) -> RawResponse:
         catalog = app_state.catalog

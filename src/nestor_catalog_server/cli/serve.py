@@ -14,6 +14,7 @@ from typing import Final, NoReturn
 import click
 
 from nestor_catalog_core import ConfigError
+from nestor_catalog_server.cli._options import config_option
 from nestor_catalog_server.config import load_settings
 
 __all__ = ["EXIT_CONFIG", "serve"]
@@ -35,15 +36,7 @@ _require(*_SERVER_MODULES)
 
 
 @click.command("serve")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    envvar="NESTOR_CATALOG_CONFIG",
-    help="Configuration file (YAML; env NESTOR_CATALOG_CONFIG); without it, the built-in defaults "
-    "and environment variables.",
-)
+@config_option
 @click.option("--host", default=None, help="Listen address (default: service.host).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Listen port (default: service.port).")
 @click.option(

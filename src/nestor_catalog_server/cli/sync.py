@@ -23,6 +23,7 @@ import click
 
 from nestor_catalog_core import Catalog, CatalogError, ConfigError, Finding, open_store
 from nestor_catalog_core.cli import progress
+from nestor_catalog_server.cli._options import config_option
 from nestor_catalog_server.config import GitConfig, Settings, catalog_settings, load_settings
 from nestor_catalog_server.observability.logging import configure_logging
 from nestor_catalog_server.process import tune_gc
@@ -36,15 +37,7 @@ EXIT_CONFIG: Final = 2
 
 
 @click.command("sync")
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    envvar="NESTOR_CATALOG_CONFIG",
-    help="Configuration file (YAML; env NESTOR_CATALOG_CONFIG); without it, the built-in defaults "
-    "and environment variables.",
-)
+@config_option
 @click.option("--once", is_flag=True, help="Sync every source once, print a summary and exit.")
 @click.option(
     "--repository",

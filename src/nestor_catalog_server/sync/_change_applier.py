@@ -21,8 +21,13 @@ returns the new per-file state. The rules:
   nothing.
 - **Order.** Files are loaded (read, parsed) in chunks in a worker thread, then the chunk's
   documents publish on the event loop, by name and SemVer precedence, so a repository's
-  history is checked for compatibility version after version. (Loading the next chunk while
-  publishing gains nothing: both hold the GIL, and the thread hand-offs cost more.)
+  history is checked for compatibility version after version. (Loading the next chunk in a
+  thread while publishing gains nothing: both hold the GIL, and the thread hand-offs cost
+  more.) A large change (``PARALLEL_MIN_FILES`` files or more) with a ``PortableLoader`` is
+  loaded in worker processes instead (``_loaders.LoadPool``), a few chunks ahead of the
+  publishing, which then runs beside the parsing on another core; the first chunk loads
+  here while the workers start. A chunk the pool fails to load is loaded here again, so a
+  loader's error surfaces as it would without the pool.
 - **Failures of the sync itself** (storage errors, a read-only catalog) propagate: the caller
   saves no state, and the next attempt redoes the work (publishing is idempotent).
 - **The withdraw guard** (``ChangeApplier.hold``, run by the sources before ``apply``): a change
@@ -36,7 +41,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -59,6 +65,7 @@ from nestor_catalog_core import _collector as collector
 from nestor_catalog_core.versions import version_key
 from nestor_catalog_server.config.models import WithdrawGuardConfig
 from nestor_catalog_server.observability.otel import Tracing
+from nestor_catalog_server.sync._loaders import PARALLEL_MIN_FILES, LoadPool, PortableLoader, default_load_processes
 from nestor_catalog_server.sync.git import TreeDiff
 from nestor_catalog_server.sync.status import SyncCounts
 
@@ -78,6 +85,8 @@ log = logging.getLogger("nestor_catalog.sync")
 
 #: Files loaded per worker-thread hop; bounds the loaded documents held in memory at once.
 DEFAULT_CHUNK_SIZE: Final = 256
+#: Chunks a load pool works on ahead of the publishing (bounds what waits in memory).
+_POOL_WINDOW: Final = 3
 
 #: Loads one file (path, blob id) -> ``LoadResult``; blocking, called from a worker thread.
 FileLoader = Callable[[str, str], LoadResult]
@@ -167,10 +176,15 @@ class ChangeApplier:
         on_rejected: Callable[[Sequence[Finding]], None] | None = None,
         tracing: Tracing | None = None,
         guard: WithdrawGuardConfig | None = None,
+        load_processes: int | None = None,
+        parallel_min_files: int = PARALLEL_MIN_FILES,
     ) -> None:
         self._catalog = catalog
         self._guard = guard or WithdrawGuardConfig()
         self._chunk_size = max(1, chunk_size)
+        #: Worker processes for large changes (None: ``default_load_processes()``; 0: never).
+        self._load_processes = default_load_processes() if load_processes is None else max(0, load_processes)
+        self._parallel_min_files = parallel_min_files
         self._on_rejected = on_rejected
         #: The sync's tracing (``sync.load``/``sync.publish`` spans here, ``git.fetch``/``sync.diff``
         #: in the sources that share this applier).
@@ -319,13 +333,55 @@ class ChangeApplier:
         paths = [*diff.added, *diff.modified]
         chunks = [paths[i : i + self._chunk_size] for i in range(0, len(paths), self._chunk_size)]
         outcomes: list[_FileOutcome] = []
-        for chunk in chunks:
-            with self.tracing.span("sync.load", attributes={"nestor.files": len(chunk)}):
-                loaded = await self._load_chunk(chunk, diff, load)
-            counts.loaded += len(loaded)
-            with self.tracing.span("sync.publish", attributes={"nestor.files": len(loaded)}):
-                outcomes.extend(await self._publish_chunk(loaded, records, provenance, counts))
+        pool = self._pool_for(load, len(paths))
+        ahead: deque[tuple[list[str], asyncio.Future[list[LoadResult]]]] = deque()
+        pending = iter(chunks[1:]) if pool is not None else iter(())
+        try:
+            for index, chunk in enumerate(chunks):
+                if pool is not None:
+                    await self._fill(pool, ahead, pending, diff)
+                with self.tracing.span("sync.load", attributes={"nestor.files": len(chunk)}):
+                    if pool is not None and index > 0:
+                        loaded = await self._from_pool(ahead.popleft(), diff, load)
+                    else:
+                        loaded = await self._load_chunk(chunk, diff, load)
+                counts.loaded += len(loaded)
+                with self.tracing.span("sync.publish", attributes={"nestor.files": len(loaded)}):
+                    outcomes.extend(await self._publish_chunk(loaded, records, provenance, counts))
+        finally:
+            if pool is not None:
+                await pool.close()
         return outcomes
+
+    def _pool_for(self, load: FileLoader, files: int) -> LoadPool | None:
+        if files < self._parallel_min_files:
+            return None
+        if not isinstance(load, PortableLoader) or not self._load_processes:
+            log.debug("loading %d files in the server's process (no load workers: one core or a local loader)", files)
+            return None
+        log.debug("loading %d files in %d worker process(es)", files, self._load_processes)
+        return LoadPool(load, self._load_processes)
+
+    @staticmethod
+    async def _fill(
+        pool: LoadPool,
+        ahead: deque[tuple[list[str], asyncio.Future[list[LoadResult]]]],
+        pending: Iterator[list[str]],
+        diff: TreeDiff,
+    ) -> None:
+        while len(ahead) < _POOL_WINDOW and (chunk := next(pending, None)) is not None:
+            ahead.append((chunk, await pool.submit([(path, diff.blobs[path]) for path in chunk])))
+
+    async def _from_pool(
+        self, submitted: tuple[list[str], asyncio.Future[list[LoadResult]]], diff: TreeDiff, load: FileLoader
+    ) -> list[tuple[str, str, LoadResult]]:
+        chunk, future = submitted
+        try:
+            results = await future
+        except RuntimeError as exc:  # loaded again here: a loader's error surfaces as without the pool
+            log.debug("%s; loading %d files in the server's process", exc, len(chunk))
+            return await self._load_chunk(chunk, diff, load)
+        return [(path, diff.blobs[path], result) for path, result in zip(chunk, results, strict=True)]
 
     @staticmethod
     async def _load_chunk(paths: list[str], diff: TreeDiff, load: FileLoader) -> list[tuple[str, str, LoadResult]]:

@@ -31,11 +31,12 @@ from typing import Any, Final
 
 from watchfiles import Change, DefaultFilter, awatch
 
-from nestor_catalog_core import Catalog, LoadOptions, LoadResult, Source, SourceKind, SyncError, discover, load_file
+from nestor_catalog_core import Catalog, LoadOptions, Source, SourceKind, SyncError, discover
 from nestor_catalog_core.loading import DEFINITION_SUFFIXES, IGNORE_FILE
 from nestor_catalog_core.models import utcnow
 from nestor_catalog_server.config import DirectoryConfig
 from nestor_catalog_server.sync._change_applier import ChangeApplier
+from nestor_catalog_server.sync._loaders import DirectoryLoader
 from nestor_catalog_server.sync.git import PathFilter, Snapshot, compare
 from nestor_catalog_server.sync.source import SyncSource
 from nestor_catalog_server.sync.status import SourceStatus, SyncOutcome, SyncReport
@@ -61,6 +62,7 @@ class LocalSource(SyncSource):
         self.root = Path(os.path.abspath(directory.path))
         self._filter = PathFilter(directory.include, directory.exclude)
         self._load_options = replace(load_options, root=self.root)
+        self._load = DirectoryLoader(self.root, self._load_options)
         self._debounce_ms = max(1, int(directory.debounce.total_seconds() * 1000))
         self._digests: dict[str, tuple[_Fingerprint, str]] = {}
         self._scope: dict[str, Any] = {
@@ -159,9 +161,6 @@ class LocalSource(SyncSource):
             return f"unreadable:{exc.errno}"
         self._digests[rel] = (fingerprint, digest)
         return digest
-
-    def _load(self, rel: str, _digest: str) -> LoadResult:
-        return load_file(self.root / rel, options=self._load_options, display=rel)
 
     def _source_of(self, rel: str) -> Source:
         return Source(kind=SourceKind.LOCAL, repository=self.name, path=rel)

@@ -30,7 +30,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, ClassVar, Final
 
 from nestor_catalog_core import (
@@ -44,7 +44,6 @@ from nestor_catalog_core import (
     SourceKind,
     SyncError,
     SyncState,
-    load_bytes,
 )
 from nestor_catalog_core.models import utcnow
 from nestor_catalog_server.config import RepositoryConfig
@@ -55,6 +54,7 @@ from nestor_catalog_server.sync._change_applier import (
     decode_files,
     encode_files,
 )
+from nestor_catalog_server.sync._loaders import GitBlobLoader
 from nestor_catalog_server.sync.git import (
     CommitInfo,
     FetchResult,
@@ -320,6 +320,8 @@ class GitSource(SyncSource):
         self._timeout = repository.timeout.total_seconds()
         self._mirror = GitMirror(self.spec, mirror_dir, timeout=self._timeout)
         self._load_options = load_options
+        #: Reads through this source's mirror; a copy sent to a load worker opens it itself.
+        self._load = GitBlobLoader(self.spec, mirror_dir, load_options, mirror=self._mirror)
         self._scope: dict[str, Any] = {
             "path": self.spec.path,
             "include": list(self.spec.include),
@@ -442,10 +444,6 @@ class GitSource(SyncSource):
             wanted -= touched
             sha = info.parents[0]
         return attribution
-
-    def _load(self, path: str, blob: str) -> LoadResult:
-        data = self._mirror.read_blob(blob)
-        return load_bytes(data, path, options=self._load_options, suffix=PurePosixPath(path).suffix)
 
 
 class _Attribution:

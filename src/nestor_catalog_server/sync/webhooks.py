@@ -378,6 +378,24 @@ def _ping(provider: WebhookProvider, event: str, delivery_id: str | None) -> Web
     return WebhookDelivery(provider=provider, kind="ping", event=event, delivery_id=delivery_id)
 
 
+def _ping_or_push(
+    provider: WebhookProvider,
+    event: str,
+    delivery_id: str | None,
+    headers: Mapping[str, str],
+    body: bytes,
+    branch: str,
+) -> WebhookDelivery:
+    """GitHub's events, which Gitea (Forgejo, Gogs) copies: ``ping``, ``push`` (``ref`` and
+    ``after`` at the payload's top level), and any other event, ignored."""
+    if event == "ping":
+        return _ping(provider, event, delivery_id)
+    if event != "push":
+        return _ignored(provider, event, delivery_id)
+    payload = _json_object(body, headers)
+    return _push(provider, event, payload.get("ref"), payload.get("after"), delivery_id, branch)
+
+
 # --------------------------------------------------------------------------------------------- classifiers
 
 
@@ -385,12 +403,7 @@ def _github(headers: Mapping[str, str], body: bytes, branch: str) -> WebhookDeli
     provider = WebhookProvider.GITHUB
     event = _event(headers, provider, "x-github-event")
     delivery_id = _header_value(headers, "x-github-delivery")
-    if event == "ping":
-        return _ping(provider, event, delivery_id)
-    if event != "push":
-        return _ignored(provider, event, delivery_id)
-    payload = _json_object(body, headers)
-    return _push(provider, event, payload.get("ref"), payload.get("after"), delivery_id, branch)
+    return _ping_or_push(provider, event, delivery_id, headers, body, branch)
 
 
 def _gitea(headers: Mapping[str, str], body: bytes, branch: str) -> WebhookDelivery:
@@ -399,12 +412,7 @@ def _gitea(headers: Mapping[str, str], body: bytes, branch: str) -> WebhookDeliv
     delivery_id = _header_value(
         headers, "x-gitea-delivery", "x-forgejo-delivery", "x-gogs-delivery", "x-github-delivery"
     )
-    if event == "ping":
-        return _ping(provider, event, delivery_id)
-    if event != "push":
-        return _ignored(provider, event, delivery_id)
-    payload = _json_object(body, headers)
-    return _push(provider, event, payload.get("ref"), payload.get("after"), delivery_id, branch)
+    return _ping_or_push(provider, event, delivery_id, headers, body, branch)
 
 
 def _gitlab(headers: Mapping[str, str], body: bytes, branch: str) -> WebhookDelivery:

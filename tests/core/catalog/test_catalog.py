@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -274,6 +275,20 @@ async def test_restart_rebuilds_the_same_read_model(tmp_path: Path) -> None:
         assert second.latest("aws-rds-mysql").version == "1.0.0"
     finally:
         await second.close()
+
+
+async def test_a_publish_event_reads_back_from_the_store_as_the_bytes_it_was_served_as(catalog: Catalog) -> None:
+    """The publish event's JSON is built once (the document's canonical JSON with its status
+    appended, what the live stream sends); the store writes those bytes, so a replay from the
+    log encodes to the same bytes, key order included."""
+    result = await catalog.publish(_definition(_base()), source=GIT)
+    assert result.event is not None
+    [stored] = await catalog.read_events(0, 10)
+    assert stored.data == result.event.data
+    replayed = json.dumps(stored.data, separators=(",", ":"), ensure_ascii=False).encode()
+    document = catalog.entry("aws-rds-mysql", "1.0.0").stored.document
+    status = json.dumps(result.event.data["status"], separators=(",", ":"), ensure_ascii=False).encode()
+    assert replayed == document[:-1] + b',"status":' + status + b"}"
 
 
 async def test_two_catalogs_on_one_store_converge(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
 
 import pytest
 
-from nestor_catalog_core import InvalidRequest
+from nestor_catalog_core import InvalidRequest, ListFilters
 from nestor_catalog_core.events import EventFilter
 from nestor_catalog_core.models import Event, EventType
 
@@ -53,3 +54,17 @@ def test_bad_expressions(expression: str, match: str) -> None:
 def test_conflicting_values_are_refused() -> None:
     with pytest.raises(InvalidRequest, match="conflicting"):
         EventFilter.parse(["provider:aws", "provider:gcp"])
+
+
+@pytest.mark.parametrize("key", ["engine", "maintainer", "deprecated"])
+def test_list_filters_events_do_not_carry_are_no_keys(key: str) -> None:
+    with pytest.raises(InvalidRequest, match="expected KEY:VALUE with KEY one of provider, category, name"):
+        EventFilter.parse([f"{key}:x"])
+
+
+def test_an_event_filter_names_only_what_events_carry() -> None:
+    """Why it is not a ``ListFilters``: each criterion but the event types is an ``Event``
+    attribute, and of the list filters only provider, category and resource_type are."""
+    criteria = {field.name for field in fields(EventFilter)} - {"types"}
+    assert criteria <= {field.name for field in fields(Event)}
+    assert criteria & {field.name for field in fields(ListFilters)} == {"provider", "category", "resource_type"}

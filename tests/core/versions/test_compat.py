@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import yaml
 
 from nestor_catalog_core import IncompatibleChange, InvalidRequest, InvalidVersion, ResourceDefinition, Severity
 from nestor_catalog_core.loading import load_bytes
+from nestor_catalog_core.models import canonical_json
 from nestor_catalog_core.models.definition import InputSpec, InputValidation, Metadata, OutputSpec, Spec
 from nestor_catalog_core.versions import (
     RULES,
@@ -19,7 +21,7 @@ from nestor_catalog_core.versions import (
     declared_bump,
     next_version,
 )
-from nestor_catalog_core.versions.compat import KNOWN_FIELDS
+from nestor_catalog_core.versions.compat import KNOWN_FIELDS, changed_fields_of
 
 BASE_YAML = """\
 apiVersion: catalog.nestor.io/v1
@@ -853,4 +855,29 @@ def test_changed_fields_is_coarse() -> None:
         "metadata.labels",
         "spec.outputs",
         "spec.engine_configs",
+    ]
+
+
+def test_changed_fields_of_stored_json_and_document_data_agree_with_the_models() -> None:
+    """The publish path compares the predecessor's stored JSON (lifecycle block included) with
+    the new document's data; that must list what comparing the two models lists."""
+    deprecate = _update(("metadata", "deprecation"), {"message": "use aws-aurora-mysql", "sunset": "2030-01-01"})
+
+    def several(data: dict[str, Any]) -> None:
+        data["metadata"]["description"] = "x"
+        data["spec"]["outputs"][0]["type"] = "object"
+        data["spec"]["required_inputs"].reverse()
+
+    old = definition("1.0.0", deprecate)
+    for new in (
+        definition("1.0.1"),
+        definition("1.0.1", deprecate),
+        definition("2.0.0", several),
+        definition("2.0.0", _move_input("backup_retention_period", OPT, REQ, default=None)),
+    ):
+        stored = json.loads(canonical_json(old.to_dict()))
+        assert changed_fields_of(stored, new.to_dict()) == changed_fields(old, new)
+    assert changed_fields_of(json.loads(canonical_json(old.to_dict())), definition("2.0.0", several).to_dict()) == [
+        "metadata.description",
+        "spec.outputs",
     ]

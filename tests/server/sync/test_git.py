@@ -144,6 +144,55 @@ def test_fetch_from_a_working_repository_path(served_repo: ServedRepo, make_mirr
     assert mirror.snapshot(head) == {"a.yaml": served_repo.work.run("rev-parse", "HEAD:a.yaml").strip()}
 
 
+@pytest.mark.parametrize("with_git_cli", [True, False], ids=["git-cli", "dulwich"])
+def test_local_fetch_by_git_cli_or_dulwich_leaves_the_same_clean_mirror(
+    served_repo: ServedRepo,
+    make_mirror: MirrorFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    with_git_cli: bool,
+) -> None:
+    """A local path is fetched by the ``git`` CLI when it is installed (dulwich re-packs every
+    object in Python, several times slower), else by dulwich: either way the same head, the
+    same snapshot, one branch, no scratch ref left, and a mirror ``git fsck`` finds clean."""
+    caplog.set_level("DEBUG", logger="nestor_catalog_server.sync.git")
+    head = seed(served_repo)
+    if not with_git_cli:
+        monkeypatch.setattr("nestor_catalog_server.sync.git._mirror.shutil.which", lambda _name: None)
+    mirror = make_mirror(str(served_repo.bare), path="resources")
+    first = mirror.fetch()
+    assert (first.head, first.changed, first.previous) == (head, True, None)
+    assert sorted(mirror.snapshot(head)) == SEEDED
+    served_repo.work.write("resources/aws/s3-bucket.yaml", definition("s3-bucket", "1.1.0"))
+    second = served_repo.publish("bump s3-bucket")
+    result = mirror.fetch()
+    assert (result.head, result.changed, result.previous) == (second, True, head)
+    assert mirror.diff_commits(head, second).modified == ["resources/aws/s3-bucket.yaml"]
+    again = mirror.fetch()
+    assert (again.head, again.changed) == (second, False)
+    refs = git("for-each-ref", "--format=%(refname) %(objectname)", cwd=mirror.mirror_dir).split("\n")
+    assert [line for line in refs if line] == [f"refs/heads/main {second}"]
+    assert git("fsck", "--strict", cwd=mirror.mirror_dir) == ""
+    assert not [r for r in caplog.records if "fetching with dulwich" in r.getMessage()]  # the CLI did it
+
+
+def test_a_failing_git_cli_fetch_falls_back_to_dulwich_errors(
+    served_repo: ServedRepo, make_mirror: MirrorFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The CLI is only a faster way to succeed: a branch the local repository lacks is reported
+    by the dulwich path exactly as for any other transport."""
+    caplog.set_level("DEBUG", logger="nestor_catalog_server.sync.git")
+    seed(served_repo)
+    mirror = make_mirror(str(served_repo.bare), branch="no-such-branch")
+    with pytest.raises(SyncError) as caught:
+        mirror.fetch(allow_missing_branch=False)
+    assert caught.value.details["reason"] == "branch_missing"
+    assert mirror.fetch().head is None
+    assert [r for r in caplog.records if "fetching with dulwich" in r.getMessage()]
+    refs = git("for-each-ref", "--format=%(refname)", cwd=mirror.mirror_dir).split("\n")
+    assert [line for line in refs if line] == []
+
+
 # -- fetch semantics --------------------------------------------------------------------------
 
 

@@ -7,7 +7,9 @@ import contextlib
 import fcntl
 import logging
 import os
+import shutil
 import stat
+import subprocess
 import threading
 import time
 from collections import OrderedDict
@@ -24,7 +26,7 @@ from dulwich.refs import Ref
 from dulwich.repo import Repo
 
 from nestor_catalog_core import CatalogError, PayloadTooLarge, SyncError
-from nestor_catalog_server.sync.git._transport import open_client, to_sync_error
+from nestor_catalog_server.sync.git._transport import open_client, parse_remote, to_sync_error
 from nestor_catalog_server.sync.git._tree import Scope, Snapshot, changed_files, compare, scan
 from nestor_catalog_server.sync.git._types import (
     CommitInfo,
@@ -42,6 +44,8 @@ logger = logging.getLogger("nestor_catalog_server.sync.git")  # the package, as 
 _SNAPSHOT_CACHE_SIZE = 4
 _TYPE_NAMES = {cls.type_num: cls.type_name.decode("ascii") for cls in (Blob, Commit, Tree, Tag)}
 _LOCK_POLL_SECONDS = 0.02
+#: Where a local fetch by the ``git`` CLI leaves the remote head until it is checked (then removed).
+_INCOMING_REF = Ref(b"refs/nestor/incoming")
 
 
 class _BranchWants:
@@ -172,23 +176,77 @@ class GitMirror:
 
     def _fetch_into(self, repo: Repo, allow_missing_branch: bool) -> FetchResult:
         previous = self._read_ref(repo)
-        wants = _BranchWants(self._ref, repo.object_store)
-        opened = None
-        try:
-            opened = open_client(self._spec, self._timeout)
-            opened.client.fetch(opened.path, repo, determine_wants=wants, ref_prefix=[self._ref])
-        except Exception as exc:
-            raise to_sync_error(exc, self._spec) from exc
-        finally:
-            if opened is not None:
-                opened.close()
-        head = wants.remote_head
+        head = self._fetch_local_with_git(repo)
+        if head is None:
+            wants = _BranchWants(self._ref, repo.object_store)
+            opened = None
+            try:
+                opened = open_client(self._spec, self._timeout)
+                opened.client.fetch(opened.path, repo, determine_wants=wants, ref_prefix=[self._ref])
+            except Exception as exc:
+                raise to_sync_error(exc, self._spec) from exc
+            finally:
+                if opened is not None:
+                    opened.close()
+            head = wants.remote_head
         if head is None:
             return self._branch_gone(repo, previous, allow_missing_branch)
         if not isinstance(self._get(repo.object_store, head), Commit):
             raise self._error(f"the remote head {head.decode('ascii')} is not a commit", "protocol")
         repo.refs[self._ref] = head
         return FetchResult(head.decode("ascii"), head != previous, _text(previous))
+
+    def _fetch_local_with_git(self, repo: Repo) -> ObjectID | None:
+        """The remote head, fetched by the ``git`` CLI when the remote is a local path and ``git``
+        is installed; None to fetch with dulwich instead (no ``git``, another transport, or any
+        failure: dulwich then redoes the fetch and reports what went wrong, as always).
+
+        Why: dulwich's local fetch walks and re-packs every object in Python (2.4 s for a
+        repository of 10,000 definitions freshly committed, against 0.3 s for ``git clone
+        --bare`` of it), a third of a new user's first sync of a local path. The objects land
+        in the mirror as a normal pack; the head is fetched to a scratch ref, checked like a
+        dulwich fetch's (a commit) and the branch ref is set by the caller."""
+        try:
+            remote = parse_remote(self._spec.url)
+        except CatalogError:
+            return None  # reported by the dulwich path, as before
+        git = shutil.which("git")
+        if remote.kind != "local" or git is None or not Path(remote.location).is_dir():
+            return None
+        command = [
+            git,
+            "--git-dir",
+            str(self._dir),
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            "--no-auto-gc",
+            "--no-recurse-submodules",
+            "--",
+            remote.location,
+            f"+{self._ref.decode()}:{_INCOMING_REF.decode()}",
+        ]
+        env = {
+            **{key: value for key, value in os.environ.items() if not key.startswith("GIT_")},
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_TERMINAL_PROMPT": "0",
+            "LC_ALL": "C",
+        }
+        try:
+            done = subprocess.run(command, env=env, capture_output=True, timeout=self._timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            logger.debug("git fetch of %s failed (%s); fetching with dulwich", self._spec.name, exc)
+            return None
+        if done.returncode != 0:
+            stderr = done.stderr.decode("utf-8", errors="replace").strip()
+            logger.debug("git fetch of %s failed (%s); fetching with dulwich", self._spec.name, stderr)
+            return None
+        head = repo.refs.as_dict().get(_INCOMING_REF)
+        if head is not None:
+            repo.refs.remove_if_equals(_INCOMING_REF, head)
+        return head
 
     def _branch_gone(self, repo: Repo, previous: ObjectID | None, allow_missing_branch: bool) -> FetchResult:
         if not allow_missing_branch:

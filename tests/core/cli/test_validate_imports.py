@@ -1,0 +1,139 @@
+"""``nestor-catalog validate`` imports only what checking definitions needs (start-up, issue 13).
+
+Each case runs the command in a new interpreter, as the console script does, and lists the
+modules loaded when it exits. The server, the client, their network, storage and telemetry
+stacks, jsonschema, pydantic itself (the views of ``models._views`` stand in for the models),
+the catalog, storage, search, events and versions packages (but for the SARIF rule table and
+a ``name@constraint`` replacement), ``importlib.metadata`` (plugin discovery) and ``pathspec``
+(only with a ``.nestorignore``) must not be among them. The benchmark
+``bench_validate.startup_row`` times the same command.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = ROOT / "examples"
+CLEAN = EXAMPLES / "aws-rds-mysql-1.0.0.yaml"
+
+#: Top-level packages (and their submodules) the command must not import.
+HEAVY = (
+    "pydantic",
+    "litestar",
+    "granian",
+    "httpx",
+    "httpcore",
+    "boto3",
+    "botocore",
+    "redis",
+    "opentelemetry",
+    "dulwich",
+    "jsonschema",
+    "sqlite3",
+    "semver",
+    "pathspec",
+    "nestor_catalog_server",
+    "nestor_catalog_client",
+    "nestor_catalog_core.catalog",
+    "nestor_catalog_core.storage",
+    "nestor_catalog_core.search",
+    "nestor_catalog_core.events",
+    "nestor_catalog_core.versions",
+    "nestor_catalog_core.models.definition",
+    "importlib.metadata",
+)
+
+PROBE = """
+import json, sys
+from nestor_catalog_core.cli import main
+sys.argv = ["nestor-catalog", *json.loads(sys.argv[1])]
+try:
+    main()
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def _run(*args: str, cwd: Path = ROOT) -> tuple[int, list[str]]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=cwd,
+    )
+    result = json.loads(done.stdout.splitlines()[-1])
+    return result["code"], result["modules"]
+
+
+#: What the versions package needs (``semver``): the SARIF rule table lists the compatibility
+#: rules of ``versions.compat``, and a deprecation's ``name@constraint`` is parsed.
+VERSIONS = ("nestor_catalog_core.versions", "semver")
+
+
+def _heavy(modules: list[str], *, allowed: tuple[str, ...] = ()) -> list[str]:
+    def under(name: str, packages: tuple[str, ...]) -> bool:
+        return any(name == package or name.startswith(package + ".") for package in packages)
+
+    return [name for name in modules if under(name, HEAVY) and not under(name, allowed)]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github", "sarif", "junit"])
+def test_validating_a_clean_file_imports_nothing_heavy(fmt: str) -> None:
+    code, modules = _run("validate", str(CLEAN), "--format", fmt)
+    assert code == 0
+    assert "nestor_catalog_core.models._views" in modules  # the file was validated, through views
+    assert _heavy(modules, allowed=VERSIONS if fmt == "sarif" else ()) == []
+    if fmt != "sarif":
+        assert _heavy(modules, allowed=()) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed"),
+    [
+        ("structure-errors.yaml", ()),
+        ("metadata-policies.yaml", VERSIONS),  # its replacement is name@constraint
+        ("input-policies.yaml", ()),
+        ("limits.yaml", ()),
+    ],
+)
+def test_validating_a_broken_file_imports_nothing_heavy(name: str, allowed: tuple[str, ...]) -> None:
+    code, modules = _run("validate", str(EXAMPLES / "invalid" / name), "--no-strict")
+    assert code == 1
+    assert _heavy(modules, allowed=allowed) == []
+
+
+def test_lax_types_import_nothing_heavy(tmp_path: Path) -> None:
+    drifted = CLEAN.read_text().replace('version: "1.0.0"', "version: 1.0.0", 1)
+    (tmp_path / "drifted.yaml").write_text(drifted)
+    code, modules = _run("validate", str(tmp_path), "--no-schema", "--no-policies")
+    assert code in (0, 1)
+    assert _heavy(modules) == []
+
+
+def test_pathspec_is_imported_for_a_nestorignore_only(tmp_path: Path) -> None:
+    (tmp_path / "one.yaml").write_text(CLEAN.read_text())
+    (tmp_path / "skipped.yaml").write_text("not: [a definition")
+    (tmp_path / ".nestorignore").write_text("skipped.yaml\n")
+    code, modules = _run("validate", str(tmp_path))
+    assert code == 0
+    assert "pathspec" in modules
+    assert _heavy([name for name in modules if not name.startswith("pathspec")]) == []
+
+
+def test_a_duplicate_version_builds_the_models_for_its_digest(tmp_path: Path) -> None:
+    # The one cold path that needs pydantic: comparing the contents of two copies.
+    (tmp_path / "a.yaml").write_text(CLEAN.read_text())
+    (tmp_path / "b.yaml").write_text(CLEAN.read_text())
+    code, modules = _run("validate", str(tmp_path), "--fail-on", "warning")
+    assert code == 1
+    assert "nestor_catalog_core.models.definition" in modules
+    assert "nestor_catalog_server" not in modules
