@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 
 import pytest
@@ -92,3 +93,23 @@ async def test_concurrent_tasks_keep_their_own_trace_id() -> None:
     await asyncio.gather(handle("first"), handle("second"))
     assert seen == {"first": "first", "second": "second"}
     assert current_trace_id() is None
+
+
+def test_new_trace_ids_are_unique_and_differ_in_forked_workers() -> None:
+    """Ids come from ``random`` (not ``secrets``): distinct, and distinct across granian's
+    forked workers because ``random`` reseeds in a forked child."""
+    ids = {new_trace_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    assert all(HEX32.fullmatch(i) and i != "0" * 32 for i in ids)
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe and exits
+        os.write(write, new_trace_id().encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    with os.fdopen(read, "rb") as pipe:
+        from_child = pipe.read().decode()
+    assert HEX32.fullmatch(from_child)
+    assert from_child != new_trace_id()
+    assert from_child not in ids
