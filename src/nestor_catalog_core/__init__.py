@@ -15,6 +15,7 @@ from nestor_catalog_core import _lazy
 from nestor_catalog_core._exceptions import (
     AuthenticationError,
     CatalogError,
+    ConcurrentWrite,
     ConfigError,
     ConflictError,
     ImmutableVersionError,
@@ -142,6 +143,7 @@ __all__ = [
     "Change",
     "CompatReport",
     "ComponentStore",
+    "ConcurrentWrite",
     "ConfigError",
     "ConflictError",
     "Constraint",

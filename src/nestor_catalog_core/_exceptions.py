@@ -22,6 +22,7 @@ same exception whether it reads in-process, over HTTP or through a sidecar.
     │   ├── ImmutableVersionError      IMMUTABLE_VERSION      same (name, version), other content
     │   ├── IncompatibleChange         INCOMPATIBLE_CHANGE    declared bump smaller than the changes need
     │   ├── OwnershipConflict          OWNERSHIP_CONFLICT     a name owned by another source
+    │   ├── ConcurrentWrite            CONCURRENT_WRITE       the event log moved past a conditional write
     │   └── LeaseHeld                  LEASE_HELD             another holder owns the lease
     ├── AuthenticationError            UNAUTHORIZED
     ├── PermissionDenied               FORBIDDEN
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "CatalogError",
+    "ConcurrentWrite",
     "ConfigError",
     "ConflictError",
     "ImmutableVersionError",
@@ -236,6 +238,15 @@ class IncompatibleChange(_CarriesFindings, ConflictError):
 class OwnershipConflict(ConflictError):
     code = "OWNERSHIP_CONFLICT"
     default_message = "The resource name is owned by another source"
+
+
+class ConcurrentWrite(ConflictError):
+    """A write conditioned on the store's last event sequence (``publish(...,
+    expected_sequence=)``) found the log already past it: another writer came first, and
+    nothing was written. The catalog catches up and prepares the write again."""
+
+    code = "CONCURRENT_WRITE"
+    default_message = "Another writer changed the catalog first; retry"
 
 
 class LeaseHeld(ConflictError):

@@ -29,6 +29,7 @@ EXPECTED = {
     "CompatReport",
     "ComponentStore",
     "ConfigError",
+    "ConcurrentWrite",
     "ConflictError",
     "Constraint",
     "Deprecation",

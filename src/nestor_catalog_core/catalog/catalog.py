@@ -24,6 +24,7 @@ from typing import Any, Final, Literal, NoReturn, Self
 from nestor_catalog_core import _collector as collector
 from nestor_catalog_core._exceptions import (
     CatalogError,
+    ConcurrentWrite,
     ImmutableVersionError,
     InvalidRequest,
     OwnershipConflict,
@@ -107,6 +108,17 @@ def _user_of(source: Source, user: str | None) -> str | None:
     return user or source.user or source.author_email
 
 
+class _Overtaken(Exception):
+    """The read model a publish was being prepared against turned out behind the store (the
+    store refused the conditional write, or a check that was about to refuse found newer
+    events): the model has caught up since, and the publish is prepared again."""
+
+
+#: Conditional attempts of one publish before it falls back to catching up first and
+#: writing unconditionally (each failed attempt means another writer made progress).
+_OPTIMISTIC_ATTEMPTS: Final = 5
+
+
 class Catalog(CatalogReader):
     """Published resource definitions, readable in microseconds, changed only through the
     publish pipeline. Use ``async with Catalog(store) as catalog`` or ``await
@@ -121,6 +133,9 @@ class Catalog(CatalogReader):
         self._owns_store = owns_store
         self._apply_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
+        # True while a publish is prepared against a read model not yet confirmed current
+        # (``publish`` confirms it with the store's conditional write instead of a read).
+        self._unconfirmed = False
         self._started = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -405,6 +420,26 @@ class Catalog(CatalogReader):
         line and column."""
         self._check_writable()
         async with self._write_lock:
+            # Optimistic: prepared against the read model as it is, written on the condition
+            # that the store's log has not moved past it (one store call per publish instead
+            # of a read of the log, then the write). Whatever would refuse the publish, or
+            # act on a version already there, first confirms the model is current.
+            for _ in range(_OPTIMISTIC_ATTEMPTS):
+                self._unconfirmed = True
+                try:
+                    return await self._publish_locked(
+                        definition,
+                        source=source,
+                        user=user,
+                        warnings=list(warnings),
+                        validated=validated,
+                        locate=locate,
+                        expected_sequence=self._model.revision,
+                    )
+                except _Overtaken:
+                    continue
+                finally:
+                    self._unconfirmed = False
             await self.catch_up()
             return await self._publish_locked(
                 definition, source=source, user=user, warnings=list(warnings), validated=validated, locate=locate
@@ -419,19 +454,34 @@ class Catalog(CatalogReader):
         warnings: list[Finding],
         validated: bool,
         locate: HasPositions | None = None,
+        expected_sequence: int | None = None,
     ) -> PublishResult:
         prepared = await self._prepare(
             definition, source=source, user=user, warnings=warnings, validated=validated, locate=locate
         )
         if isinstance(prepared, PublishResult):
             return prepared
+        # The store's answer is authoritative from here: a write, a refusal (ownership and
+        # immutability never change once set), or ConcurrentWrite.
+        self._unconfirmed = False
         try:
             outcome: PublishOutcome | CatalogError = await self._store.publish(
-                prepared.stored, prepared.event, prepared.audit
+                prepared.stored, prepared.event, prepared.audit, expected_sequence=expected_sequence
             )
+        except ConcurrentWrite:
+            await self.catch_up()
+            raise _Overtaken from None
         except (ImmutableVersionError, OwnershipConflict) as exc:
             outcome = exc
         return await self._commit(prepared, outcome)
+
+    async def _confirm_current(self) -> None:
+        """Before acting on the read model's word (refusing a publish, or changing a version
+        it holds) in an optimistic publish: catch up, and start over if that applied anything."""
+        if self._unconfirmed:
+            self._unconfirmed = False
+            if await self.catch_up():
+                raise _Overtaken
 
     async def _prepare(
         self,
@@ -463,6 +513,7 @@ class Catalog(CatalogReader):
             digest = definition.compute_digest()
         existing = self._model.versions.get((name, version))
         if existing is not None:
+            await self._confirm_current()
             return await self._republish(existing, definition, digest, source=source, user=user, warnings=warnings)
 
         state = self._model.names.get(name)
@@ -827,7 +878,9 @@ class Catalog(CatalogReader):
         extra: dict[str, Any] | None = None,
     ) -> NoReturn:
         """Record a refused publish (``record_rejection``: ``error``'s code, ``message`` or the
-        error's, ``file`` or the source's path) and raise ``error``."""
+        error's, ``file`` or the source's path) and raise ``error``. In an optimistic publish
+        the read model is confirmed current first: a refusal is never judged on a stale one."""
+        await self._confirm_current()
         await self.record_rejection(
             code=error.code,
             message=error.message if message is None else message,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
 from nestor_catalog_core._exceptions import (
+    ConcurrentWrite,
     ConfigError,
     ImmutableVersionError,
     InvalidRequest,
@@ -193,6 +194,14 @@ def immutable_error(stored: StoredVersion, new: StoredVersion) -> ImmutableVersi
             "stored_digest": stored.digest,
             "new_digest": new.digest,
         },
+    )
+
+
+def concurrent_error(expected: int, last: int) -> ConcurrentWrite:
+    return ConcurrentWrite(
+        f"the event log is at sequence {last}, past the {expected} this write was prepared against: "
+        "another writer came first; catch up and prepare it again",
+        details={"expected_sequence": expected, "last_sequence": last},
     )
 
 

@@ -128,12 +128,21 @@ class ComponentStore(ABC):
     # -- versions --------------------------------------------------------------------------
 
     @abstractmethod
-    async def publish(self, version: StoredVersion, event: Event, audit: AuditRecord) -> PublishOutcome:
+    async def publish(
+        self, version: StoredVersion, event: Event, audit: AuditRecord, *, expected_sequence: int | None = None
+    ) -> PublishOutcome:
         """Atomically store a new version with its event and audit record (see module doc).
 
         The stored version's ``sequence`` and the audit record's ``event_sequence`` are the
         event's assigned sequence. Raises ``ImmutableVersionError`` or ``OwnershipConflict``
         without writing anything.
+
+        With ``expected_sequence`` (the last event the caller's read model has applied), the
+        write happens only if it is still the store's last event sequence, checked in the
+        same atomic step: otherwise ``ConcurrentWrite`` (``concurrent_error``) and nothing
+        is written. The catalog publishes this way, so the checks it made against its read
+        model (compatibility with the predecessor) can never be overtaken by another writer
+        between its read and its write, and it needs no read of the log before each write.
         """
 
     async def publish_many(

@@ -139,6 +139,7 @@ from nestor_catalog_core.storage._common import (
     audit_range,
     check_after,
     check_limit,
+    concurrent_error,
     dump_json,
     ensure_utc,
     immutable_error,
@@ -894,11 +895,22 @@ class DynamoDBStore(RowLeases, ThreadedStore, ComponentStore):
 
     # -- versions --------------------------------------------------------------------------
 
-    async def publish(self, version: StoredVersion, event: Event, audit: AuditRecord) -> PublishOutcome:
+    async def publish(
+        self, version: StoredVersion, event: Event, audit: AuditRecord, *, expected_sequence: int | None = None
+    ) -> PublishOutcome:
         version, event, audit = normalize_version(version), normalize_event(event), normalize_audit(audit)
-        return await self._write(
-            lambda client: self._transact(client, functools.partial(self._publish_plan, client, version, event, audit))
-        )
+
+        def plan(client: DynamoDBClient, meta: Meta) -> _Plan[PublishOutcome]:
+            if expected_sequence is not None and meta.last_sequence != expected_sequence:
+                # The counters as last known may be behind the table: judge by fresh ones. The
+                # transaction's condition on the counter keeps the check atomic with the write
+                # (a writer coming between this read and the write makes it fail and re-plan).
+                meta = self._meta = self._read_meta(client)
+                if meta.last_sequence != expected_sequence:
+                    raise concurrent_error(expected_sequence, meta.last_sequence)
+            return self._publish_plan(client, version, event, audit, meta)
+
+        return await self._write(lambda client: self._transact(client, functools.partial(plan, client)))
 
     def _publish_plan(
         self, client: DynamoDBClient, version: StoredVersion, event: Event, audit: AuditRecord, meta: Meta

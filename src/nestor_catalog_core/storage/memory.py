@@ -33,6 +33,7 @@ from nestor_catalog_core.storage._common import (
     audit_range,
     check_after,
     check_limit,
+    concurrent_error,
     dump_json,
     ensure_utc,
     event_data_json,
@@ -150,11 +151,15 @@ class MemoryStore(RowLeases, ComponentStore):
 
     # -- versions --------------------------------------------------------------------------
 
-    async def publish(self, version: StoredVersion, event: Event, audit: AuditRecord) -> PublishOutcome:
+    async def publish(
+        self, version: StoredVersion, event: Event, audit: AuditRecord, *, expected_sequence: int | None = None
+    ) -> PublishOutcome:
         version, event, audit = normalize_version(version), normalize_event(event), normalize_audit(audit)
         event_data = event_data_json(event)
         with self._lock:
             self._check_open()
+            if expected_sequence is not None and expected_sequence != self._last_sequence:
+                raise concurrent_error(expected_sequence, self._last_sequence)
             owner = self._owners.get(version.name)
             if owner is not None and owner != version.source.owner:
                 raise ownership_error(version.name, owner, version.source.owner)

@@ -70,6 +70,7 @@ from nestor_catalog_core.storage._common import (
     audit_range,
     check_after,
     check_limit,
+    concurrent_error,
     dump_json,
     ensure_utc,
     event_data_json,
@@ -699,8 +700,20 @@ class SQLiteStore(RowLeases, ThreadedStore, ComponentStore):
 
     # -- versions --------------------------------------------------------------------------
 
-    async def publish(self, version: StoredVersion, event: Event, audit: AuditRecord) -> PublishOutcome:
-        return await self._write(self._publish_work(version, event, audit))
+    async def publish(
+        self, version: StoredVersion, event: Event, audit: AuditRecord, *, expected_sequence: int | None = None
+    ) -> PublishOutcome:
+        work = self._publish_work(version, event, audit)
+        if expected_sequence is None:
+            return await self._write(work)
+
+        def conditional(conn: sqlite3.Connection) -> PublishOutcome:
+            (last,) = conn.execute("SELECT last_sequence FROM meta").fetchone()
+            if last != expected_sequence:
+                raise concurrent_error(expected_sequence, last)
+            return work(conn)
+
+        return await self._write(conditional)
 
     async def publish_many(
         self, items: Sequence[tuple[StoredVersion, Event, AuditRecord]]

@@ -56,9 +56,14 @@ class TracedStore(ComponentStore):
 
     # -- versions ---------------------------------------------------------------------------
 
-    async def publish(self, version: StoredVersion, event: Event, audit: AuditRecord) -> PublishOutcome:
+    async def publish(
+        self, version: StoredVersion, event: Event, audit: AuditRecord, *, expected_sequence: int | None = None
+    ) -> PublishOutcome:
         return await self._call(
-            "publish", self.inner.publish(version, event, audit), resource=version.name, version=version.version
+            "publish",
+            self.inner.publish(version, event, audit, expected_sequence=expected_sequence),
+            resource=version.name,
+            version=version.version,
         )
 
     async def publish_many(

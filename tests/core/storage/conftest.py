@@ -39,6 +39,11 @@ class StoreFactory(Protocol):
         """Close ``store`` and return an opened store on the same data."""
         ...
 
+    async def another(self, store: ComponentStore) -> ComponentStore:
+        """A second opened store on ``store``'s data, ``store`` left open: another writer
+        (another process or replica; for memory, the same object)."""
+        ...
+
     async def aclose(self) -> None:
         """Close every store this factory handed out (test teardown)."""
         ...
@@ -71,6 +76,9 @@ class MemoryFactory(_Tracking):
         await store.open()
         return store
 
+    async def another(self, store: ComponentStore) -> ComponentStore:
+        return store
+
 
 class SQLiteFactory(_Tracking):
     durable = True
@@ -86,6 +94,11 @@ class SQLiteFactory(_Tracking):
 
     async def reopen(self, store: ComponentStore) -> ComponentStore:
         await store.close()
+        path = getattr(store, "path", None)
+        assert isinstance(path, Path)
+        return await self._open(path)
+
+    async def another(self, store: ComponentStore) -> ComponentStore:
         path = getattr(store, "path", None)
         assert isinstance(path, Path)
         return await self._open(path)
@@ -123,6 +136,13 @@ class DynamoDBFactory(_Tracking):
         reopened = open_store(self.uri(table), clock=self.clock)
         await reopened.open()
         return self.track(reopened)
+
+    async def another(self, store: ComponentStore) -> ComponentStore:
+        table = getattr(store, "table_name", None)
+        assert isinstance(table, str)
+        second = open_store(self.uri(table), clock=self.clock)
+        await second.open()
+        return self.track(second)
 
     async def aclose(self) -> None:
         await super().aclose()

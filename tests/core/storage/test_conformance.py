@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from nestor_catalog_core import (
+    ConcurrentWrite,
     ImmutableVersionError,
     InvalidRequest,
     OwnershipConflict,
@@ -235,6 +236,50 @@ async def test_same_source_publishes_new_versions(store: ComponentStore) -> None
     assert await store.list_versions("missing") == []
     assert await store.get_version("aws-rds-mysql", "9.9.9") is None
     assert await store.get_owner("missing") is None
+
+
+async def test_a_publish_on_the_expected_sequence_writes(store: ComponentStore) -> None:
+    await store.publish(*publish_args().as_tuple())
+
+    outcome = await store.publish(*publish_args(version="1.3.0").as_tuple(), expected_sequence=1)
+
+    assert outcome.created is True
+    assert outcome.event is not None
+    assert outcome.version.sequence == outcome.event.sequence == 2
+
+
+@pytest.mark.parametrize("expected", [0, 2])
+async def test_a_publish_off_the_expected_sequence_raises_concurrent_write_and_writes_nothing(
+    store: ComponentStore, expected: int
+) -> None:
+    await store.publish(*publish_args().as_tuple())
+
+    with pytest.raises(ConcurrentWrite, match="another writer came first") as caught:
+        await store.publish(*publish_args(version="1.3.0").as_tuple(), expected_sequence=expected)
+
+    assert caught.value.details == {"expected_sequence": expected, "last_sequence": 1}
+    assert await store.get_version("aws-rds-mysql", "1.3.0") is None
+    await _write_nothing_happened(store, 1)
+    assert len((await store.query_audit(AuditQuery())).records) == 1
+
+
+async def test_the_expected_sequence_is_judged_by_the_log_not_by_what_a_writer_last_saw(
+    store_factory: StoreFactory,
+) -> None:
+    first = await store_factory.create()
+    await first.publish(*publish_args().as_tuple())  # ``first`` last wrote sequence 1
+    second = await store_factory.another(first)
+    await second.publish(*publish_args(version="1.3.0").as_tuple())  # the log is at 2 behind its back
+
+    outcome = await first.publish(*publish_args(version="1.4.0").as_tuple(), expected_sequence=2)
+    assert outcome.version.sequence == 3
+
+    await second.publish(*publish_args(version="1.5.0").as_tuple())
+    with pytest.raises(ConcurrentWrite) as caught:
+        await first.publish(*publish_args(version="1.6.0").as_tuple(), expected_sequence=3)
+    assert caught.value.details == {"expected_sequence": 3, "last_sequence": 4}
+    assert await second.get_version("aws-rds-mysql", "1.6.0") is None
+    assert await second.last_sequence() == 4
 
 
 async def test_publish_many_matches_one_by_one_and_isolates_refused_items(store: ComponentStore) -> None:
