@@ -182,14 +182,21 @@ class NotFoundError(CatalogError):
     default_message = "Not found"
 
 
+def _named_details(kwargs: dict[str, Any], **names: str | None) -> dict[str, Any]:
+    """``kwargs``' ``details`` (popped) with each of ``names`` that is given added, unless set."""
+    details = dict(kwargs.pop("details", None) or {})
+    for key, value in names.items():
+        if value is not None:
+            details.setdefault(key, value)
+    return details
+
+
 class ResourceNotFound(NotFoundError):
     code = "RESOURCE_NOT_FOUND"
     default_message = "Resource not found"
 
     def __init__(self, name: str | None = None, **kwargs: Any) -> None:
-        details = dict(kwargs.pop("details", None) or {})
-        if name is not None:
-            details.setdefault("resource_name", name)
+        details = _named_details(kwargs, resource_name=name)
         super().__init__(kwargs.pop("message", None), details=details, **kwargs)
 
 
@@ -198,11 +205,7 @@ class VersionNotFound(NotFoundError):
     default_message = "Resource not found"
 
     def __init__(self, name: str | None = None, version: str | None = None, **kwargs: Any) -> None:
-        details = dict(kwargs.pop("details", None) or {})
-        if name is not None:
-            details.setdefault("resource_name", name)
-        if version is not None:
-            details.setdefault("version", version)
+        details = _named_details(kwargs, resource_name=name, version=version)
         super().__init__(kwargs.pop("message", None), details=details, **kwargs)
 
 

@@ -16,10 +16,22 @@ from typing import Any, Final
 
 from pydantic_core import PydanticCustomError
 
-__all__ = ["API_VERSION", "KIND", "NAME_PATTERN", "SEMVER_PATTERN", "ValueType", "canonical_json", "iso_date_only"]
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "NAME_PATTERN",
+    "SEMVER_PATTERN",
+    "TYPED_ENGINES",
+    "ValueType",
+    "canonical_json",
+    "configured_engines",
+    "iso_date_only",
+]
 
 API_VERSION: Final = "catalog.nestor.io/v1"
 KIND: Final = "ResourceDefinition"
+#: The engines ``engine_configs`` types; any other key is a free-form map.
+TYPED_ENGINES: Final = ("crossplane", "pulumi", "terraform")
 NAME_PATTERN: Final = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 # SemVer 2.0.0, the regex from semver.org (full X.Y.Z, optional prerelease and build), with [0-9]
 # for \d: pydantic-core's and Python's \d also match non-ASCII digits such as Arabic-Indic digits.
@@ -55,3 +67,15 @@ def iso_date_only(value: Any) -> Any:
 def canonical_json(data: Any) -> bytes:
     """Deterministic JSON: sorted keys, no spaces, UTF-8."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def configured_engines(configs: Any) -> dict[str, Any]:
+    """Every engine an ``EngineConfigs`` (model or view) configures, with its config: the typed
+    ones that are set, then the free-form ones."""
+    out: dict[str, Any] = {}
+    for key in TYPED_ENGINES:
+        value = getattr(configs, key)
+        if value is not None:
+            out[key] = value
+    out.update(configs.__pydantic_extra__ or {})
+    return out

@@ -18,7 +18,7 @@ from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from nestor_catalog_core.models._base import ValueType
+from nestor_catalog_core.models._base import ValueType, configured_engines
 
 if TYPE_CHECKING:
     from pydantic_core import SchemaValidator
@@ -129,13 +129,7 @@ class EngineConfigsView(_View):
 
     def engines(self) -> dict[str, Any]:
         """Every configured engine name with its config (typed ones as views)."""
-        out: dict[str, Any] = {}
-        for key in ("crossplane", "pulumi", "terraform"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
-        out.update(self.__pydantic_extra__ or {})
-        return out
+        return configured_engines(self)
 
 
 def empty_engine_configs() -> EngineConfigsView:

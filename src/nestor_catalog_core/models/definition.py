@@ -24,6 +24,7 @@ from nestor_catalog_core.models._base import (
     SEMVER_PATTERN,
     ValueType,
     canonical_json,
+    configured_engines,
     iso_date_only,
 )
 
@@ -140,13 +141,7 @@ class EngineConfigs(_Strict):
 
     def engines(self) -> dict[str, Any]:
         """Every configured engine name with its config (typed ones as models)."""
-        out: dict[str, Any] = {}
-        for key in ("crossplane", "pulumi", "terraform"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value
-        out.update(self.__pydantic_extra__ or {})
-        return out
+        return configured_engines(self)
 
 
 class Deprecation(_Strict):

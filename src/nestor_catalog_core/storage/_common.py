@@ -324,12 +324,49 @@ def split_uri(uri: str, scheme: str) -> tuple[str, str, dict[str, str]]:
     return parts.netloc, parts.path, options
 
 
-def unknown_options_error(scheme: str, unknown: set[str], valid: set[str]) -> ConfigError:
+def uri_options(scheme: str, query: dict[str, str], options: dict[str, Any], valid: frozenset[str]) -> dict[str, Any]:
+    """A URI's query options overridden by the keyword ``options``, refusing any not in ``valid``."""
+    merged: dict[str, Any] = {**query, **options}
+    unknown = set(merged) - valid
+    if unknown:
+        raise ConfigError(
+            f"unknown {scheme}:// storage option(s) {', '.join(sorted(unknown))}; "
+            f"valid options: {', '.join(sorted(valid)) or '(none)'}",
+            details={"unknown": sorted(unknown), "valid": sorted(valid)},
+        )
+    return merged
+
+
+def option_error(scheme: str, option: str, value: object, expected: str, *, label: str | None = None) -> ConfigError:
+    """An adapter option's refused value: ``invalid <scheme> <label> <value>: expected ...``, with
+    ``option``, ``value`` and ``reason`` in the details (the config loader shows the reason at the
+    option's line)."""
     return ConfigError(
-        f"unknown {scheme}:// storage option(s) {', '.join(sorted(unknown))}; "
-        f"valid options: {', '.join(sorted(valid)) or '(none)'}",
-        details={"unknown": sorted(unknown), "valid": sorted(valid)},
+        f"invalid {scheme} {label or option} {value!r}: expected {expected}",
+        details={"option": option, "value": str(value), "reason": f"expected {expected} (got {value!r})"},
     )
+
+
+def choice_error(
+    scheme: str, option: str, value: object, choices: tuple[str, ...], *, label: str | None = None
+) -> ConfigError:
+    """An option's value that is none of ``choices``: ``invalid <scheme> <label> <value>; valid: ...``."""
+    listed = ", ".join(choices)
+    return ConfigError(
+        f"invalid {scheme} {label or option} {value!r}; valid: {listed}",
+        details={"option": option, "value": str(value), "reason": f"expected one of {listed} (got {value!r})"},
+    )
+
+
+def int_option(scheme: str, option: str, value: object, minimum: int, *, unit: str = "an integer") -> int:
+    """An integer option of at least ``minimum`` (``unit`` names it in the error)."""
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = minimum - 1
+    if number < minimum:
+        raise option_error(scheme, option, value, f"{unit} >= {minimum}")
+    return number
 
 
 # -- threads -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 from botocore.exceptions import ClientError, WaiterError
 
 from nestor_catalog_core._exceptions import ConfigError, StorageError, StorageUnavailable
+from nestor_catalog_core.storage._common import choice_error
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -66,14 +67,7 @@ class TableOptions:
 
     def __post_init__(self) -> None:
         if self.billing_mode is not None and self.billing_mode not in BILLING_MODES:
-            raise ConfigError(
-                f"invalid DynamoDB billing_mode {self.billing_mode!r}; valid: {', '.join(BILLING_MODES)}",
-                details={
-                    "option": "billing_mode",
-                    "value": str(self.billing_mode),
-                    "reason": f"expected one of {', '.join(BILLING_MODES)} (got {self.billing_mode!r})",
-                },
-            )
+            raise choice_error("DynamoDB", "billing_mode", self.billing_mode, BILLING_MODES)
         for name in ("read_capacity", "write_capacity"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -143,16 +143,18 @@ from nestor_catalog_core.storage._common import (
     dump_json,
     ensure_utc,
     immutable_error,
+    int_option,
     load_json,
     next_cursor,
     normalize_audit,
     normalize_event,
     normalize_version,
+    option_error,
     ownership_error,
     retention_cutoff,
     split_uri,
     to_micros,
-    unknown_options_error,
+    uri_options,
 )
 from nestor_catalog_core.storage._dynamodb_items import (
     EVENTS_PER_PARTITION,
@@ -282,27 +284,11 @@ def _parse_bool(name: str, value: object) -> bool:
         return True
     if text in ("0", "false", "no", "off", ""):
         return False
-    raise ConfigError(
-        f"invalid dynamodb {name} {value!r}: expected true or false",
-        details={"option": name, "reason": f"expected true or false (got {value!r})"},
-    )
+    raise option_error("dynamodb", name, value, "true or false")
 
 
 def _parse_int(name: str, value: object, minimum: int) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = minimum - 1
-    if number < minimum:
-        raise ConfigError(
-            f"invalid dynamodb {name} {value!r}: expected an integer >= {minimum}",
-            details={
-                "option": name,
-                "value": str(value),
-                "reason": f"expected an integer >= {minimum} (got {value!r})",
-            },
-        )
-    return number
+    return int_option("dynamodb", name, value, minimum)
 
 
 def _parse_timeout(value: object) -> float:
@@ -311,10 +297,7 @@ def _parse_timeout(value: object) -> float:
     except ValueError:
         seconds = 0.0
     if not seconds > 0:
-        raise ConfigError(
-            f"invalid dynamodb timeout {value!r}: expected seconds > 0",
-            details={"option": "timeout", "reason": f"expected seconds > 0 (got {value!r})"},
-        )
+        raise option_error("dynamodb", "timeout", value, "seconds > 0")
     return seconds
 
 
@@ -470,10 +453,7 @@ class DynamoDBStore(RowLeases, ThreadedStore, ComponentStore):
         if not netloc:
             raise ConfigError(f"dynamodb URI {uri!r} names no table: use dynamodb://<table>?region=...")
         clock = options.pop("clock", utcnow)
-        merged: dict[str, Any] = {**query, **options}
-        unknown = set(merged) - _OPTIONS
-        if unknown:
-            raise unknown_options_error(cls.scheme, unknown, set(_OPTIONS))
+        merged = uri_options(cls.scheme, query, options, _OPTIONS)
         billing = _opt(merged.get("billing_mode"))
         read, write = _opt(merged.get("read_capacity")), _opt(merged.get("write_capacity"))
         return cls(

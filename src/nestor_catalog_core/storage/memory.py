@@ -46,7 +46,7 @@ from nestor_catalog_core.storage._common import (
     ownership_error,
     retention_cutoff,
     split_uri,
-    unknown_options_error,
+    uri_options,
 )
 from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore, PublishOutcome
 
@@ -123,9 +123,7 @@ class MemoryStore(RowLeases, ComponentStore):
         if path not in ("", "/"):
             raise ConfigError(f"memory:// URIs take only a name (memory://<name>), got {uri!r}")
         clock = options.pop("clock", utcnow)
-        unknown = set(query) | set(options)
-        if unknown:
-            raise unknown_options_error(cls.scheme, unknown, set())
+        uri_options(cls.scheme, query, options, frozenset())
         return cls(name=netloc, clock=clock)
 
     def __repr__(self) -> str:

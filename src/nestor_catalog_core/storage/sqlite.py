@@ -70,12 +70,14 @@ from nestor_catalog_core.storage._common import (
     audit_range,
     check_after,
     check_limit,
+    choice_error,
     concurrent_error,
     dump_json,
     ensure_utc,
     event_data_json,
     from_micros,
     immutable_error,
+    int_option,
     load_json,
     next_cursor,
     normalize_audit,
@@ -85,7 +87,7 @@ from nestor_catalog_core.storage._common import (
     retention_cutoff,
     split_uri,
     to_micros,
-    unknown_options_error,
+    uri_options,
 )
 from nestor_catalog_core.storage.base import AuditPage, AuditQuery, ComponentStore, PublishOutcome
 
@@ -388,32 +390,12 @@ def _translate(exc: sqlite3.Error, path: Path) -> StorageError:
 def _parse_synchronous(value: object) -> str:
     mode = str(value).strip().lower()
     if mode not in SYNCHRONOUS_MODES:
-        raise ConfigError(
-            f"invalid sqlite synchronous mode {value!r}; valid: {', '.join(SYNCHRONOUS_MODES)}",
-            details={
-                "option": "synchronous",
-                "value": str(value),
-                "reason": f"expected one of {', '.join(SYNCHRONOUS_MODES)} (got {value!r})",
-            },
-        )
+        raise choice_error("sqlite", "synchronous", value, SYNCHRONOUS_MODES, label="synchronous mode")
     return mode
 
 
 def _parse_busy_timeout(value: object) -> int:
-    try:
-        timeout = int(str(value))
-    except ValueError:
-        timeout = -1
-    if timeout < 0:
-        raise ConfigError(
-            f"invalid sqlite busy_timeout {value!r}: expected milliseconds >= 0",
-            details={
-                "option": "busy_timeout",
-                "value": str(value),
-                "reason": f"expected milliseconds >= 0 (got {value!r})",
-            },
-        )
-    return timeout
+    return int_option("sqlite", "busy_timeout", value, 0, unit="milliseconds")
 
 
 def _path_from_uri(uri: str, netloc: str, path: str) -> str:
@@ -465,10 +447,7 @@ class SQLiteStore(RowLeases, ThreadedStore, ComponentStore):
     def from_uri(cls, uri: str, **options: Any) -> Self:
         netloc, path, query = split_uri(uri, cls.scheme)
         clock = options.pop("clock", utcnow)
-        merged: dict[str, Any] = {**query, **options}
-        unknown = set(merged) - _OPTIONS
-        if unknown:
-            raise unknown_options_error(cls.scheme, unknown, set(_OPTIONS))
+        merged = uri_options(cls.scheme, query, options, _OPTIONS)
         return cls(
             _path_from_uri(uri, netloc, path),
             synchronous=_parse_synchronous(merged.get("synchronous", "normal")),

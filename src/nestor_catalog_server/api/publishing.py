@@ -9,9 +9,11 @@ Each write is recorded with ``Source(kind=api, user=<token subject>)``.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from litestar import Request, Response, delete, post, put
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from pydantic import ValidationError
 
@@ -59,6 +61,35 @@ def _api_write(request: Request[Any, Any, Any], app_state: AppState, name: str, 
     catalog = app_state.writable_catalog
     _owned_entry(catalog, name, version)
     return catalog, _api_source(request)
+
+
+def _version_route(route: Callable[..., HTTPRouteHandler], path: str, summary: str, *errors: int) -> HTTPRouteHandler:
+    """The decorator of a write to one version (``route`` is ``put``, ``post`` or ``delete``): for
+    the write claim, answering the version's resource body (or ``errors`` beyond the usual ones)."""
+    return route(
+        path,
+        opt=WRITE,
+        tags=["publishing"],
+        status_code=200,
+        summary=summary,
+        responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409, *errors),
+    )
+
+
+async def _write_version(
+    request: Request[Any, Any, Any],
+    app_state: AppState,
+    name: str,
+    version: str,
+    method: Callable[[Catalog], Callable[..., Awaitable[object]]],
+    *args: object,
+    **options: object,
+) -> Response[bytes]:
+    """Call ``method(catalog)(name, version, *args, source=, user=, **options)`` (a ``Catalog``
+    write) as the caller, on a version the API owns; answer the version's new resource body."""
+    catalog, source = _api_write(request, app_state, name, version)
+    await method(catalog)(name, version, *args, source=source, user=source.user, **options)
+    return _resource_response(catalog, name, version)
 
 
 def _resource_response(catalog: Catalog, name: str, version: str) -> Response[bytes]:
@@ -115,63 +146,36 @@ class PublishingRoutes:
         content = json.dumps({"results": [_result_dict(r) for r in results]}, ensure_ascii=False, default=str)
         return Response(content=content.encode(), media_type=JSON, status_code=201 if created else 200)
 
-    @put(
-        "/{name:str}/{version:str}/deprecation",
-        opt=WRITE,
-        tags=["publishing"],
-        status_code=200,
-        summary="Deprecate a version (or change its deprecation)",
-        responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409, 413),
+    @_version_route(
+        put, "/{name:str}/{version:str}/deprecation", "Deprecate a version (or change its deprecation)", 413
     )
     async def deprecate(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
         catalog, source = _api_write(request, app_state, name, version)
-        deprecation = _deprecation(await read_body(request))
+        deprecation = _deprecation(await read_body(request))  # read once the version is known to be the API's
         await catalog.deprecate(name, version, deprecation, source=source, user=source.user)
         return _resource_response(catalog, name, version)
 
-    @delete(
-        "/{name:str}/{version:str}/deprecation",
-        opt=WRITE,
-        tags=["publishing"],
-        status_code=200,
-        summary="Clear a version's deprecation",
-        responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409),
-    )
+    @_version_route(delete, "/{name:str}/{version:str}/deprecation", "Clear a version's deprecation")
     async def undeprecate(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
-        catalog, source = _api_write(request, app_state, name, version)
-        await catalog.deprecate(name, version, None, source=source, user=source.user)
-        return _resource_response(catalog, name, version)
+        return await _write_version(request, app_state, name, version, lambda catalog: catalog.deprecate, None)
 
-    @delete(
+    @_version_route(
+        delete,
         "/{name:str}/{version:str}",
-        opt=WRITE,
-        tags=["publishing"],
-        status_code=200,
-        summary="Withdraw a version (still fetchable exactly; excluded from latest, lists and constraints)",
-        responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409),
+        "Withdraw a version (still fetchable exactly; excluded from latest, lists and constraints)",
     )
     async def withdraw(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
-        catalog, source = _api_write(request, app_state, name, version)
-        await catalog.withdraw(name, version, source=source, user=source.user, reason="withdrawn through the API")
-        return _resource_response(catalog, name, version)
+        reason = "withdrawn through the API"
+        return await _write_version(request, app_state, name, version, lambda catalog: catalog.withdraw, reason=reason)
 
-    @post(
-        "/{name:str}/{version:str}/restore",
-        opt=WRITE,
-        tags=["publishing"],
-        status_code=200,
-        summary="Restore a withdrawn version",
-        responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409),
-    )
+    @_version_route(post, "/{name:str}/{version:str}/restore", "Restore a withdrawn version")
     async def restore(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
-        catalog, source = _api_write(request, app_state, name, version)
-        await catalog.restore(name, version, source=source, user=source.user)
-        return _resource_response(catalog, name, version)
+        return await _write_version(request, app_state, name, version, lambda catalog: catalog.restore)

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Final, get_type_hints
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.enums import ParamType
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import OpenAPIType, Operation, Schema
 from litestar.openapi.spec import Parameter as OpenAPIParameter
 from litestar.params import FromPath, QueryParameter, SkipValidation
@@ -53,7 +54,7 @@ from nestor_catalog_server.api.publishing import PublishingRoutes
 from nestor_catalog_server.config.catalog import limits as configured_limits
 from nestor_catalog_server.state import AppStateParam, ReadThrough, app_state_of
 
-__all__ = ["ResourcesController", "kept_page", "page_body"]
+__all__ = ["ResourcesController", "filtered_get", "kept_page", "page_body"]
 
 JSON: Final = "application/json"
 SCHEMA_JSON: Final = "application/schema+json"
@@ -141,6 +142,21 @@ async def kept_page(request: Request[Any, Any, Any]) -> RawResponse | None:
     return cached
 
 
+def filtered_get(path: str, *, summary: str, body: Any, pages: bool = True) -> HTTPRouteHandler:
+    """The ``get`` of a route taking ``filters: FiltersParam`` (lists, searches, facets): on the
+    event loop, with the filters dependency and its OpenAPI parameters, 304 and 400 answers and,
+    for ``pages`` (list and search), ``kept_page`` in front."""
+    return get(
+        path,
+        sync_to_thread=False,
+        summary=summary,
+        responses=schemas.responses(body, 304, 400),
+        dependencies=LIST_FILTERS,
+        before_request=kept_page if pages else None,
+        operation_class=FilteredOperation,
+    )
+
+
 def page_answer(
     request: Request[Any, Any, Any], read: Callable[[CatalogReader], Page], *, query: str | None = None
 ) -> RawResponse:
@@ -226,15 +242,7 @@ class ResourcesController(PublishingRoutes, Controller):
     path = "/api/v1/resources"
     tags = ["resources"]
 
-    @get(
-        "/",
-        sync_to_thread=False,
-        summary="List the latest version of every resource",
-        responses=schemas.responses(schemas.ResourcePage, 304, 400),
-        dependencies=LIST_FILTERS,
-        before_request=kept_page,
-        operation_class=FilteredOperation,
-    )
+    @filtered_get("/", summary="List the latest version of every resource", body=schemas.ResourcePage)
     def list_resources(
         self,
         request: Request[Any, Any, Any],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request
 from litestar.params import QueryParameter
 
 from nestor_catalog_core import InvalidRequest
@@ -14,13 +14,11 @@ from nestor_catalog_server.api._request import raw_header
 from nestor_catalog_server.api._response import RawResponse, json_response, not_modified
 from nestor_catalog_server.api.caching import NO_CACHE, etag_matches, revision_etag
 from nestor_catalog_server.api.resources import (
-    LIST_FILTERS,
     Cursor,
-    FilteredOperation,
     FiltersParam,
     Limit,
     WithFacets,
-    kept_page,
+    filtered_get,
     page_answer,
 )
 from nestor_catalog_server.state import AppStateParam
@@ -34,14 +32,10 @@ class SearchController(Controller):
     path = "/api/v1"
     tags = ["discovery"]
 
-    @get(
+    @filtered_get(
         "/search",
-        sync_to_thread=False,
         summary="Ranked search: exact name > name prefix > name token > other fields",
-        responses=schemas.responses(schemas.SearchPage, 304, 400),
-        dependencies=LIST_FILTERS,
-        before_request=kept_page,
-        operation_class=FilteredOperation,
+        body=schemas.SearchPage,
     )
     def search(
         self,
@@ -58,13 +52,11 @@ class SearchController(Controller):
             request, lambda catalog: catalog.search(q, filters, limit=limit, cursor=cursor, facets=facets), query=q
         )
 
-    @get(
+    @filtered_get(
         "/facets",
-        sync_to_thread=False,
         summary="Counts per provider, category, resource_type and engine over the filtered resources",
-        responses=schemas.responses(schemas.FacetsBody, 304, 400),
-        dependencies=LIST_FILTERS,
-        operation_class=FilteredOperation,
+        body=schemas.FacetsBody,
+        pages=False,
     )
     def facets(self, request: Request[Any, Any, Any], app_state: AppStateParam, filters: FiltersParam) -> RawResponse:
         catalog = app_state.catalog
