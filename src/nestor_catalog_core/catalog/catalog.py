@@ -90,6 +90,18 @@ class PublishResult:
 
 
 @dataclass(frozen=True, slots=True)
+class _Request:
+    """One publish as asked: what ``publish`` takes, handed whole to each step."""
+
+    definition: ResourceDefinition
+    source: Source
+    user: str | None
+    warnings: list[Finding]
+    validated: bool  # the caller ran validation (policies) already
+    locate: HasPositions | None = None  # the loaded document, for findings' lines
+
+
+@dataclass(frozen=True, slots=True)
 class _Prepared:
     """A checked new version and the records that publish it, not yet written."""
 
@@ -365,9 +377,7 @@ class Catalog(CatalogReader):
                     definition, warnings = await self._validated(document, source, user)
                     if definition.name in pending_names:
                         await flush()
-                    prepared = await self._prepare(
-                        definition, source=source, user=user, warnings=warnings, validated=True, locate=document
-                    )
+                    prepared = await self._prepare(_Request(definition, source, user, warnings, True, document))
                 except CatalogError as exc:
                     results[index] = exc
                     continue
@@ -419,6 +429,7 @@ class Catalog(CatalogReader):
         before raising. ``locate`` (the loaded document) gives compatibility findings their
         line and column."""
         self._check_writable()
+        request = _Request(definition, source, user, list(warnings), validated, locate)
         async with self._write_lock:
             # Optimistic: prepared against the read model as it is, written on the condition
             # that the store's log has not moved past it (one store call per publish instead
@@ -427,38 +438,16 @@ class Catalog(CatalogReader):
             for _ in range(_OPTIMISTIC_ATTEMPTS):
                 self._unconfirmed = True
                 try:
-                    return await self._publish_locked(
-                        definition,
-                        source=source,
-                        user=user,
-                        warnings=list(warnings),
-                        validated=validated,
-                        locate=locate,
-                        expected_sequence=self._model.revision,
-                    )
+                    return await self._publish_locked(request, expected_sequence=self._model.revision)
                 except _Overtaken:
                     continue
                 finally:
                     self._unconfirmed = False
             await self.catch_up()
-            return await self._publish_locked(
-                definition, source=source, user=user, warnings=list(warnings), validated=validated, locate=locate
-            )
+            return await self._publish_locked(request)
 
-    async def _publish_locked(
-        self,
-        definition: ResourceDefinition,
-        *,
-        source: Source,
-        user: str | None,
-        warnings: list[Finding],
-        validated: bool,
-        locate: HasPositions | None = None,
-        expected_sequence: int | None = None,
-    ) -> PublishResult:
-        prepared = await self._prepare(
-            definition, source=source, user=user, warnings=warnings, validated=validated, locate=locate
-        )
+    async def _publish_locked(self, request: _Request, *, expected_sequence: int | None = None) -> PublishResult:
+        prepared = await self._prepare(request)
         if isinstance(prepared, PublishResult):
             return prepared
         # The store's answer is authoritative from here: a write, a refusal (ownership and
@@ -483,23 +472,15 @@ class Catalog(CatalogReader):
             if await self.catch_up():
                 raise _Overtaken
 
-    async def _prepare(
-        self,
-        definition: ResourceDefinition,
-        *,
-        source: Source,
-        user: str | None,
-        warnings: list[Finding],
-        validated: bool,
-        locate: HasPositions | None = None,
-    ) -> PublishResult | _Prepared:
+    async def _prepare(self, request: _Request) -> PublishResult | _Prepared:
         """The steps before a new version's write, each recording and raising its refusal:
         policies (unless ``validated``), then a version already published (``_republish``,
         which is the one step that may write at once: a lifecycle change or a restore, whose
         result is returned), then compatibility with the predecessor, then the records of
         the new version to write."""
+        definition, source, user, warnings = request.definition, request.source, request.user, request.warnings
         name, version = definition.key
-        if not validated:
+        if not request.validated:
             warnings = [*warnings, *await self._checked_policies(definition, source=source, user=user)]
         # One serialization serves the digest, the stored document and the event: without a
         # lifecycle block the digest's canonical JSON is the document's (profile of a sync of
@@ -525,7 +506,7 @@ class Catalog(CatalogReader):
             if not report.ok:
                 warnings = [
                     *warnings,
-                    *await self._checked_compatibility(report, source=source, user=user, locate=locate),
+                    *await self._checked_compatibility(report, source=source, user=user, locate=request.locate),
                 ]
         return self._records(
             definition,
