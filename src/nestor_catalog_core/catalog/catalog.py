@@ -120,6 +120,30 @@ def _user_of(source: Source, user: str | None) -> str | None:
     return user or source.user or source.author_email
 
 
+def _version_audit(
+    entry: CatalogEntry,
+    action: str,
+    changes: list[str],
+    *,
+    source: Source,
+    user: str | None,
+    timestamp: datetime,
+    **extra: Any,
+) -> AuditRecord:
+    """The audit record of a change to a published version (its lifecycle or withdrawal)."""
+    return AuditRecord(
+        action=action,
+        resource=entry.name,
+        version=entry.version,
+        user=_user_of(source, user),
+        timestamp=timestamp,
+        changes=changes,
+        git_commit=source.commit,
+        source=source,
+        **extra,
+    )
+
+
 class _Overtaken(Exception):
     """The read model a publish was being prepared against turned out behind the store (the
     store refused the conditional write, or a check that was about to refuse found newer
@@ -726,15 +750,13 @@ class Catalog(CatalogReader):
         now = utcnow()
         updated = entry.stored.with_changes(document=document, deprecated=deprecation is not None, updated_at=now)
         event = self._resource_event(EventType.RESOURCE_DEPRECATED, updated)
-        audit = AuditRecord(
-            action=event.type.value,
-            resource=entry.name,
-            version=entry.version,
-            user=_user_of(source, user),
-            timestamp=now,
-            changes=["metadata.deprecation"],
-            git_commit=source.commit,
+        audit = _version_audit(
+            entry,
+            event.type.value,
+            ["metadata.deprecation"],
             source=source,
+            user=user,
+            timestamp=now,
             details={"deprecation": deprecation.model_dump(mode="json") if deprecation else None},
         )
         await self._store.set_lifecycle(entry.name, entry.version, document, deprecation is not None, event, audit)
@@ -748,15 +770,13 @@ class Catalog(CatalogReader):
         updated = entry.stored.with_changes(withdrawn=withdrawn, updated_at=now)
         kind = EventType.RESOURCE_DELETED if withdrawn else EventType.RESOURCE_UPDATED
         event = self._resource_event(kind, updated)
-        audit = AuditRecord(
-            action="resource.withdrawn" if withdrawn else "resource.restored",
-            resource=entry.name,
-            version=entry.version,
-            user=_user_of(source, user),
-            timestamp=now,
-            changes=["status.withdrawn"],
-            git_commit=source.commit,
+        audit = _version_audit(
+            entry,
+            "resource.withdrawn" if withdrawn else "resource.restored",
+            ["status.withdrawn"],
             source=source,
+            user=user,
+            timestamp=now,
             reason=reason,
         )
         await self._store.set_withdrawn(entry.name, entry.version, withdrawn, event, audit)
