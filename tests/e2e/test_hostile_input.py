@@ -7,7 +7,9 @@ be strict JSON, and the server to stay responsive (``/health``) after each attac
 from __future__ import annotations
 
 import json
+import select
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -312,6 +314,42 @@ def test_a_replayed_delivery_syncs_once(client: httpx.Client) -> None:
     again = client.post("/api/v1/webhooks/github/team", content=body, headers=headers)
     assert again.status_code == 200
     assert strict_json(again)["status"] == "duplicate"
+
+
+def test_health_answers_while_a_large_validate_is_being_checked(server: ServerHandle, client: httpx.Client) -> None:
+    """A body near ``service.max_body_size`` of many definitions keeps a worker busy for a
+    while (loaded and validated off the event loop): ``/health`` on another connection is
+    answered before that validate's response is ready. A server that checked the body on
+    its event loop would answer the health check only after the validate."""
+    documents = []
+    size = 0
+    while size < 900 * 1024:
+        text = definition(f"bulk-bucket-{len(documents):05d}", "1.0.0", description="x" * 40)
+        documents.append(text)
+        size += len(text) + 4
+    body = "---\n".join(documents).encode()
+    head = (
+        f"POST /api/v1/validate HTTP/1.1\r\nHost: x\r\nContent-Type: application/yaml\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection((server.host, server.port), timeout=120) as heavy:
+        heavy.sendall(head + body)
+        # Give the server time to read the body (loopback: milliseconds) and start checking
+        # it (about a second of work). On a machine so slow that the health check still
+        # arrives while the body is read, this test cannot fail: it never fails wrongly.
+        time.sleep(0.2)
+        health = client.get("/health", timeout=30.0)
+        validate_ready_before_health = bool(select.select([heavy], [], [], 0)[0])
+        answer = b""
+        while chunk := heavy.recv(1 << 16):
+            answer += chunk
+    assert health.status_code == 200
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 200 OK", status_line
+    result = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert result["definitions"] == len(documents)
+    assert result["valid"] is True
+    assert not validate_ready_before_health, "the health check waited for the validate"
 
 
 def test_the_server_is_still_healthy(client: httpx.Client, tmp_path: Path) -> None:
