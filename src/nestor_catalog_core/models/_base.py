@@ -1,9 +1,9 @@
 """What the definition models and their pydantic-free views share: the identity constants,
 ``ValueType``, the sunset date check and ``canonical_json``.
 
-No pydantic here (only pydantic-core's error type): ``nestor-catalog validate`` builds
-views of definitions (``_views``) without importing pydantic, whose import and model
-build cost more than the rest of the command's start-up.
+No pydantic here (only pydantic-core's error type, from its extension: ``_extension``):
+``nestor-catalog validate`` builds views of definitions (``_views``) without importing
+pydantic, whose import and model build cost more than the rest of the command's start-up.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, Final
 
-from pydantic_core import PydanticCustomError
+from nestor_catalog_core.models._extension import PydanticCustomError
 
 __all__ = ["API_VERSION", "KIND", "NAME_PATTERN", "SEMVER_PATTERN", "ValueType", "canonical_json", "iso_date_only"]
 
