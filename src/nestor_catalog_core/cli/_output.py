@@ -7,7 +7,6 @@ raises those itself; ``EXIT_USAGE`` is for the same class of mistake found later
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections import Counter
@@ -105,6 +104,8 @@ def emit_report(
     """
     stream = out if out is not None else sys.stdout
     if fmt == "json":
+        import json  # here: the other formats never need it (start-up, issue 13)
+
         payload = {"files": files, "definitions": definitions, "findings": [f.to_dict() for f in findings]}
         stream.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     elif fmt == "github":

@@ -44,7 +44,8 @@ __all__ = [
     "validate_tree",
 ]
 
-_SIZE: Final = re.compile(r"\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*\Z", re.IGNORECASE)
+#: Compiled (by ``re``'s cache) when a size is given as text: the default is a number.
+_SIZE: Final = r"\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*\Z"
 _UNITS: Final = {"": 1, "b": 1, "k": 1024, "kb": 1000, "kib": 1024, "m": 1024**2, "mb": 1000**2, "mib": 1024**2}
 _UNITS.update({"g": 1024**3, "gb": 1000**3, "gib": 1024**3})
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -60,7 +61,7 @@ class ByteSize(click.ParamType[int, object]):
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
         if isinstance(value, int):
             return value
-        match = _SIZE.match(str(value))
+        match = re.match(_SIZE, str(value), re.IGNORECASE)
         if match is None or int(match.group(1)) < 1:
             self.fail(f"{value!r} is not a size like 1048576, 512KiB or 2MiB", param, ctx)
         return int(match.group(1)) * _UNITS[(match.group(2) or "").lower()]

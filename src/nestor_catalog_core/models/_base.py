@@ -8,7 +8,6 @@ pydantic, whose import and model build cost more than the rest of the command's 
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from enum import StrEnum
@@ -54,4 +53,6 @@ def iso_date_only(value: Any) -> Any:
 
 def canonical_json(data: Any) -> bytes:
     """Deterministic JSON: sorted keys, no spaces, UTF-8."""
+    import json  # here: validating through views never serialises (start-up, issue 13)
+
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
