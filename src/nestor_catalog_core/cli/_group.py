@@ -7,15 +7,13 @@ a core command wins over a plugin of the same name. A command whose module canno
 imported still shows up, and says why it is unavailable when run, instead of breaking the
 whole CLI.
 
-The console script runs ``console``: ``main``, then, after ``validate``, an exit that skips
-tearing the interpreter down (see ``console``).
+The console script (``_console.console``) runs the group for every argument list it does not
+parse itself.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 from typing import TYPE_CHECKING, Final
 
 import click
@@ -25,7 +23,7 @@ from nestor_catalog_core.cli._output import EXIT_USAGE
 if TYPE_CHECKING:
     from importlib.metadata import EntryPoint
 
-__all__ = ["CORE_COMMANDS", "ENTRY_POINT_GROUP", "QUICK_EXIT_COMMANDS", "LazyGroup", "console", "main"]
+__all__ = ["CORE_COMMANDS", "ENTRY_POINT_GROUP", "LazyGroup", "main"]
 
 ENTRY_POINT_GROUP: Final = "nestor_catalog.commands"
 
@@ -40,10 +38,6 @@ CORE_COMMANDS: Final[dict[str, str]] = {
 }
 
 
-#: Commands after which the console script exits without tearing the interpreter down: they
-#: write to stdout and stderr only, start no thread and leave nothing to close or flush.
-QUICK_EXIT_COMMANDS: Final = frozenset({"validate"})
-
 #: The extra that installs the dependencies of a package's commands.
 _EXTRAS: Final[dict[str, str]] = {"nestor_catalog_server": "server", "nestor_catalog_client": "client"}
 
@@ -55,7 +49,7 @@ class LazyGroup(click.Group):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._core = dict(CORE_COMMANDS if core is None else core)
         self._loaded: dict[str, click.Command] = {}
-        #: The subcommand this group last resolved (``console`` reads it).
+        #: The subcommand this group last resolved (the console script reads it).
         self.resolved: str | None = None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -137,39 +131,3 @@ def _unavailable(name: str, reason: str, *, advice: str | None = None) -> click.
 @click.version_option(package_name="nestor-catalog", prog_name="nestor-catalog")
 def main() -> None:
     """nestor-catalog: validate, inspect and serve Nestor ResourceDefinitions."""
-
-
-def console() -> None:
-    """The ``nestor-catalog`` console script: ``main``, exiting as it does.
-
-    After a command of ``QUICK_EXIT_COMMANDS`` the process ends with ``os._exit`` once stdout
-    and stderr are flushed, as mypy does: freeing every module and object on the way out
-    costs a one-file ``validate`` about a tenth of its run (issue 13). The exit status and the
-    output are the same. Anything that needs the normal exit gets it: another command, an
-    ``atexit`` callback or a thread besides the main one, an exit status that is not a number,
-    a stream that cannot be flushed (Python then reports it as it always does).
-    """
-    try:
-        main()
-    except SystemExit as exit:
-        code = exit.code
-        if main.resolved in QUICK_EXIT_COMMANDS and (code is None or isinstance(code, int)) and _nothing_pending():
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            except (OSError, ValueError):
-                raise exit from None
-            os._exit(code or 0)
-        raise
-
-
-def _nothing_pending() -> bool:
-    """No ``atexit`` callback (``atexit._ncallbacks`` is CPython's count; unknown: assume some)
-    and no thread but the main one."""
-    import atexit
-
-    count = getattr(atexit, "_ncallbacks", None)
-    if count is None or count() != 0:
-        return False
-    threading = sys.modules.get("threading")
-    return threading is None or threading.active_count() == 1

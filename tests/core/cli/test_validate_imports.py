@@ -8,7 +8,8 @@ package's ``__init__`` builds ``core_schema`` and imports ``typing_extensions``)
 storage, search, events and versions packages (but for the SARIF rule table and
 a ``name@constraint`` replacement), ``importlib.metadata`` (plugin discovery), ``pathspec``
 (only with a ``.nestorignore``) and, for a YAML file, the JSON loader (``json`` too, in the text
-and github formats) must not be among them. The benchmark
+and github formats) must not be among them; nor click, when the console script parses the
+arguments itself (``cli._console``). The benchmark
 ``bench_validate.startup_row`` times the same command.
 """
 
@@ -56,14 +57,19 @@ HEAVY = (
 #: Packages whose ``__init__`` must not run, though a submodule of theirs is loaded on its own.
 NOT_RUN = ("pydantic_core",)
 
-#: The arguments come as they are and json is imported after the run: whether the command
-#: imports it is part of what is checked.
+#: Runs ``main`` (the click group) or ``console`` (the console script; the ``atexit`` callback
+#: keeps the interpreter's normal exit, see ``_console``, so the modules can be listed
+#: afterwards). The arguments come as they are and json is imported after the run: whether
+#: the command imports it is part of what is checked.
 PROBE = """
-import sys
-from nestor_catalog_core.cli import main
-sys.argv = ["nestor-catalog", *sys.argv[1:]]
+import atexit, sys
+from nestor_catalog_core import cli
+entry = sys.argv[1]
+if entry == "console":
+    atexit.register(lambda: None)
+sys.argv = ["nestor-catalog", *sys.argv[2:]]
 try:
-    main()
+    getattr(cli, entry)()
 except SystemExit as exit:
     code = exit.code
 modules = sorted(sys.modules)
@@ -72,9 +78,9 @@ print(json.dumps({"code": code, "modules": modules}))
 """
 
 
-def _run(*args: str, cwd: Path = ROOT) -> tuple[int, list[str]]:
+def _run(*args: str, cwd: Path = ROOT, entry: str = "main") -> tuple[int, list[str]]:
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
+        [sys.executable, "-c", PROBE, entry, *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -109,6 +115,23 @@ def test_validating_a_clean_file_imports_nothing_heavy(fmt: str) -> None:
     assert _heavy(modules, allowed=VERSIONS if fmt == "sarif" else ()) == []
     if fmt != "sarif":
         assert _heavy(modules, allowed=()) == []
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github", "sarif", "junit"])
+def test_the_console_script_validates_without_click(fmt: str) -> None:
+    code, modules = _run("validate", str(CLEAN), "--format", fmt, entry="console")
+    assert code == 0
+    assert "nestor_catalog_core.models._views" in modules
+    assert [name for name in modules if name == "click" or name.startswith("click.")] == []
+    assert "nestor_catalog_core.cli._group" not in modules
+    assert _heavy(modules, allowed=VERSIONS if fmt == "sarif" else ()) == []
+
+
+def test_the_console_script_leaves_other_argument_lists_to_click() -> None:
+    code, modules = _run("validate", str(CLEAN), "--no-strict", "--no-strict", entry="console")
+    assert code == 0
+    assert "click" in modules
+    assert _heavy(modules) == []
 
 
 @pytest.mark.parametrize(
