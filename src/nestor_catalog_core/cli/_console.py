@@ -62,12 +62,7 @@ _FLAGS: Final = {
     "--force-exclude": "force_exclude",
     "--allow-empty": "allow_empty",
 }
-_VALUES: Final = {
-    "--format": "fmt",
-    "--fail-on": "fail_on",
-    "--max-file-size": "max_file_size",
-    "--sunset-warning-days": "sunset_warning_days",
-}
+_VALUES: Final = frozenset({"--format", "--fail-on", "--max-file-size", "--sunset-warning-days"})
 
 
 def console() -> None:
