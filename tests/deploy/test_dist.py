@@ -51,7 +51,7 @@ def test_the_wheel_has_the_packages_scripts_and_extras(dist: Path) -> None:
         assert f"{package}/__init__.py" in names
         assert f"{package}/py.typed" in names
     assert not any(name.startswith(("tests/", "benchmarks/")) for name in names)
-    assert "nestor-catalog = nestor_catalog_core.cli:main" in entry_points
+    assert "nestor-catalog = nestor_catalog_core.cli:console" in entry_points
     assert "serve = nestor_catalog_server.cli.serve:serve" in entry_points
     for extra in ("server", "client", "dynamodb", "redis", "otel"):
         assert f"Provides-Extra: {extra}" in metadata

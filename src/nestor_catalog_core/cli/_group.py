@@ -6,6 +6,9 @@ imports the server (Litestar) or jsonschema. Other packages add commands through
 a core command wins over a plugin of the same name. A command whose module cannot be
 imported still shows up, and says why it is unavailable when run, instead of breaking the
 whole CLI.
+
+The console script (``_console.console``) runs the group for every argument list it does not
+parse itself.
 """
 
 from __future__ import annotations
@@ -46,6 +49,8 @@ class LazyGroup(click.Group):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._core = dict(CORE_COMMANDS if core is None else core)
         self._loaded: dict[str, click.Command] = {}
+        #: The subcommand this group last resolved (the console script reads it).
+        self.resolved: str | None = None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self._core, *_plugins()})
@@ -60,6 +65,13 @@ class LazyGroup(click.Group):
                 return None
             self._loaded[cmd_name] = loaded
         return self._loaded[cmd_name]
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        self.resolved = name
+        return name, command, rest
 
     def _load(self, name: str) -> click.Command | None:
         target = self._core.get(name)

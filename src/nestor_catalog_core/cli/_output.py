@@ -3,19 +3,19 @@
 
 Exit codes: 0 clean (no finding at or above ``fail_on``), 1 findings, 2 usage errors (click
 raises those itself; ``EXIT_USAGE`` is for the same class of mistake found later).
+
+click is imported where it is used (the option decorators, a progress bar, a usage error):
+``validate``'s console fast path (``_console``) reports without it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Final, Literal, TextIO, TypeVar
-
-import click
 
 from nestor_catalog_core.models.findings import Finding, Severity
 
@@ -53,6 +53,8 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 def format_option(function: _F) -> _F:
     """``--format text|json|github`` (stored as ``fmt``)."""
+    import click
+
     return click.option(
         "--format",
         "fmt",
@@ -66,6 +68,8 @@ def format_option(function: _F) -> _F:
 
 def fail_on_option(function: _F) -> _F:
     """``--fail-on error|warning`` (stored as ``fail_on``, a ``Severity``)."""
+    import click
+
     return click.option(
         "--fail-on",
         "fail_on",
@@ -105,6 +109,8 @@ def emit_report(
     """
     stream = out if out is not None else sys.stdout
     if fmt == "json":
+        import json  # here: the other formats never need it (start-up, issue 13)
+
         payload = {"files": files, "definitions": definitions, "findings": [f.to_dict() for f in findings]}
         stream.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     elif fmt == "github":
@@ -122,6 +128,8 @@ def emit_report(
         stream.writelines(f"{finding}\n" for finding in findings)
         stream.write(summary_line(findings, files=files, definitions=definitions) + "\n")
     else:
+        import click
+
         raise click.UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     stream.flush()
     return exit_code(findings, fail_on=fail_on)
@@ -164,6 +172,8 @@ def progress(
     if total < threshold or not _is_terminal(target) or in_ci():
         yield _ignore
         return
+    import click
+
     bar: Any = click.progressbar(length=total, label=label, file=target, show_pos=True, width=30)
     with bar:
         yield bar.update

@@ -42,7 +42,7 @@ def _version() -> str:
 
 
 def _rule_rows() -> list[dict[str, Any]]:
-    from nestor_catalog_core.cli.rules import rule_table
+    from nestor_catalog_core.cli._rule_table import rule_table
 
     return rule_table()
 

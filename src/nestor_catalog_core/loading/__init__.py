@@ -10,6 +10,9 @@ a 1-based position. Load rule ids: ``YAML_SYNTAX``, ``JSON_SYNTAX``, ``DUPLICATE
 skipped silently), ``FILE_UNREADABLE``.
 """
 
+from typing import TYPE_CHECKING
+
+from nestor_catalog_core import _lazy
 from nestor_catalog_core.loading._bytes import load_bytes, load_yaml_document
 from nestor_catalog_core.loading._documents import (
     DEFAULT_MAX_FILE_SIZE,
@@ -28,7 +31,9 @@ from nestor_catalog_core.loading._files import (
     load_file,
 )
 from nestor_catalog_core.loading._ignore import IGNORE_FILE, IgnoreRules, compile_globs, is_ignored
-from nestor_catalog_core.loading._json import decode_json
+
+if TYPE_CHECKING:
+    from nestor_catalog_core.loading._json import decode_json
 
 __all__ = [
     "DEFAULT_MAX_FILE_SIZE",
@@ -51,3 +56,8 @@ __all__ = [
     "load_file",
     "load_yaml_document",
 ]
+
+#: Imported on first use: the JSON loader (and ``json``) is for JSON files only (start-up, issue 13).
+_LAZY: dict[str, str] = {"decode_json": "nestor_catalog_core.loading._json"}
+
+__getattr__, __dir__ = _lazy.lazy_names(globals(), _LAZY)

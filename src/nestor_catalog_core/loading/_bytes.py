@@ -6,7 +6,6 @@ import re
 from typing import Final
 
 from nestor_catalog_core.loading._documents import LoadedDocument, LoadOptions, LoadResult, load_finding
-from nestor_catalog_core.loading._json import JsonLocator, JsonProblem, parse_json
 from nestor_catalog_core.loading._yaml import ComposedDocument, YamlLocator, byte_position, compose_documents
 from nestor_catalog_core.models._base import API_VERSION
 from nestor_catalog_core.models.findings import Finding, Severity
@@ -108,6 +107,9 @@ def _not_utf8(data: bytes, file: str, exc: UnicodeDecodeError) -> Finding:
 
 def _load_json(data: bytes, text: str, result: LoadResult, options: LoadOptions, *, forced: bool) -> bool:
     """Load ``text`` as one JSON document; ``False`` when it is not JSON and YAML should try."""
+    # Imported here: a tree of YAML files never needs the JSON loader (nor ``json``).
+    from nestor_catalog_core.loading._json import JsonLocator, JsonProblem, parse_json
+
     try:
         value = parse_json(text.removeprefix("\ufeff"), result.file, options)
     except JsonProblem as problem:

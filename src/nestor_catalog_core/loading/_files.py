@@ -45,6 +45,8 @@ DEFINITION_GLOBS: Final = tuple(f"**/*{suffix}" for suffix in _SUFFIXES)
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
+    """A file the walk found: where to read it, how findings name it, what bounds it."""
+
     path: Path
     display: str
     root: Path | None  # the resolved root to check against; None when the walk already proves containment

@@ -392,6 +392,8 @@ def _mapping_child(node: Node, part: str | int, hops: int) -> tuple[Node, Node |
 
 @dataclass(slots=True)
 class ComposedDocument:
+    """One document of a stream: its index, node graph, plain data and findings."""
+
     index: int
     root: Node
     data: Any

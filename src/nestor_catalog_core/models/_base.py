@@ -1,20 +1,19 @@
 """What the definition models and their pydantic-free views share: the identity constants,
 ``ValueType``, the sunset date check and ``canonical_json``.
 
-No pydantic here (only pydantic-core's error type): ``nestor-catalog validate`` builds
-views of definitions (``_views``) without importing pydantic, whose import and model
-build cost more than the rest of the command's start-up.
+No pydantic here (only pydantic-core's error type, from its extension: ``_extension``):
+``nestor-catalog validate`` builds views of definitions (``_views``) without importing
+pydantic, whose import and model build cost more than the rest of the command's start-up.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from enum import StrEnum
 from typing import Any, Final
 
-from pydantic_core import PydanticCustomError
+from nestor_catalog_core.models._extension import PydanticCustomError
 
 __all__ = [
     "API_VERSION",
@@ -66,6 +65,8 @@ def iso_date_only(value: Any) -> Any:
 
 def canonical_json(data: Any) -> bytes:
     """Deterministic JSON: sorted keys, no spaces, UTF-8."""
+    import json  # here: validating through views never serialises (start-up, issue 13)
+
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

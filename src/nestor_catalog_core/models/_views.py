@@ -19,10 +19,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 from nestor_catalog_core.models._base import ValueType, configured_engines
+from nestor_catalog_core.models._extension import SchemaValidator
 
 if TYPE_CHECKING:
-    from pydantic_core import SchemaValidator
-
     from nestor_catalog_core.models.definition import (
         Deprecation,
         InputSpec,
@@ -196,8 +195,6 @@ class DefinitionView(_View):
 def view_validator() -> SchemaValidator:
     """pydantic-core's validator of ``ResourceDefinition``'s core schema, building views
     (about 1 ms, the first time)."""
-    from pydantic_core import SchemaValidator
-
     from nestor_catalog_core.models._view_schema import DEFINITION_SCHEMA
 
     return SchemaValidator(DEFINITION_SCHEMA)

@@ -8,7 +8,6 @@ positions, a whole-file problem reports line 1 column 1).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
@@ -25,6 +24,8 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """One problem: its rule, severity, field path and message, and where it was written."""
+
     rule: str
     severity: Severity
     field: str
@@ -89,6 +90,8 @@ def format_field_path(path: tuple[str | int, ...] | list[str | int]) -> str:
         if isinstance(part, int):
             out.append(f"[{part}]")
         elif not _PLAIN_KEY.match(part):
+            import json  # here: most paths are plain, and validate's start-up needs no json
+
             out.append(f"[{json.dumps(part, ensure_ascii=False)}]")
         elif out:
             out.append(f".{part}")

@@ -13,13 +13,14 @@ import copy
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from pydantic_core import ErrorDetails, ValidationError
-
 from nestor_catalog_core.models._base import API_VERSION, KIND
+from nestor_catalog_core.models._extension import ValidationError
 from nestor_catalog_core.models.findings import Severity
 from nestor_catalog_core.validation._issues import DataPath, Issue, describe_value
 
 if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
     from nestor_catalog_core.models._views import DefinitionLike, DefinitionView
     from nestor_catalog_core.models.definition import ResourceDefinition
 

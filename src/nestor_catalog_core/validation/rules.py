@@ -28,6 +28,8 @@ class Layer(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Rule:
+    """A rule id with its severity, the layer that checks it, what it means and how to fix it."""
+
     id: str
     severity: Severity
     layer: Layer

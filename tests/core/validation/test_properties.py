@@ -133,6 +133,6 @@ def test_public_surfaces_are_exactly_the_documented_names() -> None:
         "validate_document",
         "validate_inputs",
     ]
-    assert cli_package.__all__ == ["main", "progress"]
+    assert cli_package.__all__ == ["console", "main", "progress"]
     for package in (loading_package, validation_package, cli_package):
         assert all(hasattr(package, name) for name in package.__all__)

@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parents[3]
 SOURCES = [
     *sorted((ROOT / "src/nestor_catalog_core/loading").glob("*.py")),
     *sorted((ROOT / "src/nestor_catalog_core/validation").glob("*.py")),
-    *(ROOT / "src/nestor_catalog_core/cli" / name for name in ("_group.py", "_output.py", "validate.py", "schema.py")),
+    *(
+        ROOT / "src/nestor_catalog_core/cli" / name
+        for name in ("_console.py", "_group.py", "_output.py", "_validating.py", "validate.py", "schema.py")
+    ),
 ]
 LITERAL = re.compile(r"[\"']([A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+|[A-Z][A-Z0-9]{2,})[\"']")
 EXPECT = re.compile(r"([A-Z0-9_]+)@(\d+):(\d+)")
