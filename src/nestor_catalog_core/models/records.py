@@ -9,7 +9,8 @@ Times are timezone-aware UTC and serialize as RFC 3339 with ``Z``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import Any, Final
@@ -222,6 +223,67 @@ class StoredVersion:
             withdrawn=bool(data.get("withdrawn", False)),
             deprecated=bool(data.get("deprecated", False)),
         )
+
+
+def _stored_version_builder() -> Callable[..., StoredVersion]:
+    """A constructor of ``StoredVersion`` from its 13 fields in order, for a storage scan:
+    the slots are set through their descriptors, which is what the frozen dataclass's
+    ``__init__`` does field by field through ``object.__setattr__``, in half its time (a
+    cold start builds every stored version: 100,000 of them)."""
+    new = object.__new__
+    (
+        set_name,
+        set_version,
+        set_digest,
+        set_document,
+        set_provider,
+        set_category,
+        set_resource_type,
+        set_source,
+        set_published_at,
+        set_sequence,
+        set_updated_at,
+        set_withdrawn,
+        set_deprecated,
+    ) = (getattr(StoredVersion, f.name).__set__ for f in fields(StoredVersion))
+
+    def build(
+        name: str,
+        version: str,
+        digest: str,
+        document: bytes,
+        provider: str,
+        category: str,
+        resource_type: str,
+        source: Source,
+        published_at: datetime,
+        sequence: int,
+        updated_at: datetime | None,
+        withdrawn: bool,
+        deprecated: bool,
+    ) -> StoredVersion:
+        stored: StoredVersion = new(StoredVersion)
+        set_name(stored, name)
+        set_version(stored, version)
+        set_digest(stored, digest)
+        set_document(stored, document)
+        set_provider(stored, provider)
+        set_category(stored, category)
+        set_resource_type(stored, resource_type)
+        set_source(stored, source)
+        set_published_at(stored, published_at)
+        set_sequence(stored, sequence)
+        set_updated_at(stored, updated_at)
+        set_withdrawn(stored, withdrawn)
+        set_deprecated(stored, deprecated)
+        return stored
+
+    return build
+
+
+#: ``StoredVersion(*fields)`` for storage scans (fields in declaration order, already in the
+#: types they have: no conversion or check happens here).
+stored_version_of: Final = _stored_version_builder()
 
 
 class EventType(StrEnum):

@@ -36,13 +36,18 @@ _CACHE_SIZE = 512
 
 #: Bytes to keep as they are (a-z, 0-9); everything else becomes a space.
 _SEPARATE: Final = bytes(b if (48 <= b <= 57 or 97 <= b <= 122) else 32 for b in range(256))
+#: ``_SEPARATE`` that lower-cases A-Z too: ``str.lower`` of an ASCII text only maps A-Z.
+_LOWER_SEPARATE: Final = bytes(b + 32 if 65 <= b <= 90 else _SEPARATE[b] for b in range(256))
 
 
 def tokenize(text: str) -> list[str]:
     """The runs of ``[a-z0-9]`` in ``text`` lower-cased: the same list as
     ``re.findall(r"[a-z0-9]+", text.lower())``, in about half the time (a cold start tokenizes
     every name's latest document): every other character, the bytes of non-ASCII ones
-    included, becomes a space in one ``bytes.translate``, then ``split``."""
+    included, becomes a space in one ``bytes.translate``, then ``split``. An ASCII text (the
+    usual one) is lower-cased by the same translation instead of a ``str.lower`` first."""
+    if text.isascii():
+        return text.encode("ascii").translate(_LOWER_SEPARATE).decode("ascii").split()
     return text.lower().encode("utf-8", "surrogatepass").translate(_SEPARATE).decode("ascii").split()
 
 
@@ -55,30 +60,41 @@ class SearchDocument:
 
     @classmethod
     def from_definition_dict(cls, data: Mapping[str, Any]) -> SearchDocument:
-        """Build from a definition's JSON data (no model parsing needed)."""
+        """Build from a definition's JSON data (no model parsing needed). Each group's texts
+        are joined and tokenized once (``tokenize`` of texts joined by a space is the
+        concatenation of theirs)."""
         meta = data.get("metadata", {})
         spec = data.get("spec", {})
         name = str(meta.get("name", ""))
-        io_names: list[str] = []
+        io_texts: list[str] = []
         for key in ("required_inputs", "optional_inputs", "outputs"):
             for item in spec.get(key, []) or []:
-                io_names.append(str(item.get("name", "")))
-                io_names.append(str(item.get("description", "")))
+                io_texts.append(str(item.get("name", "")))
+                io_texts.append(str(item.get("description", "")))
         labels = meta.get("labels", {}) or {}
         groups = {
-            "name": frozenset(tokenize(name)),
-            "type": frozenset(
-                tokenize(" ".join(str(meta.get(k, "")) for k in ("provider", "category", "resource_type")))
-                + tokenize(" ".join(str(e) for e in spec.get("supported_engines", []) or []))
+            "name": _token_set(name),
+            "type": _token_set(
+                " ".join(
+                    [
+                        str(meta.get("provider", "")),
+                        str(meta.get("category", "")),
+                        str(meta.get("resource_type", "")),
+                        *map(str, spec.get("supported_engines", []) or []),
+                    ]
+                )
             ),
-            "text": frozenset(tokenize(str(meta.get("description", "")))),
-            "io": frozenset(tokenize(" ".join(io_names))),
-            "people": frozenset(
-                tokenize(" ".join(str(m) for m in meta.get("maintainers", []) or []))
-                + tokenize(" ".join(f"{k} {v}" for k, v in labels.items()))
+            "text": _token_set(str(meta.get("description", ""))),
+            "io": _token_set(" ".join(io_texts)),
+            "people": _token_set(
+                " ".join([*map(str, meta.get("maintainers", []) or []), *(f"{k} {v}" for k, v in labels.items())])
             ),
         }
         return cls(name=name, groups=groups)
+
+
+def _token_set(text: str) -> frozenset[str]:
+    return frozenset(tokenize(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +128,28 @@ class SearchIndex:
     def __contains__(self, name: object) -> bool:
         return name in self._docs
 
-    @staticmethod
-    def _weights(doc: SearchDocument) -> dict[str, float]:
-        weights: dict[str, float] = {}
-        for group, tokens in doc.groups.items():
+    def _weights(self, doc: SearchDocument) -> dict[str, float]:
+        """Token -> the summed weights of the groups it occurs in. The inputs and outputs
+        (most of a document's tokens) are weighed in one ``dict.fromkeys``, the other
+        groups token by token. A token in one group gets that group's weight object
+        itself; a sum is shared through ``_scores`` (one float object per distinct weight;
+        the weights are whole numbers, so a sum is the same in any order)."""
+        scores = self._scores
+        groups = doc.groups
+        io = groups.get("io")
+        weights: dict[str, float] = dict.fromkeys(io, _GROUP_WEIGHTS["io"]) if io else {}
+        get = weights.get
+        for group, tokens in groups.items():
+            if group == "io":
+                continue
             weight = _GROUP_WEIGHTS[group]
             for token in tokens:
-                weights[token] = weights.get(token, 0.0) + weight
+                known = get(token)
+                if known is None:
+                    weights[token] = weight
+                else:
+                    total = known + weight
+                    weights[token] = scores.setdefault(total, total)
         return weights
 
     def clear_cache(self) -> None:
@@ -137,7 +168,6 @@ class SearchIndex:
         """Add or replace each document (a bulk build: the sorted views and the cached
         rankings are dropped once, not per document)."""
         postings = self._postings
-        scores = self._scores
         known = self._docs
         intern = sys.intern
         new_token = False
@@ -146,15 +176,13 @@ class SearchIndex:
                 self.remove(doc.name)
             name = intern(doc.name)
             tokens = []
-            for token, weight in self._weights(doc).items():
-                score = scores.setdefault(weight, weight)
+            for token, score in self._weights(doc).items():
                 token = intern(token)
-                bucket = postings.get(token)
-                if bucket is None:
+                try:
+                    postings[token][name] = score
+                except KeyError:
                     postings[token] = {name: score}
                     new_token = True
-                else:
-                    bucket[name] = score
                 tokens.append(token)
             known[name] = tuple(tokens)
         if new_token:

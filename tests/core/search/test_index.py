@@ -44,6 +44,7 @@ def test_tokenize() -> None:
         "\U0001f600emoji\U0001f600 zero\u200bwidth",
         "lone \ud800 surrogate",
         "ÀÉÎ ÖÜ 42x",
+        "@AZ[az`09{Hello-WORLD_42}~\x7f\x00",
     ],
 )
 def test_tokenize_is_the_runs_of_a_z_0_9_of_the_lower_cased_text(text: str) -> None:

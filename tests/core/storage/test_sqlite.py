@@ -158,6 +158,16 @@ async def test_a_held_write_lock_makes_writes_unavailable_after_busy_timeout(tmp
         assert outcome.version.sequence == 1
 
 
+async def test_a_scan_left_early_drops_its_read_ahead_and_the_store_keeps_reading(store: SQLiteStore) -> None:
+    for i in range(7):
+        await store.publish(*publish_args(f"res-{i:02d}", "1.0.0").as_tuple())
+    scan = store.scan_versions(page_size=2)
+    first = [await anext(scan) for _ in range(3)]  # the third page is being read ahead
+    await scan.aclose()
+    assert [v.name for v in first] == ["res-00", "res-01", "res-02"]
+    assert [v.name async for v in store.scan_versions(page_size=2)] == [f"res-{i:02d}" for i in range(7)]
+
+
 async def test_two_stores_on_one_file_share_one_gap_free_log(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     first, second = SQLiteStore(path), SQLiteStore(path)
