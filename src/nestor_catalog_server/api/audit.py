@@ -46,6 +46,12 @@ class AuditController(Controller):
     @get(
         "/",
         summary="Audit records, newest first (since inclusive, until exclusive)",
+        description=(
+            "`{items, next_cursor}`: who published, deprecated, withdrew, restored or was refused what, "
+            "newest first, narrowed by exact `resource`, `version`, `user` and `action` and the time window "
+            "`since`/`until` (RFC 3339, UTC when no offset). Pass `next_cursor` as `cursor` for the next page; "
+            "a mirror answers 404 (its upstream catalog keeps the log)."
+        ),
         responses=schemas.responses(schemas.AuditPageBody, 400, 401, 403, 404),
     )
     async def list_audit(

@@ -40,6 +40,12 @@ class ExportController(Controller):
         "/",
         sync_to_thread=False,
         summary="Every version (withdrawn included) as NDJSON, at the revision in X-Catalog-Revision",
+        description=(
+            "Streams one resource body per line (`application/x-ndjson`), every version of every name "
+            "(withdrawn ones included) by name then version, all taken at once at the revision in the "
+            "`X-Catalog-Revision` header (`X-Resource-Count` gives the number of lines). To keep a copy "
+            "exact, load the export, then follow `GET /api/v1/events?since=<revision>`."
+        ),
         media_type=EXPORT_MEDIA_TYPE,
         responses=schemas.responses(
             str,

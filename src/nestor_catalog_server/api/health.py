@@ -131,6 +131,10 @@ class HealthController(Controller):
         "/health",
         sync_to_thread=False,
         summary="Liveness",
+        description=(
+            '`{"status": "ok"}` while the process runs: it checks nothing else (storage or git trouble '
+            "shows in `/ready`), so a liveness probe never restarts a server for them. Public, not rate limited."
+        ),
         responses=schemas.responses(dict[str, str]),
         opt={"public": True, "no_rate_limit": True},
     )
@@ -140,6 +144,12 @@ class HealthController(Controller):
     @get(
         "/ready",
         summary="Readiness: storage reachable, first syncs done, components healthy",
+        description=(
+            "200 `{status: ready|degraded, checks}` when this process should get traffic: storage answers a "
+            "ping, every sync source is served as of its last good sync, no required component fails and the "
+            "server is not shutting down (a failing optional component such as Redis only makes it "
+            "`degraded`). Otherwise 503 with the checks as the error's details. Public, not rate limited."
+        ),
         responses=schemas.responses(schemas.ReadyBody, 503),
         opt={"public": True, "no_rate_limit": True},
     )
@@ -155,6 +165,10 @@ class HealthController(Controller):
         "/metrics",
         sync_to_thread=False,
         summary="Prometheus exposition (OpenMetrics when asked)",
+        description=(
+            "The server's metrics in the Prometheus text format, or OpenMetrics when `Accept` asks for "
+            "`application/openmetrics-text`. Public, not rate limited."
+        ),
         responses=schemas.responses(str, media_type="text/plain; version=0.0.4"),
         opt={"public": True, "no_rate_limit": True},
     )
@@ -171,6 +185,12 @@ class HealthController(Controller):
     @get(
         "/api/v1/status",
         summary="Catalog status: counts, per-repository sync, SSE connections, storage, uptime",
+        description=(
+            "A snapshot for operators: service name and version, uptime, catalog revision, counts of "
+            "resources, versions, withdrawn and deprecated ones, the sync status of every source, SSE "
+            "connections against their limit, the storage check, read-only mode and the optional components. "
+            "Needs a token when auth is enabled."
+        ),
         responses=schemas.responses(schemas.StatusBody, 401, 403),
         opt={"public": False},
     )

@@ -63,15 +63,27 @@ def _api_write(request: Request[Any, Any, Any], app_state: AppState, name: str, 
     return catalog, _api_source(request)
 
 
-def _version_route(route: Callable[..., HTTPRouteHandler], path: str, summary: str, *errors: int) -> HTTPRouteHandler:
+#: What every write to one version says in its OpenAPI description, after what it does.
+_VERSION_WRITE_NOTES: Final = (
+    "Only for names the API owns (409 `OWNERSHIP_CONFLICT` for a name a git repository or directory "
+    "publishes), with the write claim when auth is enabled (401/403); 404 `RESOURCE_NOT_FOUND` for an "
+    "unknown version, 405 `READ_ONLY` on a read-only catalog."
+)
+
+
+def _version_route(
+    route: Callable[..., HTTPRouteHandler], path: str, summary: str, description: str, *errors: int
+) -> HTTPRouteHandler:
     """The decorator of a write to one version (``route`` is ``put``, ``post`` or ``delete``): for
-    the write claim, answering the version's resource body (or ``errors`` beyond the usual ones)."""
+    the write claim, answering the version's resource body (or ``errors`` beyond the usual ones);
+    ``description`` says what it does, ``_VERSION_WRITE_NOTES`` follows it."""
     return route(
         path,
         opt=WRITE,
         tags=["publishing"],
         status_code=200,
         summary=summary,
+        description=f"{description} {_VERSION_WRITE_NOTES}",
         responses=schemas.responses(schemas.ResourceBody, 400, 401, 403, 404, 405, 409, *errors),
     )
 
@@ -125,6 +137,16 @@ class PublishingRoutes:
         opt=WRITE,
         tags=["publishing"],
         summary="Publish one or more definitions (YAML or JSON)",
+        description=(
+            "Publishes every ResourceDefinition in the body (YAML, several documents allowed, or JSON with "
+            "`Content-Type: application/json`) as API-owned versions and answers each one's `{outcome, "
+            "resource, warnings}`: 201 when a version was created, 200 when all were already there "
+            "(`unchanged`, `lifecycle`, `restored`). Nothing is published when any document has errors (422 "
+            "`VALIDATION_FAILED` with every finding); 409 for a version published with other content "
+            "(`IMMUTABLE_VERSION`), a change that needs a larger version bump (`INCOMPATIBLE_CHANGE`) or a "
+            "name owned by a git repository or directory (`OWNERSHIP_CONFLICT`). Needs the write claim when "
+            "auth is enabled; 405 `READ_ONLY` on a read-only catalog, 413 past `service.max_body_size`."
+        ),
         responses={
             **schemas.responses(schemas.PublishResultsBody, 400, 401, 403, 405, 409, 413, 422, status=201),
             200: schemas.responses(schemas.PublishResultsBody, description="Nothing new was created")[200],
@@ -147,7 +169,14 @@ class PublishingRoutes:
         return Response(content=content.encode(), media_type=JSON, status_code=201 if created else 200)
 
     @_version_route(
-        put, "/{name:str}/{version:str}/deprecation", "Deprecate a version (or change its deprecation)", 413
+        put,
+        "/{name:str}/{version:str}/deprecation",
+        "Deprecate a version (or change its deprecation)",
+        "Sets the version's lifecycle block from the body `{message, replacement?, sunset?}` (400 when it "
+        "is not one, 422 for a message over the length limit) and answers the updated resource body; reads of "
+        "the version then carry `Deprecation` headers, and from 00:00 UTC of `sunset` it is no longer chosen "
+        "as latest.",
+        413,
     )
     async def deprecate(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
@@ -157,7 +186,13 @@ class PublishingRoutes:
         await catalog.deprecate(name, version, deprecation, source=source, user=source.user)
         return _resource_response(catalog, name, version)
 
-    @_version_route(delete, "/{name:str}/{version:str}/deprecation", "Clear a version's deprecation")
+    @_version_route(
+        delete,
+        "/{name:str}/{version:str}/deprecation",
+        "Clear a version's deprecation",
+        "Removes the version's lifecycle block (the version is no longer deprecated) and answers the "
+        "updated resource body.",
+    )
     async def undeprecate(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:
@@ -167,6 +202,9 @@ class PublishingRoutes:
         delete,
         "/{name:str}/{version:str}",
         "Withdraw a version (still fetchable exactly; excluded from latest, lists and constraints)",
+        "Marks the version withdrawn and answers its resource body (`status.withdrawn: true`); it stays "
+        "fetchable at its exact URL (with a `Warning`) and can be restored. Withdrawing a withdrawn version "
+        "changes nothing.",
     )
     async def withdraw(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
@@ -174,7 +212,13 @@ class PublishingRoutes:
         reason = "withdrawn through the API"
         return await _write_version(request, app_state, name, version, lambda catalog: catalog.withdraw, reason=reason)
 
-    @_version_route(post, "/{name:str}/{version:str}/restore", "Restore a withdrawn version")
+    @_version_route(
+        post,
+        "/{name:str}/{version:str}/restore",
+        "Restore a withdrawn version",
+        "Clears the version's withdrawal, so latest, lists and constraints see it again, and answers its "
+        "resource body; a version that is not withdrawn is left as it is.",
+    )
     async def restore(
         self, request: Request[Any, Any, Any], app_state: AppStateParam, name: FromPath[str], version: FromPath[str]
     ) -> Response[bytes]:

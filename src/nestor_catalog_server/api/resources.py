@@ -142,7 +142,7 @@ async def kept_page(request: Request[Any, Any, Any]) -> RawResponse | None:
     return cached
 
 
-def filtered_get(path: str, *, summary: str, body: Any, pages: bool = True) -> HTTPRouteHandler:
+def filtered_get(path: str, *, summary: str, description: str, body: Any, pages: bool = True) -> HTTPRouteHandler:
     """The ``get`` of a route taking ``filters: FiltersParam`` (lists, searches, facets): on the
     event loop, with the filters dependency and its OpenAPI parameters, 304 and 400 answers and,
     for ``pages`` (list and search), ``kept_page`` in front."""
@@ -150,6 +150,7 @@ def filtered_get(path: str, *, summary: str, body: Any, pages: bool = True) -> H
         path,
         sync_to_thread=False,
         summary=summary,
+        description=description,
         responses=schemas.responses(body, 304, 400),
         dependencies=LIST_FILTERS,
         before_request=kept_page if pages else None,
@@ -242,7 +243,18 @@ class ResourcesController(PublishingRoutes, Controller):
     path = "/api/v1/resources"
     tags = ["resources"]
 
-    @filtered_get("/", summary="List the latest version of every resource", body=schemas.ResourcePage)
+    @filtered_get(
+        "/",
+        summary="List the latest version of every resource",
+        description=(
+            "A page of resource bodies, one per name (its latest version), in name order, narrowed by the "
+            "filters (exact matches, ANDed). Pass the answer's `next_cursor` as `cursor` for the next page "
+            '(the `Link: rel="next"` header gives its URL); `facets=true` adds the counts of '
+            '`GET /api/v1/facets`. The ETag is the catalog revision (`W/"r<revision>"`): `If-None-Match` '
+            "answers 304 until the catalog changes."
+        ),
+        body=schemas.ResourcePage,
+    )
     def list_resources(
         self,
         request: Request[Any, Any, Any],
@@ -259,6 +271,14 @@ class ResourcesController(PublishingRoutes, Controller):
         "/{name:str}",
         sync_to_thread=False,
         summary="The latest version, or the highest one matching ?constraint=",
+        description=(
+            "The resource body of the name's latest version (the highest that is not a prerelease, "
+            "withdrawn or past its sunset; the highest prerelease when there are only prereleases), or with "
+            "`constraint` (npm ranges, `~>`) the highest version it allows among the same versions. "
+            "`Content-Location` and `X-Resource-Version` name the version chosen; its digest is the ETag "
+            "(`no-cache`: `If-None-Match` answers 304 while the choice is unchanged). 404 `RESOURCE_NOT_FOUND` "
+            "for an unknown name, `NO_MATCHING_VERSION` when no version qualifies; 400 `INVALID_CONSTRAINT`."
+        ),
         responses=schemas.responses(schemas.ResourceBody, 304, 400, 404),
     )
     def get_resource(
@@ -277,6 +297,11 @@ class ResourcesController(PublishingRoutes, Controller):
         "/{name:str}/latest",
         sync_to_thread=False,
         summary="The latest version",
+        description=(
+            "The resource body of the name's latest version: `GET /api/v1/resources/{name}` without a "
+            "constraint, with the same headers (`Content-Location`, `X-Resource-Version`, the digest as a "
+            "`no-cache` ETag, 304 on `If-None-Match`) and the same 404s."
+        ),
         responses=schemas.responses(schemas.ResourceBody, 304, 400, 404),
     )
     def get_latest(self, request: Request[Any, Any, Any], name: FromPath[str]) -> RawResponse:
@@ -286,6 +311,12 @@ class ResourcesController(PublishingRoutes, Controller):
         "/{name:str}/versions",
         sync_to_thread=False,
         summary="Every version of a resource, newest first (withdrawn ones flagged)",
+        description=(
+            "`{name, latest, versions}`: each published version (withdrawn and prerelease ones included) with "
+            "its digest, publication time, source and `deprecated`, `withdrawn`, `sunset` and `prerelease` "
+            "flags; `latest` is null when no version qualifies. ETag: the catalog revision (304 on "
+            "`If-None-Match`); 404 `RESOURCE_NOT_FOUND` for an unknown name."
+        ),
         responses=schemas.responses(schemas.VersionList, 304, 400, 404),
     )
     def list_versions(
@@ -343,6 +374,14 @@ class ResourcesController(PublishingRoutes, Controller):
         "/{name:str}/{version:str}",
         sync_to_thread=False,
         summary="An exact version (withdrawn ones too, with a Warning)",
+        description=(
+            "The resource body of one version, whatever its lifecycle: a withdrawn or sunset version is "
+            "served with a `Warning: 299` header, a deprecated one with `Deprecation` (and `Sunset`, "
+            '`Link: rel="successor-version"` when set). The ETag is the digest and the answer is cacheable '
+            "for a year (`immutable`; `no-cache` once withdrawn), 304 on `If-None-Match`. 404 "
+            "`RESOURCE_NOT_FOUND` for an unknown name or version, 400 `INVALID_VERSION` for text that is not "
+            "a SemVer version."
+        ),
         responses=schemas.responses(schemas.ResourceBody, 304, 400, 404),
     )
     def get_version(self, request: Request[Any, Any, Any], name: FromPath[str], version: FromPath[str]) -> RawResponse:
@@ -359,6 +398,11 @@ class ResourcesController(PublishingRoutes, Controller):
         "/{name:str}/{version:str}/schema",
         sync_to_thread=False,
         summary="JSON Schema of a version's inputs (for form renderers)",
+        description=(
+            "A JSON Schema (`application/schema+json`) of the input values the version takes: its required "
+            "and optional inputs with their types, defaults and constraints. Same ETag and caching as the "
+            "exact version; 404 `RESOURCE_NOT_FOUND`, 400 `INVALID_VERSION`."
+        ),
         responses=schemas.responses(dict[str, Any], 304, 400, 404, media_type=SCHEMA_JSON),
     )
     def get_inputs_schema(
@@ -376,6 +420,14 @@ class ResourcesController(PublishingRoutes, Controller):
         "/{name:str}/{version:str}/inputs:validate",
         status_code=200,
         summary="Check input values against a version (defaults applied)",
+        description=(
+            "Checks a JSON object of input values against the version's inputs and answers 200 "
+            "`{valid, values, findings}`: `values` with the defaults applied, `findings` every problem at "
+            "once (missing, unknown or invalid inputs; `INPUT_DEPRECATED` warnings for deprecated inputs "
+            "that are set). "
+            "400 when the body is not a JSON object, 404 `RESOURCE_NOT_FOUND`, 413 past "
+            "`service.max_body_size`."
+        ),
         responses=schemas.responses(schemas.InputsValidationBody, 400, 404, 413),
     )
     async def validate_inputs(

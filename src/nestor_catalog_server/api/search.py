@@ -35,6 +35,12 @@ class SearchController(Controller):
     @filtered_get(
         "/search",
         summary="Ranked search: exact name > name prefix > name token > other fields",
+        description=(
+            "`{query, items, total, next_cursor, revision}`: the latest version of every name where each word "
+            "of `q` (required, else 400) matches a token or a token's prefix, best first (ties by name), "
+            "narrowed by the list's filters. Pages, `facets` and the revision ETag (304 on `If-None-Match`) "
+            "work as in `GET /api/v1/resources`."
+        ),
         body=schemas.SearchPage,
     )
     def search(
@@ -55,6 +61,11 @@ class SearchController(Controller):
     @filtered_get(
         "/facets",
         summary="Counts per provider, category, resource_type and engine over the filtered resources",
+        description=(
+            "`{total, facets, revision}`: how many names (their latest versions) match the list's filters, "
+            "and the counts per value of provider, category, resource_type and engine among them. ETag: the "
+            "catalog revision (304 on `If-None-Match`)."
+        ),
         body=schemas.FacetsBody,
         pages=False,
     )

@@ -140,6 +140,11 @@ class SyncController(Controller):
         "/",
         sync_to_thread=False,
         summary="Sync status of every configured repository and directory",
+        description=(
+            "`{repositories}`: for each git repository and local directory the catalog syncs, its state, last "
+            "commit, last success and attempt, last error, the files currently rejected with their findings, "
+            "and a withdrawal the guard holds (`held`). An empty list when the server syncs nothing."
+        ),
         responses=schemas.responses(schemas.SyncListBody, 401, 403),
     )
     def list_sources(self, app_state: AppStateParam) -> Response[bytes]:
@@ -150,6 +155,10 @@ class SyncController(Controller):
         "/{repo:str}",
         sync_to_thread=False,
         summary="Sync status of one repository",
+        description=(
+            "One entry of `GET /api/v1/sync`'s `repositories`, by its configured name; 404 `SOURCE_NOT_FOUND` "
+            "when no source has that name."
+        ),
         responses=schemas.responses(dict[str, Any], 400, 401, 403, 404),
     )
     def get_source(self, app_state: AppStateParam, repo: FromPath[str]) -> Response[bytes]:
@@ -162,6 +171,13 @@ class SyncController(Controller):
         opt=WRITE,
         status_code=202,
         summary="Sync a repository now (coalesced with a sync in flight); confirm held withdrawals",
+        description=(
+            "Schedules a sync of the source and answers 202 at once; the sync runs in the background, merged "
+            "with one already in flight (follow it in `GET /api/v1/sync/{repo}` or the `sync.*` events). The "
+            'optional body `{"confirm_withdrawals": true}` (or `?confirm_withdrawals=true`) also lets '
+            "through the sync the withdraw guard holds, for its held commit only: 409 when none is held. Needs "
+            "the write claim when auth is enabled; 404 `SOURCE_NOT_FOUND`, 405 on a read-only mirror."
+        ),
         responses=schemas.responses(
             schemas.SyncAccepted, 400, 401, 403, 404, 405, 409, status=202, description="Scheduled"
         ),
@@ -195,6 +211,14 @@ class WebhookController(Controller):
         "/{provider:str}/{repo:str}",
         request_max_body_size=None,  # git.webhook_max_body_size, counted by _signed_body
         summary="Receive a push/ping from GitHub, Gitea, GitLab, Bitbucket or a generic HMAC sender",
+        description=(
+            "For git hosts, not bearer tokens: a delivery is authenticated by the repository's `webhook_secret` "
+            "only (the provider's HMAC-SHA256 signature header of the raw body, or `X-Gitlab-Token`), and a "
+            "missing or bad signature, an unknown repository and one without a secret all answer 401 alike. "
+            "A push to the synced branch answers 202 and syncs in the background; a ping, other events and "
+            "replayed delivery ids answer 200 (`ok`, `ignored`, `duplicate`); 413 past "
+            "`git.webhook_max_body_size`."
+        ),
         responses={
             **schemas.responses(schemas.WebhookAnswer, 400, 401, 403, 404, 413, status=202, description="Sync"),
             200: schemas.responses(schemas.WebhookAnswer, description="Ping answered or event ignored")[200],

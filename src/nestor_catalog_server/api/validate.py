@@ -128,11 +128,16 @@ SCHEMA_ID_PATH: Final = urlsplit(DEFINITION_SCHEMA_ID).path
     sync_to_thread=False,
     opt={"public": True},
     summary="The ResourceDefinition JSON Schema at the path of its $id",
+    description=(
+        "The same schema as `GET /api/v1/schema`, served at the path of its `$id`, so a catalog server can "
+        "resolve the `$id` (or an editor's `$schema`) itself. Public: no token needed, even with auth enabled."
+    ),
     tags=["validation"],
     responses=schemas.responses(dict[str, Any], media_type="application/schema+json"),
 )
 def definition_schema_at_id() -> Response[bytes]:
-    """``GET /api/v1/schema`` at the path of the schema's ``$id``."""
+    """``GET /api/v1/schema`` at the path of the schema's ``$id`` (its description, written for the
+    docs, is the decorator's)."""
     return _definition_schema_response()
 
 
@@ -147,6 +152,10 @@ class ValidateController(Controller):
         sync_to_thread=False,
         opt={"public": True},
         summary="The ResourceDefinition JSON Schema (for editors and yaml-language-server)",
+        description=(
+            "The JSON Schema (`application/schema+json`) of the ResourceDefinition format, as the server "
+            "validates it; cacheable for an hour. Public: no token needed, even with auth enabled."
+        ),
         responses=schemas.responses(dict[str, Any], media_type="application/schema+json"),
     )
     def definition_schema(self) -> Response[bytes]:
@@ -156,6 +165,12 @@ class ValidateController(Controller):
         "/validate",
         status_code=200,
         summary="Validate posted YAML or JSON without publishing (the CLI's checks plus compatibility)",
+        description=(
+            "A dry run of `POST /api/v1/resources`: always 200 `{valid, files, definitions, findings}`, with "
+            "every finding (rule, severity, field, line and column) and nothing written. `strict`, `schema` "
+            "and `policies` override the server's validation settings; `compatibility` (default true) also "
+            "checks the versions against the catalog (`IMMUTABLE_VERSION`, version bumps)."
+        ),
         responses=schemas.responses(schemas.ValidateBody, 400, 413),
     )
     async def validate(
