@@ -97,3 +97,34 @@ def test_error_codes_map_back_to_classes() -> None:
     err = VersionNotFound("aws-rds-mysql", "2.0.0")
     assert isinstance(err, CatalogError)
     assert err.to_dict()["details"] == {"resource_name": "aws-rds-mysql", "version": "2.0.0"}
+
+
+def test_the_scan_constructor_builds_the_same_stored_version_as_the_dataclass() -> None:
+    """``stored_version_of`` sets the slots by position: a field added, removed or reordered
+    in ``StoredVersion`` without it would put values in the wrong fields."""
+    from datetime import UTC, datetime
+
+    from nestor_catalog_core.models import Source, SourceKind, StoredVersion
+    from nestor_catalog_core.models.records import stored_version_of
+
+    source = Source(kind=SourceKind.GIT, repository="platform", path="x.yaml", commit="abc")
+    values = (
+        "aws-rds-mysql",
+        "1.2.0",
+        "sha256:00",
+        b'{"a":1}',
+        "aws",
+        "database",
+        "mysql",
+        source,
+        datetime(2026, 1, 2, tzinfo=UTC),
+        7,
+        datetime(2026, 3, 4, tzinfo=UTC),
+        True,
+        True,
+    )
+
+    built = stored_version_of(*values)
+
+    assert built == StoredVersion(*values)
+    assert [getattr(built, f) for f in StoredVersion.__dataclass_fields__] == list(values)
